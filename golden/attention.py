@@ -1,0 +1,139 @@
+"""Bit-exact model of the attention core, stage for stage as in ``hdl/``.
+
+All arrays are int64 with leading batch dimensions: ``q (..., Nq, d)``,
+``k, v (..., Nk, d)``, ``masked (..., Nq, Nk)`` (True: the key is excluded for
+that query), ``scale`` an integer (or an array broadcastable to ``(..., Nq)``) in
+the scale port's format ``u(scale_width-scale_frac).scale_frac``.
+
+Stages (names as the hdl units):
+
+1. ``dot_product``:   ``s = q . k``                                  ``s(score_width).0``
+2. ``scale_score``:   ``x = floor(s * scale / 2^(scale_frac - F))``  ``s(x_width).F``
+3. ``running_max``:   ``M_j = max over unmasked i <= j of floor(x_i) + 1``, and the
+   rescale shift ``delta_j = M_j - M_(j-1)`` (0 on the first unmasked key), clamped
+   to ``shift_limit``
+4. ``exp2_weight``:   ``e_j = 2^(x_j - M_j)``, ``u1.E`` (0 for a masked key)
+5. ``online_sum``:    ``l_j = floor(l_(j-1) / 2^delta_j) + e_j * 2^G``
+6. ``accumulate``:    ``acc_j = floor(acc_(j-1) / 2^delta_j) + e_j * v_j * 2^G``
+7. ``normalize``:     ``o = sat_w(floor(acc / l + 1/2))``; ``o = 0`` when ``l = 0``
+   (every key masked).
+"""
+
+import numpy as np
+
+from .exp2 import exp2_weight
+from .fixed import shift_right_floor
+
+__all__ = ["dot_product", "scale_score", "running_max", "online_sum", "accumulate",
+           "normalize", "attention", "check_inputs"]
+
+
+def check_inputs(q, k, v, masked, scale, p):
+    """Validate shapes and ranges; raise ``ValueError`` naming the bad input."""
+    lo, hi = -(1 << (p.data_width - 1)), (1 << (p.data_width - 1)) - 1
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.ndim < 2 or t.shape[-1] != p.head_dim:
+            raise ValueError(f"{name} must have shape (..., N, {p.head_dim}), got {t.shape}")
+        if t.size and (t.min() < lo or t.max() > hi):
+            raise ValueError(f"{name} has values outside the {p.data_width}-bit signed range")
+    if k.shape != v.shape:
+        raise ValueError(f"k {k.shape} and v {v.shape} must have the same shape")
+    nk = k.shape[-2]
+    if nk > p.max_seq_len:
+        raise ValueError(f"{nk} keys exceed max_seq_len={p.max_seq_len}")
+    if masked is not None and masked.shape[-1] != nk:
+        raise ValueError(f"mask must end in the key axis ({nk}), got {masked.shape}")
+    scale = np.asarray(scale)
+    if scale.size and (scale.min() < 0 or scale.max() >= (1 << p.scale_width)):
+        raise ValueError(f"scale must be an integer in [0, 2^{p.scale_width})")
+
+
+def dot_product(q, k):
+    """``s[..., i, j] = q[..., i, :] . k[..., j, :]``, exact."""
+    return np.einsum("...id,...jd->...ij", q.astype(np.int64), k.astype(np.int64))
+
+
+def scale_score(s, scale, p):
+    """Base-2 score ``x`` in ``s?.F``: ``floor(s * scale / 2^(scale_frac - F))``."""
+    t = s * np.asarray(scale, dtype=np.int64)[..., None]
+    if p.x_shift >= 0:
+        return shift_right_floor(t, p.x_shift)
+    return t << -p.x_shift
+
+
+def running_max(x, masked, p):
+    """Integer running max ``M`` (``floor(x) + 1``) and rescale shifts ``delta``.
+
+    Returns ``(M, delta, seen)``: ``seen[j]`` is True once an unmasked key has been
+    seen at or before ``j``; ``M`` is meaningless where ``seen`` is False.
+    """
+    floor_x = x >> p.score_frac_bits
+    cand = np.where(masked, np.iinfo(np.int64).min, floor_x + 1)
+    m = np.maximum.accumulate(cand, axis=-1)
+    seen = np.logical_or.accumulate(~masked, axis=-1)
+    prev = np.concatenate([m[..., :1], m[..., :-1]], axis=-1)
+    prev_seen = np.concatenate([np.zeros_like(seen[..., :1]), seen[..., :-1]], axis=-1)
+    delta = np.where(prev_seen, m - np.where(prev_seen, prev, m), 0)
+    return m, np.minimum(delta, p.shift_limit), seen
+
+
+def exp_weights(x, m, masked, p):
+    """``e = 2^(x - M)`` in ``u1.E`` per (query, key), 0 where masked."""
+    n = np.where(masked, 0, m - 1 - (x >> p.score_frac_bits))
+    f = x & ((1 << p.score_frac_bits) - 1)
+    return np.where(masked, 0, exp2_weight(n, f, p))
+
+
+def online_sum(e, delta, p):
+    """Running sum ``l`` after the last key, ``E + G`` fraction bits."""
+    l = np.zeros(e.shape[:-1], dtype=np.int64)
+    for j in range(e.shape[-1]):
+        l = (l >> delta[..., j]) + (e[..., j] << p.guard_bits)
+    return l
+
+
+def accumulate(e, delta, v, p):
+    """Accumulator ``acc[..., i, :]`` after the last key, ``E + G`` fraction bits."""
+    v = v.astype(np.int64)
+    acc = np.zeros(e.shape[:-1] + v.shape[-1:], dtype=np.int64)
+    for j in range(e.shape[-1]):
+        acc = (acc >> delta[..., j, None]) + ((e[..., j, None] * v[..., None, j, :]) << p.guard_bits)
+    return acc
+
+
+def normalize(acc, l, p):
+    """``o = sat_w(floor((2*acc + l) / (2*l)))``, the round-half-up quotient; 0 if ``l == 0``.
+
+    Computed as the hardware does: ``Q = floor((2*acc + (2^w + 1) * l) / (2*l))``,
+    saturated to ``[0, 2^w - 1]``, minus ``2^(w-1)``.
+    """
+    w = p.data_width
+    l = l[..., None]
+    safe = np.maximum(l, 1)
+    numer = 2 * acc + ((1 << w) + 1) * l
+    quot = np.clip(np.floor_divide(numer, 2 * safe), 0, (1 << w) - 1) - (1 << (w - 1))
+    return np.where(l == 0, 0, quot)
+
+
+def attention(q, k, v, scale, p, masked=None, *, stages=False):
+    """The core's output ``o (..., Nq, d)`` for integer inputs (see module docstring).
+
+    ``stages=True`` also returns a dict of every intermediate, for unit tests.
+    """
+    q, k, v = (np.asarray(t, dtype=np.int64) for t in (q, k, v))
+    nq, nk = q.shape[-2], k.shape[-2]
+    if masked is None:
+        masked = np.zeros((nq, nk), dtype=bool)
+    masked = np.asarray(masked, dtype=bool)
+    check_inputs(q, k, v, masked, scale, p)
+    s = dot_product(q, k)
+    masked = np.broadcast_to(masked, s.shape)
+    x = scale_score(s, scale, p)
+    m, delta, _ = running_max(x, masked, p)
+    e = exp_weights(x, m, masked, p)
+    l = online_sum(e, delta, p)
+    acc = accumulate(e, delta, v, p)
+    o = normalize(acc, l, p)
+    if stages:
+        return o, dict(s=s, x=x, m=m, delta=delta, e=e, l=l, acc=acc)
+    return o

@@ -1,0 +1,187 @@
+"""The parameters of one attnhw configuration, defined once.
+
+Every width in the datapath is derived here from the user-facing parameters, so
+the golden model, the gateware, the testbenches and the CLI agree by construction.
+Bit formats use ``sI.F`` (signed, I integer bits including the sign, F fraction
+bits) and ``uI.F`` (unsigned).
+"""
+
+import dataclasses
+import math
+
+__all__ = ["AttnParams", "ParamError"]
+
+
+class ParamError(ValueError):
+    """An invalid parameter or parameter combination; the message names it."""
+
+
+def _bits(value):
+    """Number of bits of the unsigned integer ``value`` (0 needs 0 bits)."""
+    return int(value).bit_length()
+
+
+@dataclasses.dataclass(frozen=True)
+class AttnParams:
+    """Configuration of one attention head.
+
+    Parameters
+    ----------
+    head_dim : int
+        Elements per query/key/value vector (``d``).
+    data_width : int
+        Width ``w`` of Q, K, V and the output, signed two's complement integers.
+    lanes : int
+        Multipliers per dot product; a key slice of ``lanes`` elements is one beat,
+        a ``head_dim``-wide dot product takes ``head_dim // lanes`` beats.
+    max_seq_len : int
+        Largest number of keys per query; sizes the accumulators (no buffer of scores).
+    exp_bits : int
+        ``E``: exp weights ``p = 2^y`` (``y < 0``) are ``u0.E`` before the shift, i.e.
+        their resolution is ``2^-E`` relative to the row maximum.
+    score_frac_bits : int
+        ``F``: fraction bits of the base-2 score ``x = scale * (q . k)``.
+    exp_table_bits : int
+        ``T``: the ``2^frac`` table has ``2^T + 1`` entries, linearly interpolated
+        with the low ``F - T`` fraction bits.
+    guard_bits : int
+        ``G``: extra fraction bits of the running sum and accumulator below the exp
+        LSB, absorbing the truncation of the rescale shifts.
+    scale_width, scale_frac : int
+        The runtime ``scale`` port is ``u(scale_width - scale_frac).scale_frac``.
+        ``scale_frac=None`` derives it: ``2*w + ceil(log2 d)//2 + 12``, which gives a
+        typical scale (softmax inputs of a few octaves) ~18 significant bits.
+    """
+
+    head_dim: int = 64
+    data_width: int = 8
+    lanes: int = 16
+    max_seq_len: int = 4096
+    exp_bits: int = 16
+    score_frac_bits: int = 16
+    exp_table_bits: int = 7
+    guard_bits: int = 3
+    scale_width: int = 24
+    scale_frac: int | None = None
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.name == "scale_frac" and v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ParamError(f"{f.name} must be an integer, not {v!r}")
+        if self.scale_frac is None:
+            object.__setattr__(self, "scale_frac",
+                               2 * self.data_width + math.ceil(math.log2(self.head_dim)) // 2 + 12
+                               if self.head_dim >= 1 else 0)
+        self._check_range("head_dim", 1, 1024)
+        self._check_range("data_width", 2, 16)
+        self._check_range("lanes", 1, self.head_dim)
+        if self.head_dim % self.lanes:
+            raise ParamError(f"lanes={self.lanes} must divide head_dim={self.head_dim}")
+        self._check_range("max_seq_len", 1, 1 << 20)
+        self._check_range("exp_bits", 4, 24)
+        self._check_range("score_frac_bits", 1, 24)
+        self._check_range("exp_table_bits", 0, min(self.score_frac_bits, 12))
+        self._check_range("guard_bits", 0, 8)
+        self._check_range("scale_width", 2, 32)
+        self._check_range("scale_frac", 0, 64)
+        # The golden model computes in int64: every intermediate must fit 63 bits.
+        for name in ("score_x_product_width", "norm_numerator_width"):
+            if getattr(self, name) > 63:
+                raise ParamError(
+                    f"{name}={getattr(self, name)} exceeds 63 bits; reduce head_dim, "
+                    f"data_width, scale_width or max_seq_len")
+
+    def _check_range(self, name, lo, hi):
+        v = getattr(self, name)
+        if not lo <= v <= hi:
+            raise ParamError(f"{name}={v} is out of range [{lo}, {hi}]")
+
+    @classmethod
+    def field_names(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
+
+    # ---- derived widths (bounds in the comments make overflow impossible) ----
+
+    @property
+    def slices(self):
+        """Beats per vector: ``head_dim // lanes``."""
+        return self.head_dim // self.lanes
+
+    @property
+    def score_width(self):
+        """Signed width of ``s = q . k``: |s| <= d * 2^(2w-2) (both operands -2^(w-1))."""
+        return _bits(self.head_dim << (2 * self.data_width - 2)) + 1
+
+    @property
+    def score_x_product_width(self):
+        """Signed width of ``s * scale``: |s| * (2^scale_width - 1)."""
+        return _bits((self.head_dim << (2 * self.data_width - 2)) * ((1 << self.scale_width) - 1)) + 1
+
+    @property
+    def x_shift(self):
+        """Right shift (floor) from ``s*scale`` (scale_frac fraction bits) to ``x`` (F bits).
+        Negative means a left shift (scale coarser than the score format)."""
+        return self.scale_frac - self.score_frac_bits
+
+    @property
+    def x_width(self):
+        """Signed width of the base-2 score ``x``, format ``s?.F``."""
+        if self.x_shift >= 0:
+            return max(self.score_x_product_width - self.x_shift, self.score_frac_bits + 2)
+        return self.score_x_product_width - self.x_shift
+
+    @property
+    def max_width(self):
+        """Signed width of the integer running max ``M = max floor(x) + 1``."""
+        return self.x_width - self.score_frac_bits + 1
+
+    @property
+    def exp_value_max(self):
+        """Largest exp weight: 2^y * 2^E rounded, y < 0, is at most 2^E."""
+        return 1 << self.exp_bits
+
+    @property
+    def exp_weight_width(self):
+        """Unsigned width of an exp weight ``p`` (``u1.E``, value <= 1.0)."""
+        return _bits(self.exp_value_max)
+
+    @property
+    def sum_width(self):
+        """Unsigned width of the running sum ``l`` (``E + G`` fraction bits).
+        Bound: l <= max_seq_len * 2^E * 2^G (rescales only shrink it)."""
+        return _bits(self.max_seq_len * self.exp_value_max << self.guard_bits)
+
+    @property
+    def acc_width(self):
+        """Signed width of the output accumulator (``E + G`` fraction bits, V's scale).
+        Bound: |acc| <= max_seq_len * 2^E * 2^(w-1) * 2^G."""
+        return _bits(self.max_seq_len * self.exp_value_max
+                     << (self.data_width - 1 + self.guard_bits)) + 1
+
+    @property
+    def shift_limit(self):
+        """Rescale shifts are clamped to this; shifting ``acc`` by it leaves 0 or -1."""
+        return self.acc_width
+
+    @property
+    def exp_shift_limit(self):
+        """The exp unit's integer shift ``n`` is clamped to this: the interpolated
+        ``u1.(E+1)`` value (< 2^(E+2)) shifted right by ``n + 1 >= E + 2`` is 0."""
+        return self.exp_bits + 1
+
+    @property
+    def norm_numerator_width(self):
+        """Signed width of ``2*acc + (2^w + 1) * l``, the normaliser's numerator."""
+        return max(self.acc_width + 1,
+                   _bits(((1 << self.data_width) + 1) * ((1 << self.sum_width) - 1))) + 2
+
+    @property
+    def scale_max(self):
+        """Largest float scale the port holds (base-2 domain)."""
+        return ((1 << self.scale_width) - 1) / (1 << self.scale_frac)
