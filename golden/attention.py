@@ -85,11 +85,13 @@ def exp_weights(x, m, masked, p):
 
 
 def online_sum(e, delta, p):
-    """Running sum ``l`` after the last key, ``E + G`` fraction bits."""
+    """Running sum ``l`` after each key, ``(..., Nk)``, ``E + G`` fraction bits."""
+    sums = np.zeros(e.shape, dtype=np.int64)
     l = np.zeros(e.shape[:-1], dtype=np.int64)
     for j in range(e.shape[-1]):
         l = (l >> delta[..., j]) + (e[..., j] << p.guard_bits)
-    return l
+        sums[..., j] = l
+    return sums
 
 
 def accumulate(e, delta, v, p):
@@ -131,7 +133,7 @@ def attention(q, k, v, scale, p, masked=None, *, stages=False):
     x = scale_score(s, scale, p)
     m, delta, _ = running_max(x, masked, p)
     e = exp_weights(x, m, masked, p)
-    l = online_sum(e, delta, p)
+    l = online_sum(e, delta, p)[..., -1]
     acc = accumulate(e, delta, v, p)
     o = normalize(acc, l, p)
     if stages:

@@ -10,12 +10,13 @@ fraction bits, linearly interpolated with the low ``F - T`` bits (round half up)
 The entries are the exact values lowered by half the worst chord error,
 ``c = (ln2 * 2^-T)^2 / 16`` (relative), which centres the interpolation error.
 
-Error budget of the weight ``e = floor((floor(V / 2^(n+1)) + 1) / 2)`` (V rounded
-half up to ``u1.E``) in ``u1.E`` (for the max element,
-``e`` is in [0.5, 1]): interpolation ``(ln2 2^-T)^2/16`` relative (1.8e-6 at T=7),
-table rounding ``2^-(E+2)``, interpolation rounding ``2^-(E+2)``, final rounding
-``2^-(E+1)``: in total below ``0.77 * 2^-E`` absolute at the defaults (E=16, T=7),
-i.e. under 1.2e-5.
+Error budget of the weight ``e = floor((floor(V / 2^(n+1)) + 1) / 2)`` (``V / 2^(n+2)``
+rounded half up to ``u1.E``; the max element has ``e`` in [0.5, 1]):
+interpolation ``c = (ln2 2^-T)^2/16`` relative (1.8e-6 at T=7), table and
+interpolation rounding half an LSB of ``u1.(E+1)`` each (``2^-(E+2)`` in ``e``'s scale
+together), final rounding ``2^-(E+1)``: in total below ``c + 0.75 * 2^-E``, i.e.
+``0.87 * 2^-E`` = 1.3e-5 at the defaults (E=16, T=7). ``tests/test_unit_exp2.py``
+checks this bound over every ``f``.
 """
 
 import functools

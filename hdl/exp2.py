@@ -1,0 +1,89 @@
+"""Exp unit: ``2^y`` for ``y < 0`` as a shift and an interpolated ``2^frac`` table."""
+
+from amaranth.hdl import Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.exp2 import exp2_table
+
+__all__ = ["Exp2"]
+
+
+class Exp2(wiring.Component):
+    """``e = round(2^(f/2^F) * 2^-(n+1) * 2^E)``, ``u1.E``.
+
+    Golden: ``golden.exp2.exp2_weight``; its docstring gives the table and the error
+    budget (below ``0.77 * 2^-E`` absolute at the defaults). The table holds
+    ``2^T`` (base, slope) pairs: one ROM read per weight, ``(E+2) + slope`` bits wide.
+
+    Members
+    -------
+    i : ``In(stream.Signature(...))``
+        ``{n: u(clog2(E+2)).0 (<= E+1), f: u0.F, tag}``
+    o : ``Out(stream.Signature(...))``
+        ``{e: u1.E, tag}``
+
+    Latency: 3 cycles (ROM read, interpolation, shift and round).
+    """
+
+    latency = 3
+
+    def __init__(self, params, tag_shape=0):
+        self.params = params
+        self.tag_shape = tag_shape
+        p = params
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "n": unsigned(p.exp_shift_limit.bit_length()),
+                "f": unsigned(p.score_frac_bits), "tag": tag_shape}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "e": unsigned(p.exp_weight_width), "tag": tag_shape}))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        table = [int(t) for t in exp2_table(p)]
+        base_w = max(table).bit_length()
+        slopes = [b - a for a, b in zip(table, table[1:])]
+        slope_w = max(1, max(slopes).bit_length())
+        lo_bits = p.score_frac_bits - p.exp_table_bits
+
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+
+        # Stage 1: ROM read (registered), carry the low fraction bits and the shift.
+        m.submodules.rom = rom = Memory(
+            shape=unsigned(base_w + slope_w), depth=len(slopes),
+            init=[a | (s << base_w) for a, s in zip(table, slopes)])
+        rd = rom.read_port(domain="sync")
+        f_lo = Signal(max(lo_bits, 1))
+        n1 = Signal.like(self.i.payload.n)
+        v1 = Signal()
+        t1 = Signal(self.tag_shape)
+        m.d.comb += [rd.en.eq(en), rd.addr.eq(self.i.payload.f >> lo_bits)]
+        with m.If(en):
+            m.d.sync += [f_lo.eq(self.i.payload.f[:lo_bits] if lo_bits else 0),
+                         n1.eq(self.i.payload.n), v1.eq(self.i.valid),
+                         t1.eq(self.i.payload.tag)]
+
+        # Stage 2: value = base + round(slope * f_lo / 2^lo_bits), u1.(E+1).
+        value = Signal(unsigned(base_w))
+        n2 = Signal.like(n1)
+        v2 = Signal()
+        t2 = Signal(self.tag_shape)
+        base = rd.data[:base_w]
+        slope = rd.data[base_w:]
+        with m.If(en):
+            if lo_bits:
+                m.d.sync += value.eq(base + ((slope * f_lo + (1 << (lo_bits - 1))) >> lo_bits))
+            else:
+                m.d.sync += value.eq(base)
+            m.d.sync += [n2.eq(n1), v2.eq(v1), t2.eq(t1)]
+
+        # Stage 3: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u1.E.
+        with m.If(en):
+            m.d.sync += [self.o.payload.e.eq(((value >> (n2 + 1)) + 1) >> 1),
+                         self.o.payload.tag.eq(t2), self.o.valid.eq(v2)]
+        return m

@@ -1,0 +1,96 @@
+"""Final normalisation: ``o = sat_w(round(acc / l))`` by restoring division."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["Normalize"]
+
+
+class Normalize(wiring.Component):
+    """Divides each accumulator by the row's sum, rounded half up and saturated.
+
+    Golden: ``golden.attention.normalize``: ``Q = floor(N / D)`` with
+    ``N = 2*acc + (2^w + 1)*l`` and ``D = 2*l``, saturated to ``[0, 2^w - 1]``, and
+    ``o = Q - 2^(w-1)``, which equals ``sat_w(floor(acc/l + 1/2))``. A row whose keys
+    were all masked has ``l = 0`` and outputs 0.
+
+    Each lane has an iterative restoring divider: one cycle to load, ``w`` cycles of
+    one quotient bit each (a ``sum_width + 2``-bit compare and subtract), one cycle
+    to hand over, so a slice takes ``w + 2`` cycles. ``N < 0`` and ``N >= 2^w * D``
+    are detected up front and saturate.
+
+    Members
+    -------
+    i : ``In(stream.Signature(...))``
+        ``{acc: lanes x s.(E+G), sum: u.(E+G), last: 1}`` from :class:`Accumulator`.
+    o : ``Out(stream.Signature(...))``
+        ``{o: lanes x s(w).0, last: 1}``.
+    """
+
+    def __init__(self, params, in_layout, out_layout):
+        self.params = params
+        super().__init__({
+            "i": In(stream.Signature(in_layout)),
+            "o": Out(stream.Signature(out_layout)),
+        })
+
+    @property
+    def cycles_per_slice(self):
+        return self.params.data_width + 2
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        w = p.data_width
+        num_w = p.norm_numerator_width
+        den_w = p.sum_width + 1
+        rem_w = den_w + 1
+
+        denom = Signal(unsigned(den_w))
+        count = Signal(range(w + 1))
+        busy = Signal()
+        zero_sum = Signal()
+        last = Signal()
+        lanes = []
+        for n in range(p.lanes):
+            lanes.append(dict(rem=Signal(unsigned(rem_w), name=f"rem{n}"),
+                              low=Signal(unsigned(w), name=f"low{n}"),
+                              quot=Signal(unsigned(w), name=f"quot{n}"),
+                              sat=Signal(2, name=f"sat{n}")))
+
+        load = Signal()
+        m.d.comb += [self.i.ready.eq(~busy & (~self.o.valid | self.o.ready)), load.eq(self.i.valid & self.i.ready)]
+        l_in = self.i.payload.sum
+        with m.If(load):
+            m.d.sync += [denom.eq(l_in << 1), count.eq(w), busy.eq(1),
+                         zero_sum.eq(l_in == 0), last.eq(self.i.payload.last)]
+            for n, lane in enumerate(lanes):
+                numer = Signal(signed(num_w), name=f"numer{n}")
+                hi = Signal(signed(num_w), name=f"hi{n}")
+                m.d.comb += [numer.eq((self.i.payload.acc[n] << 1) + l_in * ((1 << w) + 1)),
+                             hi.eq(numer >> w)]
+                m.d.sync += [
+                    lane["rem"].eq(hi), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
+                    # sat: bit 0 below range (N < 0), bit 1 above (N >= 2^w * D).
+                    lane["sat"].eq(Mux(numer < 0, 1, Mux(hi >= (l_in << 1), 2, 0))),
+                ]
+
+        with m.If(busy & (count != 0)):
+            m.d.sync += count.eq(count - 1)
+            for lane in lanes:
+                trial = Signal(unsigned(rem_w + 1))
+                m.d.comb += trial.eq((lane["rem"] << 1) | lane["low"][w - 1])
+                fits = trial >= denom
+                m.d.sync += [lane["rem"].eq(Mux(fits, trial - denom, trial)),
+                             lane["low"].eq(lane["low"] << 1),
+                             lane["quot"].eq((lane["quot"] << 1) | fits)]
+
+        with m.If(busy & (count == 0)):
+            m.d.sync += [busy.eq(0), self.o.valid.eq(1), self.o.payload.last.eq(last)]
+            for n, lane in enumerate(lanes):
+                q = Mux(lane["sat"][0], 0, Mux(lane["sat"][1], (1 << w) - 1, lane["quot"]))
+                m.d.sync += self.o.payload.o[n].eq(Mux(zero_sum, 0, q - (1 << (w - 1))))
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        return m

@@ -1,0 +1,110 @@
+"""Online-softmax state: integer running max, exp weights, rescaled running sum."""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .exp2 import Exp2
+
+__all__ = ["OnlineSoftmax"]
+
+
+class OnlineSoftmax(wiring.Component):
+    """Per key: the running max ``M``, the rescale shift, the exp weight and the sum.
+
+    Golden: ``golden.attention.running_max``, ``exp_weights``, ``online_sum``.
+    The max is kept an integer (Softermax), ``M = max floor(x) + 1`` over the unmasked
+    keys so far, so rescaling the sum and the accumulator by ``2^(M_old - M_new)`` is a
+    right shift by ``delta``; a query starts afresh after a key with ``last``.
+
+    Members
+    -------
+    i : ``In(stream.Signature(...))``
+        ``{x: s(x_width - F).F, masked: 1, last: 1}``, one beat per key.
+    o : ``Out(stream.Signature(...))``
+        ``{e: u1.E (0 if masked), delta: u(shift_limit), first: 1, last: 1,
+        sum: u(sum_width - E - G).(E+G)}``; ``sum`` is the running sum after this key,
+        ``first`` marks a query's first key (the accumulator restarts there).
+
+    Latency: :attr:`latency` cycles (max stage, exp unit, sum stage).
+    """
+
+    def __init__(self, params):
+        self.params = params
+        p = params
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "x": signed(p.x_width), "masked": 1, "last": 1}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "e": unsigned(p.exp_weight_width),
+                "delta": unsigned(p.shift_limit.bit_length()),
+                "first": 1, "last": 1, "sum": unsigned(p.sum_width)}))),
+        })
+
+    @property
+    def latency(self):
+        return 1 + Exp2.latency + 1
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        F = p.score_frac_bits
+        side = data.StructLayout({"delta": unsigned(p.shift_limit.bit_length()),
+                                  "masked": 1, "last": 1})
+        m.submodules.exp2 = exp2 = Exp2(p, side)
+        # The max stage is combinational into the exp unit's first register.
+        m.d.comb += self.i.ready.eq(exp2.i.ready)
+
+        # Max stage. floor(x) = x >> F; candidate max floor(x) + 1.
+        run_max = Signal(signed(p.max_width))
+        seen = Signal()                  # an unmasked key of this query was seen
+        cand = Signal(signed(p.max_width))
+        new_max = Signal(signed(p.max_width))
+        x = self.i.payload.x
+        m.d.comb += cand.eq((x >> F) + 1)
+        with m.If(self.i.payload.masked):
+            m.d.comb += new_max.eq(run_max)
+        with m.Elif(~seen | (cand > run_max)):
+            m.d.comb += new_max.eq(cand)
+        with m.Else():
+            m.d.comb += new_max.eq(run_max)
+        # delta = M_new - M_old >= 0; 0 for the first unmasked key.
+        delta = Signal(signed(p.max_width + 1))
+        m.d.comb += delta.eq(Mux(seen & ~self.i.payload.masked, new_max - run_max, 0))
+        # n = M_new - 1 - floor(x) >= 0, clamped where the weight is already 0.
+        n = Signal(signed(p.max_width + 1))
+        m.d.comb += n.eq(Mux(self.i.payload.masked, 0, new_max - cand))
+
+        m.d.comb += [
+            exp2.i.valid.eq(self.i.valid),
+            exp2.i.payload.n.eq(Mux(n > p.exp_shift_limit, p.exp_shift_limit, n)),
+            exp2.i.payload.f.eq(x[:F]),
+            exp2.i.payload.tag.delta.eq(Mux(delta > p.shift_limit, p.shift_limit, delta)),
+            exp2.i.payload.tag.masked.eq(self.i.payload.masked),
+            exp2.i.payload.tag.last.eq(self.i.payload.last),
+        ]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += run_max.eq(new_max)
+            m.d.sync += seen.eq(Mux(self.i.payload.last, 0, seen | ~self.i.payload.masked))
+
+        # Sum stage: l = (first ? 0 : l >> delta) + e * 2^G.
+        # Bound: l <= max_seq_len * 2^E * 2^G fits sum_width (see AttnParams.sum_width).
+        run_sum = Signal(unsigned(p.sum_width))
+        first = Signal(init=1)
+        tag = exp2.o.payload.tag
+        e = Signal(unsigned(p.exp_weight_width))
+        m.d.comb += e.eq(Mux(tag.masked, 0, exp2.o.payload.e))
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), exp2.o.ready.eq(en)]
+        new_sum = Signal(unsigned(p.sum_width))
+        m.d.comb += new_sum.eq(Mux(first, 0, run_sum >> tag.delta) + (e << p.guard_bits))
+        with m.If(en):
+            m.d.sync += self.o.valid.eq(exp2.o.valid)
+            with m.If(exp2.o.valid):
+                m.d.sync += [
+                    run_sum.eq(new_sum), first.eq(tag.last),
+                    self.o.payload.e.eq(e), self.o.payload.delta.eq(tag.delta),
+                    self.o.payload.first.eq(first), self.o.payload.last.eq(tag.last),
+                    self.o.payload.sum.eq(new_sum),
+                ]
+        return m

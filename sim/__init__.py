@@ -1,0 +1,1 @@
+"""attnhw simulation: stream helpers, cocotb testbenches and their runners."""

@@ -1,0 +1,43 @@
+"""Exp unit against golden: exhaustive at a small width, random at the defaults."""
+
+import numpy as np
+import pytest
+
+from golden.exp2 import exp2_frac, exp2_weight
+from golden.params import AttnParams
+from hdl.exp2 import Exp2
+from tests.unit_sim import run_stream_unit
+
+
+def _check(p, n, f, rng):
+    beats = [{"n": int(a), "f": int(b), "tag": 0} for a, b in zip(n, f)]
+    out = run_stream_unit(Exp2(p), beats, len(beats), rng, gap=0.2, stall=0.2)
+    assert [o["e"] for o in out] == exp2_weight(n, f, p).tolist()
+
+
+def test_exp2_exhaustive_small():
+    p = AttnParams(exp_bits=6, score_frac_bits=5, exp_table_bits=2)
+    n, f = np.meshgrid(np.arange(p.exp_shift_limit + 1), np.arange(1 << 5), indexing="ij")
+    _check(p, n.ravel(), f.ravel(), np.random.default_rng(3))
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(exp_table_bits=0), dict(score_frac_bits=6, exp_table_bits=6)])
+def test_exp2_random(kw):
+    p = AttnParams(**kw)
+    rng = np.random.default_rng(4)
+    f = np.concatenate([[0, (1 << p.score_frac_bits) - 1], rng.integers(0, 1 << p.score_frac_bits, 200)])
+    n = np.concatenate([[0, 0], rng.integers(0, p.exp_shift_limit + 1, 200)])
+    _check(p, n, f, rng)
+
+
+def test_exp2_table_is_accurate():
+    """The interpolated 2^frac stays within its documented budget of 2^frac."""
+    p = AttnParams()
+    f = np.arange(1 << p.score_frac_bits)
+    approx = exp2_frac(f, p) / 2.0 ** (p.exp_bits + 1)
+    exact = 2.0 ** (f / 2.0 ** p.score_frac_bits)
+    c = (np.log(2) * 2.0 ** -p.exp_table_bits) ** 2 / 16
+    # 2^frac: interpolation error plus two roundings of half a u1.(E+1) LSB.
+    assert np.all(np.abs(approx - exact) <= c * exact + 2.0 ** -(p.exp_bits + 1))
+    w = exp2_weight(np.zeros_like(f), f, p) / 2.0 ** p.exp_bits
+    assert np.all(np.abs(w - exact / 2) <= c + 0.75 * 2.0 ** -p.exp_bits)
