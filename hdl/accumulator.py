@@ -1,8 +1,10 @@
 """Accumulator for ``sum_j e_j * v_j``, rescaled by shifts as the max grows."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from .layouts import row_layout, weight_layout
 
 __all__ = ["Accumulator"]
 
@@ -34,15 +36,13 @@ class Accumulator(wiring.Component):
 
     latency = 2
 
-    def __init__(self, params, weight_layout):
+    def __init__(self, params):
         self.params = params
         p = params
         super().__init__({
-            "weights": In(stream.Signature(weight_layout)),
+            "weights": In(stream.Signature(weight_layout(p))),
             "values": In(stream.Signature(data.ArrayLayout(signed(p.data_width), p.lanes))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "acc": data.ArrayLayout(signed(p.acc_width), p.lanes),
-                "sum": unsigned(p.sum_width), "last": 1}))),
+            "o": Out(stream.Signature(row_layout(p))),
         })
 
     def elaborate(self, platform):

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accumulator import Accumulator
 from .dot_product import DotProduct
-from .layouts import kv_layout, out_layout, query_layout, slice_layout
+from .layouts import kv_layout, out_layout, query_layout, row_layout, slice_layout
 from .normalize import Normalize
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
@@ -83,10 +83,9 @@ class AttentionCore(wiring.Component):
         m.submodules.softmax = softmax = self._softmax
         m.submodules.values = values = SyncFIFOBuffered(
             width=slice_shape.size, depth=self.value_fifo_depth)
-        m.submodules.acc = acc = Accumulator(p, softmax.o.payload.shape())
-        row_shape = acc.o.payload.shape()
-        m.submodules.rows = rows = SyncFIFOBuffered(width=row_shape.size, depth=p.slices)
-        m.submodules.norm = norm = Normalize(p, row_shape, out_layout(p))
+        m.submodules.acc = acc = Accumulator(p)
+        m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size, depth=p.slices)
+        m.submodules.norm = norm = Normalize(p)
 
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
         slice_idx = Signal(range(p.slices))

@@ -6,7 +6,8 @@ Verilog port bit order follows the layout field order, LSB first (see README).
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["slice_layout", "query_layout", "kv_layout", "out_layout"]
+__all__ = ["slice_layout", "query_layout", "kv_layout", "out_layout", "weight_layout",
+           "row_layout"]
 
 
 def slice_layout(p):
@@ -30,3 +31,18 @@ def kv_layout(p):
 def out_layout(p):
     """Output beat: a slice of the output row and ``last`` on the row's final beat."""
     return data.StructLayout({"o": slice_layout(p), "last": 1})
+
+
+def weight_layout(p):
+    """Per key, from the online softmax to the accumulator: the exp weight ``e``
+    (``u1.E``, 0 if masked), the rescale shift ``delta``, ``first``/``last`` key of the
+    query, and the running sum after this key (``u.(E+G)``)."""
+    return data.StructLayout({
+        "e": unsigned(p.exp_weight_width), "delta": unsigned(p.shift_limit.bit_length()),
+        "first": 1, "last": 1, "sum": unsigned(p.sum_width)})
+
+
+def row_layout(p):
+    """A finished accumulator slice (``lanes x s.(E+G)``), the row's sum, ``last``."""
+    return data.StructLayout({"acc": data.ArrayLayout(signed(p.acc_width), p.lanes),
+                              "sum": unsigned(p.sum_width), "last": 1})

@@ -1,8 +1,10 @@
 """Final normalisation: ``o = sat_w(round(acc / l))`` by restoring division."""
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+
+from .layouts import out_layout, row_layout
 
 __all__ = ["Normalize"]
 
@@ -28,11 +30,11 @@ class Normalize(wiring.Component):
         ``{o: lanes x s(w).0, last: 1}``.
     """
 
-    def __init__(self, params, in_layout, out_layout):
+    def __init__(self, params):
         self.params = params
         super().__init__({
-            "i": In(stream.Signature(in_layout)),
-            "o": Out(stream.Signature(out_layout)),
+            "i": In(stream.Signature(row_layout(params))),
+            "o": Out(stream.Signature(out_layout(params))),
         })
 
     @property

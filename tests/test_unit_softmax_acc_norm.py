@@ -1,0 +1,86 @@
+"""Online-softmax, accumulator and normaliser units against golden stages."""
+
+import numpy as np
+import pytest
+
+from golden.attention import attention, normalize, online_sum
+from golden.params import AttnParams
+from golden.quantize import random_problem
+from hdl.accumulator import Accumulator
+from hdl.normalize import Normalize
+from hdl.online_softmax import OnlineSoftmax
+from tests.unit_sim import run_stream_unit
+
+SMALL = dict(head_dim=8, lanes=2, max_seq_len=64)
+
+
+def _rows(p, rng):
+    """Queries with their golden stages: random, masked, all-masked, one dominant."""
+    cases = []
+    for temp, mask_prob in ((1.0, 0.0), (8.0, 0.3), (1.0, 1.0), (64.0, 0.0)):
+        pr = random_problem(p, 3, 9, rng, temperature=temp, mask_prob=mask_prob)
+        o, st = attention(pr["q"], pr["k"], pr["v"], pr["scale"], p, pr["masked"], stages=True)
+        cases.append((pr, o, st))
+    return cases
+
+
+def _weights(p, st):
+    sums = online_sum(st["e"], st["delta"], p)
+    beats = []
+    nq, nk = st["e"].shape
+    for i in range(nq):
+        for j in range(nk):
+            beats.append({"e": int(st["e"][i, j]), "delta": int(st["delta"][i, j]),
+                          "first": int(j == 0), "last": int(j == nk - 1),
+                          "sum": int(sums[i, j])})
+    return beats
+
+
+def test_online_softmax_matches_golden():
+    p = AttnParams(**SMALL)
+    rng = np.random.default_rng(5)
+    for pr, _, st in _rows(p, rng):
+        nq, nk = st["x"].shape
+        beats = [{"x": int(st["x"][i, j]), "masked": int(pr["masked"][i, j]),
+                  "last": int(j == nk - 1)} for i in range(nq) for j in range(nk)]
+        out = run_stream_unit(OnlineSoftmax(p), beats, len(beats), rng)
+        assert out == _weights(p, st)
+
+
+@pytest.mark.parametrize("kw", [SMALL, dict(SMALL, lanes=1), dict(SMALL, lanes=8)])
+def test_accumulator_matches_golden(kw):
+    p = AttnParams(**kw)
+    rng = np.random.default_rng(6)
+    for pr, _, st in _rows(p, rng):
+        nq, nk = st["e"].shape
+        weights = _weights(p, st)
+        values = [pr["v"][j, s * p.lanes:(s + 1) * p.lanes].tolist()
+                  for i in range(nq) for j in range(nk) for s in range(p.slices)]
+        dut = Accumulator(p)
+        out = run_stream_unit(dut, None, nq * p.slices, rng,
+                              extra_inputs=[(dut.weights, weights), (dut.values, values)])
+        got = np.array([o["acc"] for o in out]).reshape(nq, p.head_dim)
+        assert got.tolist() == st["acc"].tolist()
+        assert [o["sum"] for o in out] == np.repeat(st["l"], p.slices).tolist()
+        assert [o["last"] for o in out] == [int(s == p.slices - 1)
+                                            for _ in range(nq) for s in range(p.slices)]
+
+
+@pytest.mark.parametrize("kw", [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_width=3)])
+def test_normalize_matches_golden(kw):
+    p = AttnParams(**kw)
+    rng = np.random.default_rng(7)
+    w = p.data_width
+    n = 24
+    sums = rng.integers(1, 1 << (p.exp_bits + p.guard_bits + 3), n)
+    sums[:3] = [0, 1, (1 << p.sum_width) - 1]
+    # Numerators around the representable range, including exact ties and saturation.
+    ratio = rng.uniform(-(1 << (w - 1)) - 2, (1 << (w - 1)) + 2, (n, p.lanes))
+    acc = np.clip(np.round(ratio * sums[:, None]), -(1 << (p.acc_width - 1)), (1 << (p.acc_width - 1)) - 1)
+    acc[3, 0] = sums[3] // 2 * 3 if sums[3] % 2 == 0 else 3 * sums[3]   # tie or exact
+    acc = acc.astype(np.int64)
+    beats = [{"acc": acc[r].tolist(), "sum": int(sums[r]), "last": r % 2} for r in range(n)]
+    out = run_stream_unit(Normalize(p), beats, n, rng)
+    expect = normalize(acc, sums, p)
+    assert np.array([o["o"] for o in out]).tolist() == expect.tolist()
+    assert [o["last"] for o in out] == [r % 2 for r in range(n)]
