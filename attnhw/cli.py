@@ -1,0 +1,128 @@
+"""``attnhw``: generate Verilog, simulate, run your tensors, synthesise.
+
+Every subcommand takes the core's parameters (``--head-dim``, ``--lanes``, ...),
+defined once in :class:`golden.params.AttnParams`. Errors are one line on stderr
+and exit status 2; no output file is left behind.
+"""
+
+import argparse
+import dataclasses
+import sys
+
+from golden.params import AttnParams, ParamError
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def _add_params(parser):
+    g = parser.add_argument_group("core parameters (golden.params.AttnParams)")
+    for f in dataclasses.fields(AttnParams):
+        default = f.default
+        g.add_argument("--" + f.name.replace("_", "-"), type=int, default=None,
+                       metavar="N", help=f"default {'derived' if default is None else default}")
+
+
+def _params(args):
+    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(AttnParams)
+          if getattr(args, f.name) is not None}
+    return AttnParams(**kw)
+
+
+def cmd_verilog(args):
+    from hdl.emit import write_verilog
+    p = _params(args)
+    json_path = write_verilog(p, args.output)
+    print(f"wrote {args.output} and {json_path}")
+    if args.lint:
+        from attnhw.lint import lint
+        lint(args.output)
+        print("verilator --lint-only: clean (waivers: see README)")
+
+
+def cmd_sim(args):
+    from attnhw.simulate import format_summary, simulate_random
+    p = _params(args)
+    res = simulate_random(p, args.seq_len, args.queries, simulator=args.simulator,
+                          waves=args.waves, seed=args.seed, gap=args.gap, stall=args.stall,
+                          temperature=args.temperature, mask_prob=args.mask_prob)
+    print(format_summary(res))
+    if res["mismatches"] or res["missing_rows"] or res["protocol_errors"]:
+        return 1
+    return 0
+
+
+def cmd_run(args):
+    from attnhw.run_tensors import run_files
+    return run_files(_params(args), args)
+
+
+def cmd_synth(args):
+    from attnhw.synth import synthesize, format_report
+    p = _params(args)
+    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed)
+    print(format_report(rep))
+
+
+def _parser():
+    ap = argparse.ArgumentParser(prog="attnhw", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    v = sub.add_parser("verilog", help="emit Verilog and a JSON of parameters and ports")
+    _add_params(v)
+    v.add_argument("-o", "--output", default="build/attention.v")
+    v.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
+    v.set_defaults(func=cmd_verilog)
+
+    s = sub.add_parser("sim", help="random-data RTL simulation with a summary")
+    _add_params(s)
+    s.add_argument("--seq-len", type=int, default=64)
+    s.add_argument("--queries", type=int, default=16)
+    s.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    s.add_argument("--waves", action="store_true", help="write a VCD of the run")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--gap", type=float, default=0.0, help="input idle probability per beat")
+    s.add_argument("--stall", type=float, default=0.0, help="output stall probability per cycle")
+    s.add_argument("--temperature", type=float, default=1.0, help="multiplies 1/sqrt(d)")
+    s.add_argument("--mask-prob", type=float, default=0.0, help="probability a key is masked")
+    s.set_defaults(func=cmd_sim)
+
+    r = sub.add_parser("run", help="attention on your own .npy tensors")
+    _add_params(r)
+    r.add_argument("--q", required=True)
+    r.add_argument("--k", required=True)
+    r.add_argument("--v", required=True)
+    r.add_argument("--key-mask", help="(..., Nk) bool/int .npy; true/nonzero = key excluded")
+    r.add_argument("--causal", action="store_true", help="query i sees keys <= i + (Nk - Nq)")
+    r.add_argument("--scale", type=float, help="softmax scale (default 1/sqrt(d))")
+    r.add_argument("--backend", default="golden", choices=["golden", "rtl"])
+    r.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=cmd_run)
+
+    y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
+    _add_params(y)
+    y.add_argument("--target", default="ecp5", choices=["ecp5", "ice40"])
+    y.add_argument("--json", help="write the report as JSON")
+    y.add_argument("--seed", type=int, default=1)
+    y.set_defaults(func=cmd_synth)
+    return ap
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ParamError, ValueError, CliError) as e:
+        print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    except RuntimeError as e:     # simulator or toolchain missing / failed
+        print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
