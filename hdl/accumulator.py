@@ -52,7 +52,7 @@ class Accumulator(wiring.Component):
         m.d.comb += en.eq(~self.o.valid | self.o.ready)
 
         # Join: a value beat moves only with its key's weight present.
-        slice_idx = Signal(range(p.slices))
+        slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
         end_of_key = slice_idx == p.slices - 1
         take = Signal()
         m.d.comb += [

@@ -88,7 +88,7 @@ class AttentionCore(wiring.Component):
         m.submodules.norm = norm = Normalize(p)
 
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
-        slice_idx = Signal(range(p.slices))
+        slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
         kv = self.kv.payload
         end_of_key = (slice_idx == p.slices - 1) | kv.last
         m.d.comb += [

@@ -16,6 +16,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
+from hdl.layouts import kv_layout
+
 from .jobs import expected_from_beats, input_beats, load_job, outputs_from_beats
 
 
@@ -57,6 +59,7 @@ async def run_job(dut):
     rng = np.random.default_rng(job["seed"])
     q_words, kv_words = input_beats(job)
     n_out = len(job["q"]) * p.slices
+    last_bit = kv_layout(p)["last"].offset
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
@@ -70,6 +73,7 @@ async def run_job(dut):
     kv_src.advance(False)
 
     o_words, o_cycles, protocol_errors = [], [], []
+    kv_cycles, kv_last_cycles = [], []
     held = None            # output beat offered but not taken: must stay put
     cycle = first_in = 0
     budget = 50 * (len(kv_words) + len(q_words) + n_out * (p.data_width + 3) + 200)
@@ -83,6 +87,10 @@ async def run_job(dut):
         q_fired, kv_fired = q_src.sample(), kv_src.sample()
         if (q_fired or kv_fired) and not first_in:
             first_in = cycle
+        if kv_fired:
+            kv_cycles.append(cycle)
+            if (kv_src.accepted[-1] >> last_bit) & 1:
+                kv_last_cycles.append(cycle)
         o_fired = bool(o_valid and int(dut.o__ready.value))
         held = o_payload if o_valid and not o_fired else None
         if o_fired:
@@ -110,6 +118,11 @@ async def run_job(dut):
         "row_done_cycles": [int(c) for c in np.asarray(o_cycles)[p.slices - 1::p.slices]],
         "cycles": int(o_cycles[-1] - first_in + 1) if o_cycles else None,
         "kv_beats": len(kv_words),
+        # Cycles between the first and last key beat in which no key beat moved.
+        "kv_idle_cycles": int(kv_cycles[-1] - kv_cycles[0] + 1 - len(kv_cycles)) if kv_cycles else 0,
+        # Per query: cycles from its final key beat to its final output beat.
+        "latencies": [int(o - k) for o, k in zip(np.asarray(o_cycles)[p.slices - 1::p.slices],
+                                                 kv_last_cycles)],
     }
     np.savez(result_path + ".npz", o=got, expect=expect)
     with open(result_path, "w") as f:
