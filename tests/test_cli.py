@@ -1,0 +1,134 @@
+"""The `attnhw` command line: outputs, and one-line errors that leave no file behind."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from attnhw.cli import main
+from attnhw.run_tensors import attention_float_natural
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_verilog_writes_verilog_and_port_json(tmp_path, capsys):
+    path = tmp_path / "core.v"
+    code, out, _ = _run(capsys, "verilog", "--head-dim", "16", "--lanes", "4", "-o", str(path))
+    assert code == 0
+    text = path.read_text()
+    assert "module attnhw_core" in text and "/work/" not in text     # no machine paths
+    desc = json.loads(path.with_suffix(".json").read_text())
+    assert desc["params"]["head_dim"] == 16
+    kv = desc["ports"]["kv"]
+    assert [f["name"] for f in kv["fields"]] == ["k", "v", "masked", "last"]
+    assert kv["payload_width"] == 2 * 4 * 8 + 2
+    assert f"kv__payload" in text
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--lanes", "5"], "lanes=5 must divide head_dim=64"),
+    (["--data-width", "40"], "data_width=40 is out of range"),
+])
+def test_verilog_bad_parameters_one_line_no_file(tmp_path, capsys, argv, message):
+    path = tmp_path / "core.v"
+    code, _, err = _run(capsys, "verilog", *argv, "-o", str(path))
+    assert code == 2
+    assert err.count("\n") == 1 and message in err
+    assert not path.exists() and not path.with_suffix(".json").exists()
+
+
+def _tensors(tmp_path, rng, shape_q=(2, 5, 16), shape_k=(2, 9, 16)):
+    files = {}
+    for name, shape in (("q", shape_q), ("k", shape_k), ("v", shape_k)):
+        files[name] = tmp_path / f"{name}.npy"
+        np.save(files[name], rng.standard_normal(shape))
+    return files
+
+
+def test_run_golden_with_masks_matches_float_closely(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    f = _tensors(tmp_path, rng)
+    mask = rng.random((2, 9)) < 0.3
+    mask[:, 0] = False
+    np.save(tmp_path / "m.npy", mask)
+    out = tmp_path / "o.npy"
+    code, text, err = _run(capsys, "run", "--q", str(f["q"]), "--k", str(f["k"]), "--v", str(f["v"]),
+                           "--key-mask", str(tmp_path / "m.npy"), "--causal", "--out", str(out))
+    assert code == 0, err
+    o = np.load(out)
+    assert o.shape == (2, 5, 16)
+    q, k, v = (np.load(f[n]) for n in "qkv")
+    causal = np.arange(9)[None, :] > np.arange(5)[:, None] + 4
+    ref = attention_float_natural(q, k, v, 1 / math.sqrt(16), mask[:, None, :] | causal)
+    # int8 quantisation of N(0,1) data: a few output steps of max|v|/127.
+    assert np.max(np.abs(o - ref)) < 6 * np.max(np.abs(v)) / 127
+    assert "error vs float64 attention on the unquantised inputs" in text
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nan", "contains NaN or Inf"),
+    ("missing", "no such file"),
+    ("shape", "must have the same shape"),
+    ("dtype", "is not a real number type"),
+    ("garbage", "is not a readable .npy file"),
+    ("long", "exceed max_seq_len"),
+    ("scale", "scale must be a finite positive number"),
+    ("mask_shape", "--key-mask shape"),
+])
+def test_run_bad_input_one_line_no_output(tmp_path, capsys, case, message):
+    rng = np.random.default_rng(1)
+    f = _tensors(tmp_path, rng)
+    extra = []
+    if case == "nan":
+        q = np.load(f["q"])
+        q[0, 0, 0] = np.nan
+        np.save(f["q"], q)
+    elif case == "missing":
+        f["k"] = tmp_path / "nope.npy"
+    elif case == "shape":
+        np.save(f["v"], rng.standard_normal((2, 8, 16)))
+    elif case == "dtype":
+        np.save(f["q"], np.array([["a"] * 16] * 5))
+    elif case == "garbage":
+        f["q"].write_bytes(b"not numpy")
+    elif case == "long":
+        extra = ["--max-seq-len", "8"]
+    elif case == "scale":
+        extra = ["--scale", "-1"]
+    elif case == "mask_shape":
+        np.save(tmp_path / "m.npy", np.zeros((2, 3), bool))
+        extra = ["--key-mask", str(tmp_path / "m.npy")]
+    out = tmp_path / "o.npy"
+    code, _, err = _run(capsys, "run", "--q", str(f["q"]), "--k", str(f["k"]), "--v", str(f["v"]),
+                        "--out", str(out), *extra)
+    assert code == 2
+    assert err.count("\n") == 1 and message in err, err
+    assert not out.exists()
+    assert not list(tmp_path.glob(".o.npy*"))
+
+
+def test_run_rtl_backend_equals_golden_backend(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    f = _tensors(tmp_path, rng, (1, 3, 16), (1, 6, 16))
+    outs = {}
+    for backend in ("golden", "rtl"):
+        outs[backend] = tmp_path / f"o_{backend}.npy"
+        code, _, err = _run(capsys, "run", "--q", str(f["q"]), "--k", str(f["k"]), "--v", str(f["v"]),
+                            "--causal", "--lanes", "16", "--max-seq-len", "64",
+                            "--backend", backend, "--out", str(outs[backend]))
+        assert code == 0, err
+    assert np.array_equal(np.load(outs["golden"]), np.load(outs["rtl"]))
+
+
+def test_sim_reports_zero_mismatches(capsys):
+    code, out, err = _run(capsys, "sim", "--head-dim", "16", "--lanes", "16", "--max-seq-len", "64",
+                          "--seq-len", "20", "--queries", "5", "--gap", "0.2", "--stall", "0.2",
+                          "--mask-prob", "0.2")
+    assert code == 0, err
+    assert "0 mismatches in 80 words" in out
+    assert "utilisation" in out
