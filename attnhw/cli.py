@@ -67,6 +67,15 @@ def cmd_synth(args):
     print(format_report(rep))
 
 
+def cmd_accuracy(args):
+    from attnhw.accuracy import format_accuracy, measure_accuracy
+    p = _params(args)
+    if not 1 <= args.seq_len <= p.max_seq_len:
+        raise ValueError(f"--seq-len {args.seq_len} must be in [1, max_seq_len={p.max_seq_len}]")
+    print(format_accuracy(measure_accuracy(p, elements=args.elements, seq_len=args.seq_len,
+                                           seed=args.seed)))
+
+
 def _parser():
     ap = argparse.ArgumentParser(prog="attnhw", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -102,6 +111,13 @@ def _parser():
     r.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("accuracy", help="error of the hardware arithmetic vs float64")
+    _add_params(a)
+    a.add_argument("--elements", type=int, default=100_000, help="outputs per temperature")
+    a.add_argument("--seq-len", type=int, default=64)
+    a.add_argument("--seed", type=int, default=1)
+    a.set_defaults(func=cmd_accuracy)
 
     y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     _add_params(y)

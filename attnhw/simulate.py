@@ -49,6 +49,9 @@ def format_summary(res):
                      f"correctly rounded, max {acc['max_off_from_rounded']} LSB off")
     lines.append(f"cycles {res['cycles']} (first input to last output), floor N*d/lanes "
                  f"= {res['floor_cycles']}, utilisation {res['utilisation']:.1%}")
+    if res.get("latencies"):
+        lines.append(f"latency from a query's last key beat to its last output beat: "
+                     f"{max(res['latencies'])} cycles (max over queries)")
     if res.get("waves"):
         lines.append(f"waves: {res['waves']}")
     return "\n".join(lines)
