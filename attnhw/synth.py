@@ -8,7 +8,6 @@ subtracted from the figures.
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
@@ -77,7 +76,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     freq = freq_mhz or (200 if target == "ecp5" else 50)
     _run([_tool(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
           "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
-          "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
+          "--router", "router2", "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
     rep = json.loads((work / "report.json").read_text())
     util = rep.get("utilization", {})
 
@@ -88,8 +87,9 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     fmax = [v.get("achieved") for v in rep.get("fmax", {}).values()]
     ffs = used(cells["ffs"])
     if ffs is None:                       # iCE40 logic cells hold LUT and FF together
-        m = re.findall(r"SB_DFF\w*:\s*(\d+)", (work / "yosys.log").read_text())
-        ffs = sum(int(x) for x in m) if m else None
+        netlist = json.loads((work / "top.json").read_text())
+        ffs = sum(c["type"].startswith("SB_DFF")
+                  for mod in netlist["modules"].values() for c in mod["cells"].values())
     result = {
         "target": target, "device": t["device"], "params": p.as_dict(),
         "luts": used(cells["luts"]),

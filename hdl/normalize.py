@@ -70,7 +70,7 @@ class Normalize(wiring.Component):
             for n, lane in enumerate(lanes):
                 numer = Signal(signed(num_w), name=f"numer{n}")
                 hi = Signal(signed(num_w), name=f"hi{n}")
-                m.d.comb += [numer.eq((self.i.payload.acc[n] << 1) + l_in * ((1 << w) + 1)),
+                m.d.comb += [numer.eq((self.i.payload.acc[n] << 1) + (l_in << w) + l_in),
                              hi.eq(numer >> w)]
                 m.d.sync += [
                     lane["rem"].eq(hi), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
