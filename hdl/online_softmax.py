@@ -41,7 +41,7 @@ class OnlineSoftmax(wiring.Component):
 
     @property
     def latency(self):
-        return 1 + Exp2.latency + 1
+        return 1 + Exp2.latency + 1    # max stage, exp unit, sum stage
 
     def elaborate(self, platform):
         m = Module()
@@ -50,40 +50,52 @@ class OnlineSoftmax(wiring.Component):
         side = data.StructLayout({"delta": unsigned(p.shift_limit.bit_length()),
                                   "masked": 1, "last": 1})
         m.submodules.exp2 = exp2 = Exp2(p, side)
-        # The max stage is combinational into the exp unit's first register.
-        m.d.comb += self.i.ready.eq(exp2.i.ready)
 
-        # Max stage. floor(x) = x >> F; candidate max floor(x) + 1.
+        # Max stage (registered). The hardware tracks Mf = max floor(x) = M - 1, so
+        # n = M - 1 - floor(x) = Mf - floor(x) and delta = Mf_new - Mf_old need no +1.
+        # Only the compare-and-select is in the recurrence; the subtractions follow
+        # in the next stage.
         run_max = Signal(signed(p.max_width))
         seen = Signal()                  # an unmasked key of this query was seen
-        cand = Signal(signed(p.max_width))
+        floor_x = Signal(signed(p.max_width))
         new_max = Signal(signed(p.max_width))
         x = self.i.payload.x
-        m.d.comb += cand.eq((x >> F) + 1)
-        with m.If(self.i.payload.masked):
+        m.d.comb += floor_x.eq(x >> F)
+        with m.If(self.i.payload.masked | (seen & (floor_x <= run_max))):
             m.d.comb += new_max.eq(run_max)
-        with m.Elif(~seen | (cand > run_max)):
-            m.d.comb += new_max.eq(cand)
         with m.Else():
-            m.d.comb += new_max.eq(run_max)
-        # delta = M_new - M_old >= 0; 0 for the first unmasked key.
-        delta = Signal(signed(p.max_width + 1))
-        m.d.comb += delta.eq(Mux(seen & ~self.i.payload.masked, new_max - run_max, 0))
-        # n = M_new - 1 - floor(x) >= 0, clamped where the weight is already 0.
-        n = Signal(signed(p.max_width + 1))
-        m.d.comb += n.eq(Mux(self.i.payload.masked, 0, new_max - cand))
+            m.d.comb += new_max.eq(floor_x)
 
+        a_valid = Signal()
+        a_max, a_old, a_floor = (Signal(signed(p.max_width), name=n)
+                                 for n in ("a_max", "a_old", "a_floor"))
+        a_f = Signal(F)
+        a_rescale, a_masked, a_last = Signal(), Signal(), Signal()
+        en_a = Signal()
+        m.d.comb += [en_a.eq(~a_valid | exp2.i.ready), self.i.ready.eq(en_a)]
+        with m.If(en_a):
+            m.d.sync += [a_valid.eq(self.i.valid), a_max.eq(new_max), a_old.eq(run_max),
+                         a_floor.eq(floor_x), a_f.eq(x[:F]),
+                         a_rescale.eq(seen & ~self.i.payload.masked),
+                         a_masked.eq(self.i.payload.masked), a_last.eq(self.i.payload.last)]
+            with m.If(self.i.valid):
+                m.d.sync += run_max.eq(new_max)
+                m.d.sync += seen.eq(Mux(self.i.payload.last, 0, seen | ~self.i.payload.masked))
+
+        # delta = Mf_new - Mf_old >= 0 (0 for the first unmasked key);
+        # n = Mf_new - floor(x) >= 0; both clamped where the result no longer changes.
+        delta = Signal(signed(p.max_width + 1))
+        n = Signal(signed(p.max_width + 1))
+        m.d.comb += [delta.eq(Mux(a_rescale, a_max - a_old, 0)),
+                     n.eq(Mux(a_masked, 0, a_max - a_floor))]
         m.d.comb += [
-            exp2.i.valid.eq(self.i.valid),
+            exp2.i.valid.eq(a_valid),
             exp2.i.payload.n.eq(Mux(n > p.exp_shift_limit, p.exp_shift_limit, n)),
-            exp2.i.payload.f.eq(x[:F]),
+            exp2.i.payload.f.eq(a_f),
             exp2.i.payload.tag.delta.eq(Mux(delta > p.shift_limit, p.shift_limit, delta)),
-            exp2.i.payload.tag.masked.eq(self.i.payload.masked),
-            exp2.i.payload.tag.last.eq(self.i.payload.last),
+            exp2.i.payload.tag.masked.eq(a_masked),
+            exp2.i.payload.tag.last.eq(a_last),
         ]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += run_max.eq(new_max)
-            m.d.sync += seen.eq(Mux(self.i.payload.last, 0, seen | ~self.i.payload.masked))
 
         # Sum stage: l = (first ? 0 : l >> delta) + e * 2^G.
         # Bound: l <= max_seq_len * 2^E * 2^G fits sum_width (see AttnParams.sum_width).
