@@ -24,10 +24,10 @@ class Exp2(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{e: u1.E, tag}``
 
-    Latency: 3 cycles (ROM read, interpolation, shift and round).
+    Latency: 4 cycles (ROM read, interpolation product, interpolation sum, shift and round).
     """
 
-    latency = 3
+    latency = 4
 
     def __init__(self, params, tag_shape=0):
         self.params = params
@@ -68,22 +68,32 @@ class Exp2(wiring.Component):
                          n1.eq(self.i.payload.n), v1.eq(self.i.valid),
                          t1.eq(self.i.payload.tag)]
 
-        # Stage 2: value = base + round(slope * f_lo / 2^lo_bits), u1.(E+1).
-        value = Signal(unsigned(base_w))
+        # Stage 2: the interpolation product slope * f_lo (registered: maps onto a DSP).
+        base = rd.data[:base_w]
+        slope = rd.data[base_w:]
+        product = Signal(unsigned(slope_w + max(lo_bits, 1)))
+        base2 = Signal(unsigned(base_w))
         n2 = Signal.like(n1)
         v2 = Signal()
         t2 = Signal(self.tag_shape)
-        base = rd.data[:base_w]
-        slope = rd.data[base_w:]
+        with m.If(en):
+            m.d.sync += [product.eq(slope * f_lo if lo_bits else 0), base2.eq(base),
+                         n2.eq(n1), v2.eq(v1), t2.eq(t1)]
+
+        # Stage 3: value = base + round(product / 2^lo_bits), u1.(E+1).
+        value = Signal(unsigned(base_w))
+        n3 = Signal.like(n1)
+        v3 = Signal()
+        t3 = Signal(self.tag_shape)
         with m.If(en):
             if lo_bits:
-                m.d.sync += value.eq(base + ((slope * f_lo + (1 << (lo_bits - 1))) >> lo_bits))
+                m.d.sync += value.eq(base2 + ((product + (1 << (lo_bits - 1))) >> lo_bits))
             else:
-                m.d.sync += value.eq(base)
-            m.d.sync += [n2.eq(n1), v2.eq(v1), t2.eq(t1)]
+                m.d.sync += value.eq(base2)
+            m.d.sync += [n3.eq(n2), v3.eq(v2), t3.eq(t2)]
 
-        # Stage 3: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u1.E.
+        # Stage 4: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u1.E.
         with m.If(en):
-            m.d.sync += [self.o.payload.e.eq(((value >> (n2 + 1)) + 1) >> 1),
-                         self.o.payload.tag.eq(t2), self.o.valid.eq(v2)]
+            m.d.sync += [self.o.payload.e.eq(((value >> (n3 + 1)) + 1) >> 1),
+                         self.o.payload.tag.eq(t3), self.o.valid.eq(v3)]
         return m

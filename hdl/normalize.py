@@ -19,8 +19,9 @@ class Normalize(wiring.Component):
 
     Each lane has an iterative restoring divider: one cycle to load, ``w`` cycles of
     one quotient bit each (a ``sum_width + 2``-bit compare and subtract), one cycle
-    to hand over, so a slice takes ``w + 2`` cycles. ``N < 0`` and ``N >= 2^w * D``
-    are detected up front and saturate.
+    to hand over, so a slice takes ``w + 2`` cycles. Two registered stages in front
+    prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
+    divider works on the previous slice.
 
     Members
     -------
@@ -61,21 +62,42 @@ class Normalize(wiring.Component):
                               quot=Signal(unsigned(w), name=f"quot{n}"),
                               sat=Signal(2, name=f"sat{n}")))
 
+        # Preparation, two registered stages, so the divider loads without arithmetic
+        # and the next slice is prepared while the current one iterates.
+        # Stage 1: 2*acc, l*(2^w + 1) and the saturation limit l*(2^w - 1).
+        p_valid, p_last = Signal(), Signal()
+        p_sum = Signal(unsigned(p.sum_width))
+        p_lw = Signal(unsigned(p.sum_width + w + 1))
+        p_lim = Signal(unsigned(p.sum_width + w))
+        p_acc = [Signal(signed(p.acc_width + 1), name=f"p_acc{n}") for n in range(p.lanes)]
+        # Stage 2: N = 2*acc + l*(2^w + 1); N >= 2^w * 2l  <=>  2*acc >= l*(2^w - 1).
+        r_valid, r_last, r_zero = Signal(), Signal(), Signal()
+        r_denom = Signal(unsigned(den_w))
+        r_numer = [Signal(signed(num_w), name=f"r_numer{n}") for n in range(p.lanes)]
+        r_over = [Signal(name=f"r_over{n}") for n in range(p.lanes)]
+
         load = Signal()
-        m.d.comb += [self.i.ready.eq(~busy & (~self.o.valid | self.o.ready)), load.eq(self.i.valid & self.i.ready)]
+        en = Signal()
+        m.d.comb += [load.eq(r_valid & ~busy & (~self.o.valid | self.o.ready)),
+                     en.eq(~r_valid | load), self.i.ready.eq(en)]
         l_in = self.i.payload.sum
+        with m.If(en):
+            m.d.sync += [p_valid.eq(self.i.valid), p_last.eq(self.i.payload.last),
+                         p_sum.eq(l_in), p_lw.eq((l_in << w) + l_in), p_lim.eq((l_in << w) - l_in)]
+            m.d.sync += [a.eq(self.i.payload.acc[n] << 1) for n, a in enumerate(p_acc)]
+            m.d.sync += [r_valid.eq(p_valid), r_last.eq(p_last), r_zero.eq(p_sum == 0),
+                         r_denom.eq(p_sum << 1)]
+            for a, numer, over in zip(p_acc, r_numer, r_over):
+                m.d.sync += [numer.eq(a + p_lw), over.eq(a >= p_lim)]
+
         with m.If(load):
-            m.d.sync += [denom.eq(l_in << 1), count.eq(w), busy.eq(1),
-                         zero_sum.eq(l_in == 0), last.eq(self.i.payload.last)]
-            for n, lane in enumerate(lanes):
-                numer = Signal(signed(num_w), name=f"numer{n}")
-                hi = Signal(signed(num_w), name=f"hi{n}")
-                m.d.comb += [numer.eq((self.i.payload.acc[n] << 1) + (l_in << w) + l_in),
-                             hi.eq(numer >> w)]
+            m.d.sync += [denom.eq(r_denom), count.eq(w), busy.eq(1),
+                         zero_sum.eq(r_zero), last.eq(r_last)]
+            for numer, over, lane in zip(r_numer, r_over, lanes):
                 m.d.sync += [
-                    lane["rem"].eq(hi), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
+                    lane["rem"].eq(numer >> w), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
                     # sat: bit 0 below range (N < 0), bit 1 above (N >= 2^w * D).
-                    lane["sat"].eq(Mux(numer < 0, 1, Mux(hi >= (l_in << 1), 2, 0))),
+                    lane["sat"].eq(Mux(numer[-1], 1, Mux(over, 2, 0))),
                 ]
 
         with m.If(busy & (count != 0)):
