@@ -1,6 +1,6 @@
 """Final normalisation: ``o = sat_w(round(acc / l))`` by restoring division."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -100,17 +100,25 @@ class Normalize(wiring.Component):
                     lane["sat"].eq(Mux(numer[-1], 1, Mux(over, 2, 0))),
                 ]
 
-        with m.If(busy & (count != 0)):
+        # `iterating` is a register (not a decode of `count`): it enables every lane.
+        iterating = Signal()
+        with m.If(load):
+            m.d.sync += iterating.eq(1)
+        with m.If(iterating):
             m.d.sync += count.eq(count - 1)
+            with m.If(count == 1):
+                m.d.sync += iterating.eq(0)
             for lane in lanes:
-                trial = Signal(unsigned(rem_w + 1))
-                m.d.comb += trial.eq((lane["rem"] << 1) | lane["low"][w - 1])
-                fits = trial >= denom
-                m.d.sync += [lane["rem"].eq(Mux(fits, trial - denom, trial)),
+                # One subtractor; its sign says whether the divisor fits.
+                trial = Cat(lane["low"][w - 1], lane["rem"])
+                diff = Signal(signed(rem_w + 2))
+                m.d.comb += diff.eq(trial - denom)
+                fits = ~diff[-1]
+                m.d.sync += [lane["rem"].eq(Mux(fits, diff, trial)),
                              lane["low"].eq(lane["low"] << 1),
-                             lane["quot"].eq((lane["quot"] << 1) | fits)]
+                             lane["quot"].eq(Cat(fits, lane["quot"]))]
 
-        with m.If(busy & (count == 0)):
+        with m.If(busy & ~iterating):
             m.d.sync += [busy.eq(0), self.o.valid.eq(1), self.o.payload.last.eq(last)]
             for n, lane in enumerate(lanes):
                 q = Mux(lane["sat"][0], 0, Mux(lane["sat"][1], (1 << w) - 1, lane["quot"]))
