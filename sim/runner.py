@@ -75,7 +75,11 @@ def build(p, simulator="verilator", waves=False, log=print):
 
     _check_simulator(simulator)
     verilog = generate_verilog(p)
-    key = hashlib.sha256(f"{simulator}|{waves}|{sorted(VERILATOR_WAIVERS)}|{verilog}".encode()).hexdigest()[:12]
+    build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] if simulator == "verilator" else []
+    timescale = ("1ns", "1ps")
+    # The key covers everything that goes into the build.
+    key = hashlib.sha256(f"{simulator}|{waves}|{build_args}|{timescale}|{verilog}".encode())
+    key = key.hexdigest()[:12]
     build_dir = ROOT / "build" / "sim" / f"{simulator}-{key}"
     stamp = build_dir / "built.json"
     if stamp.exists():
@@ -86,11 +90,11 @@ def build(p, simulator="verilator", waves=False, log=print):
     source = build_dir / f"{TOP_NAME}.v"
     source.write_text(verilog)
     log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
-        "(first time for these parameters; Verilator takes ~30-60 s)")
+        "(first time for these parameters; takes up to a minute)")
     runner = get_runner(simulator)
     runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                 build_args=[f"-Wno-{w}" for w in VERILATOR_WAIVERS] if simulator == "verilator" else [],
-                 waves=waves, log_file=build_dir / "build.log")
+                 build_args=build_args, waves=waves, timescale=timescale,
+                 log_file=build_dir / "build.log")
     stamp.write_text(json.dumps({"params": p.as_dict(), "simulator": simulator}))
     return build_dir
 
