@@ -11,6 +11,7 @@ from .layouts import kv_layout, out_layout, query_layout, row_layout, slice_layo
 from .normalize import Normalize
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
+from .skid_buffer import SkidBuffer
 
 __all__ = ["AttentionCore"]
 
@@ -49,7 +50,8 @@ class AttentionCore(wiring.Component):
     @property
     def score_latency(self):
         """Cycles from a key's final beat to its weight leaving the softmax unit."""
-        return self._dot.latency + ScoreScale.latency + self._softmax.latency
+        return (self._dot.latency + ScoreScale.latency + self._softmax.latency
+                + 3 * SkidBuffer.latency)
 
     @property
     def value_fifo_depth(self):
@@ -112,20 +114,28 @@ class AttentionCore(wiring.Component):
         with m.Elif(query_done):
             m.d.sync += active_valid.eq(0)
 
-        # Score path.
+        # Score path. Skid buffers between the units keep `ready` from rippling
+        # combinationally from the accumulator back to the kv port.
+        m.submodules.skid_score = skid_score = SkidBuffer(dot.o.payload.shape())
+        m.submodules.skid_x = skid_x = SkidBuffer(scale.o.payload.shape())
+        m.submodules.skid_weight = skid_weight = SkidBuffer(softmax.o.payload.shape())
+        wiring.connect(m, dot.o, skid_score.i)
+        wiring.connect(m, scale.o, skid_x.i)
+        wiring.connect(m, softmax.o, skid_weight.i)
+        score, x = skid_score.o, skid_x.o
         m.d.comb += [
-            scale.i.valid.eq(dot.o.valid), dot.o.ready.eq(scale.i.ready),
-            scale.i.payload.score.eq(dot.o.payload.score),
-            scale.i.payload.scale.eq(dot.o.payload.tag.scale),
-            scale.i.payload.tag.masked.eq(dot.o.payload.tag.masked),
-            scale.i.payload.tag.last.eq(dot.o.payload.tag.last),
-            softmax.i.valid.eq(scale.o.valid), scale.o.ready.eq(softmax.i.ready),
-            softmax.i.payload.x.eq(scale.o.payload.x),
-            softmax.i.payload.masked.eq(scale.o.payload.tag.masked),
-            softmax.i.payload.last.eq(scale.o.payload.tag.last),
+            scale.i.valid.eq(score.valid), score.ready.eq(scale.i.ready),
+            scale.i.payload.score.eq(score.payload.score),
+            scale.i.payload.scale.eq(score.payload.tag.scale),
+            scale.i.payload.tag.masked.eq(score.payload.tag.masked),
+            scale.i.payload.tag.last.eq(score.payload.tag.last),
+            softmax.i.valid.eq(x.valid), x.ready.eq(softmax.i.ready),
+            softmax.i.payload.x.eq(x.payload.x),
+            softmax.i.payload.masked.eq(x.payload.tag.masked),
+            softmax.i.payload.last.eq(x.payload.tag.last),
         ]
         # Weighted sum, then a one-row FIFO so normalisation overlaps the next query.
-        wiring.connect(m, softmax.o, acc.weights)
+        wiring.connect(m, skid_weight.o, acc.weights)
         wiring.connect(m, values.r_stream, acc.values)
         wiring.connect(m, acc.o, rows.w_stream)
         wiring.connect(m, rows.r_stream, norm.i)
