@@ -6,11 +6,9 @@ import pathlib
 import tempfile
 
 from amaranth.back import verilog
-from amaranth.hdl import Shape
-from amaranth.lib import data
 
 from .core import AttentionCore
-from .layouts import kv_layout, out_layout, query_layout
+from .layouts import bit_fields, kv_layout, out_layout, query_layout
 
 __all__ = ["TOP_NAME", "generate_verilog", "port_description", "write_verilog"]
 
@@ -20,22 +18,6 @@ TOP_NAME = "attnhw_core"
 def generate_verilog(p):
     """Verilog text of the core for ``p`` (no machine paths: ``emit_src=False``)."""
     return verilog.convert(AttentionCore(p), name=TOP_NAME, emit_src=False)
-
-
-def _fields(layout):
-    fields = []
-    for name, field in layout:
-        shape = field.shape
-        if isinstance(shape, data.ArrayLayout):
-            elem = Shape.cast(shape.elem_shape)
-            fields.append({"name": name, "lsb": field.offset, "width": shape.size,
-                           "elements": shape.length, "element_width": elem.width,
-                           "signed": elem.signed})
-        else:
-            s = Shape.cast(shape)
-            fields.append({"name": name, "lsb": field.offset, "width": s.width,
-                           "signed": s.signed})
-    return fields
 
 
 def port_description(p):
@@ -58,7 +40,7 @@ def port_description(p):
         "ports": {
             name: {"direction": "in" if name != "o" else "out",
                    "signals": [f"{name}__payload", f"{name}__valid", f"{name}__ready"],
-                   "payload_width": layout.size, "fields": _fields(layout)}
+                   "payload_width": layout.size, "fields": bit_fields(layout)}
             for name, layout in streams.items()},
     }
 

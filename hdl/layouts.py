@@ -3,11 +3,11 @@
 Verilog port bit order follows the layout field order, LSB first (see README).
 """
 
-from amaranth.hdl import signed, unsigned
+from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 
 __all__ = ["slice_layout", "query_layout", "kv_layout", "out_layout", "weight_layout",
-           "row_layout"]
+           "row_layout", "bit_fields"]
 
 
 def slice_layout(p):
@@ -46,3 +46,17 @@ def row_layout(p):
     """A finished accumulator slice (``lanes x s.(E+G)``), the row's sum, ``last``."""
     return data.StructLayout({"acc": data.ArrayLayout(signed(p.acc_width), p.lanes),
                               "sum": unsigned(p.sum_width), "last": 1})
+
+
+def bit_fields(layout):
+    """The flat bit fields of a struct layout whose fields are scalars or arrays of
+    scalars: dicts with ``name``, ``lsb``, ``width`` (whole field), ``elements``
+    (``None`` for a scalar), ``element_width`` and ``signed``."""
+    fields = []
+    for name, field in layout:
+        shape = field.shape
+        count = shape.length if isinstance(shape, data.ArrayLayout) else None
+        elem = Shape.cast(shape.elem_shape if count else shape)
+        fields.append({"name": name, "lsb": field.offset, "width": elem.width * (count or 1),
+                       "elements": count, "element_width": elem.width, "signed": elem.signed})
+    return fields

@@ -6,24 +6,16 @@ than ``Layout.const``.
 """
 
 import numpy as np
-from amaranth.hdl import Shape
-from amaranth.lib import data
+
+from hdl.layouts import bit_fields
 
 __all__ = ["pack", "unpack"]
 
 
 def _fields(layout):
-    """(name, offset, elem_width, count, signed) per field of a StructLayout."""
-    out = []
-    for name, field in layout:
-        shape = field.shape
-        if isinstance(shape, data.ArrayLayout):
-            elem = Shape.cast(shape.elem_shape)
-            out.append((name, field.offset, elem.width, shape.length, elem.signed))
-        else:
-            s = Shape.cast(shape)
-            out.append((name, field.offset, s.width, None, s.signed))
-    return out
+    """(name, offset, elem_width, count, signed) per field."""
+    return [(f["name"], f["lsb"], f["element_width"], f["elements"], f["signed"])
+            for f in bit_fields(layout)]
 
 
 def pack(layout, **values):
