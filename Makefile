@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SIM ?= verilator
 ARGS ?=
+# A configuration that fits an iCE40 UP5K (8 DSPs): 16-bit exp weights and scale port.
+ICE40_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 256
 
 .PHONY: all example verilog test lint synth clean distclean
 
@@ -30,7 +32,7 @@ lint: $(STAMP)
 
 synth: $(STAMP)
 	$(BIN)/attnhw synth $(ARGS) --target ecp5 --json build/synth-ecp5.json
-	$(BIN)/attnhw synth --head-dim 16 --lanes 4 --max-seq-len 256 --target ice40 --json build/synth-ice40.json
+	$(BIN)/attnhw synth $(ICE40_PARAMS) --target ice40 --json build/synth-ice40.json
 
 clean:
 	rm -rf build

@@ -12,6 +12,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+import threading
 
 from hdl.emit import TOP_NAME, generate_verilog
 
@@ -99,6 +100,33 @@ def build(p, simulator="verilator", waves=False, log=print):
     return build_dir
 
 
+class _ProgressReporter:
+    """Prints the testbench's progress file every few seconds while a run lasts."""
+
+    def __init__(self, path, log, period=5.0):
+        self.path, self.log, self.period = path, log, period
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self):
+        seen = None
+        while not self.stop.wait(self.period):
+            try:
+                rows, total, cycle = self.path.read_text().split()
+            except (OSError, ValueError):
+                continue
+            if rows != seen:
+                seen = rows
+                self.log(f"  ... {rows}/{total} output rows, cycle {cycle}")
+
+    def __enter__(self):
+        self.thread.start()
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
 def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
     """Simulate ``job`` (see :func:`sim.jobs.make_job`); returns the summary dict with
     the output rows under ``"o"`` and the golden rows under ``"expect"``."""
@@ -115,11 +143,14 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
     result_path = work / "result.json"
     save_job(job_path, job)
     runner = get_runner(simulator)
+    progress_path = work / "progress.txt"
     env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
+           "ATTNHW_PROGRESS": str(progress_path),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    runner.test(test_module="sim.tb_core", hdl_toplevel=TOP_NAME, hdl_toplevel_lang="verilog",
-                build_dir=build_dir,
-                test_dir=work, extra_env=env, waves=waves, log_file=work / "sim.log")
+    with _ProgressReporter(progress_path, log):
+        runner.test(test_module="sim.tb_core", hdl_toplevel=TOP_NAME,
+                    hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
+                    extra_env=env, waves=waves, log_file=work / "sim.log")
     if not result_path.exists():
         raise RuntimeError(f"the simulation wrote no result; see {work / 'sim.log'}")
     summary = json.loads(result_path.read_text())

@@ -72,6 +72,8 @@ async def run_job(dut):
     q_src.advance(False)
     kv_src.advance(False)
 
+    progress_path = os.environ.get("ATTNHW_PROGRESS")
+    progress_every = p.slices * max(1, len(job["q"]) // 20)
     o_words, o_cycles, protocol_errors = [], [], []
     kv_cycles, kv_last_cycles = [], []
     held = None            # output beat offered but not taken: must stay put
@@ -96,6 +98,9 @@ async def run_job(dut):
         if o_fired:
             o_words.append(o_payload)
             o_cycles.append(cycle)
+            if progress_path and len(o_words) % progress_every == 0:
+                with open(progress_path, "w") as f:
+                    f.write(f"{len(o_words) // p.slices} {len(job['q'])} {cycle}")
         await RisingEdge(dut.clk)
         cycle += 1
         q_src.advance(q_fired)

@@ -132,3 +132,13 @@ def test_sim_reports_zero_mismatches(capsys):
     assert code == 0, err
     assert "0 mismatches in 80 words" in out
     assert "utilisation" in out
+
+
+def test_sim_waves_writes_a_trace(capsys):
+    code, out, err = _run(capsys, "sim", "--head-dim", "16", "--lanes", "16", "--max-seq-len", "64",
+                          "--seq-len", "4", "--queries", "2", "--waves")
+    assert code == 0, err
+    path = out.split("waves: ")[1].split()[0]
+    with open(path) as f:
+        head = f.read(200_000)
+    assert "$var" in head and "kv__valid" in head
