@@ -70,15 +70,19 @@ class AttentionCore(wiring.Component):
         active = [Signal(slice_shape, name=f"active{s}") for s in range(p.slices)]
         shadow_scale = Signal(p.scale_width)
         active_scale = Signal(p.scale_width)
-        shadow_count = Signal(range(p.slices + 1))
-        shadow_full = shadow_count == p.slices
+        shadow_count = Signal(range(max(2, p.slices)))
+        shadow_full = Signal()           # a register: q.ready comes straight from a FF
         active_valid = Signal()
 
         m.d.comb += self.q.ready.eq(~shadow_full)
         q_take = self.q.valid & self.q.ready
         with m.If(q_take):
             m.d.sync += [a.eq(b) for a, b in zip(shadow, shadow[1:] + [self.q.payload.q])]
-            m.d.sync += [shadow_scale.eq(self.q.payload.scale), shadow_count.eq(shadow_count + 1)]
+            m.d.sync += shadow_scale.eq(self.q.payload.scale)
+            with m.If(shadow_count == p.slices - 1):
+                m.d.sync += [shadow_count.eq(0), shadow_full.eq(1)]
+            with m.Else():
+                m.d.sync += shadow_count.eq(shadow_count + 1)
 
         m.submodules.dot = dot = self._dot
         m.submodules.scale = scale = ScoreScale(p, data.StructLayout({"masked": 1, "last": 1}))
@@ -110,7 +114,7 @@ class AttentionCore(wiring.Component):
         # Swap buffers when the active query is finished (or empty) and the next is in.
         with m.If((~active_valid | query_done) & shadow_full):
             m.d.sync += [a.eq(b) for a, b in zip(active, shadow)]
-            m.d.sync += [active_scale.eq(shadow_scale), active_valid.eq(1), shadow_count.eq(0)]
+            m.d.sync += [active_scale.eq(shadow_scale), active_valid.eq(1), shadow_full.eq(0)]
         with m.Elif(query_done):
             m.d.sync += active_valid.eq(0)
 
