@@ -1,8 +1,9 @@
 """The attention core: one query against a stream of keys and values."""
 
-from amaranth.hdl import Module, Mux, Signal, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .accumulator import Accumulator
@@ -57,32 +58,39 @@ class AttentionCore(wiring.Component):
     def value_fifo_depth(self):
         """Value slices in flight while their key's weight is computed, plus slack,
         so the value FIFO never throttles a full-rate key stream."""
-        return self.params.slices + self.score_latency + 4
+        return self.params.slices + self.score_latency + 6
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         slice_shape = slice_layout(p)
 
-        # Query buffers: `shadow` fills from the q port while `active` serves keys.
-        # Both are rings of slices that rotate by one slice per beat.
-        shadow = [Signal(slice_shape, name=f"shadow{s}") for s in range(p.slices)]
-        active = [Signal(slice_shape, name=f"active{s}") for s in range(p.slices)]
-        shadow_scale = Signal(p.scale_width)
-        active_scale = Signal(p.scale_width)
-        shadow_count = Signal(range(max(2, p.slices)))
-        shadow_full = Signal()           # a register: q.ready comes straight from a FF
-        active_valid = Signal()
+        # Query buffer: two banks of `slices` slices in one small RAM (LUT-RAM on
+        # FPGAs), read asynchronously at the key's slice index. The q port fills bank
+        # `fill` while keys are served from bank `serve`; a bank is `full` from its
+        # query's final q beat to that query's final kv beat. No register bank needs a
+        # wide enable, which keeps the control's fan-out small.
+        m.submodules.query_ram = query_ram = Memory(
+            shape=slice_shape, depth=2 * p.slices, init=[])
+        q_write = query_ram.write_port()
+        q_read = query_ram.read_port(domain="comb")
+        bank_full = Signal(2)
+        scales = [Signal(p.scale_width, name=f"scale{b}") for b in range(2)]
+        fill, serve = Signal(), Signal()
+        fill_idx = Signal(range(max(2, p.slices)))
+        serving = Signal()               # == bank_full[serve], kept as its own register
 
-        m.d.comb += self.q.ready.eq(~shadow_full)
+        m.d.comb += self.q.ready.eq(~bank_full.bit_select(fill, 1))
         q_take = self.q.valid & self.q.ready
+        q_done = q_take & (fill_idx == p.slices - 1)
+        m.d.comb += [q_write.addr.eq(Cat(fill_idx, fill) if p.slices > 1 else fill),
+                     q_write.data.eq(self.q.payload.q), q_write.en.eq(q_take)]
         with m.If(q_take):
-            m.d.sync += [a.eq(b) for a, b in zip(shadow, shadow[1:] + [self.q.payload.q])]
-            m.d.sync += shadow_scale.eq(self.q.payload.scale)
-            with m.If(shadow_count == p.slices - 1):
-                m.d.sync += [shadow_count.eq(0), shadow_full.eq(1)]
-            with m.Else():
-                m.d.sync += shadow_count.eq(shadow_count + 1)
+            m.d.sync += fill_idx.eq(Mux(q_done, 0, fill_idx + 1))
+        with m.If(q_done):
+            m.d.sync += [scales[b].eq(Mux(fill == b, self.q.payload.scale, scales[b]))
+                         for b in range(2)]
+            m.d.sync += fill.eq(~fill)
 
         m.submodules.dot = dot = self._dot
         m.submodules.scale = scale = ScoreScale(p, data.StructLayout({"masked": 1, "last": 1}))
@@ -93,30 +101,45 @@ class AttentionCore(wiring.Component):
         m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size, depth=p.slices)
         m.submodules.norm = norm = Normalize(p)
 
+        # `room`: the value FIFO can take a beat. A register computed from the previous
+        # level with one place to spare (at most one write happened since), so the kv
+        # handshake does not wait on the FIFO's level comparison.
+        room = Signal()
+        m.d.sync += room.eq(values.level < values.depth - 1)
+
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
         slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
         kv = self.kv.payload
         end_of_key = (slice_idx == p.slices - 1) | kv.last
         m.d.comb += [
-            dot.i.valid.eq(self.kv.valid & active_valid & values.w_rdy),
-            self.kv.ready.eq(dot.i.ready & active_valid & values.w_rdy),
-            dot.i.payload.a.eq(active[0]), dot.i.payload.b.eq(kv.k),
+            q_read.addr.eq(Cat(slice_idx, serve) if p.slices > 1 else serve),
+            dot.i.valid.eq(self.kv.valid & serving & room),
+            self.kv.ready.eq(dot.i.ready & serving & room),
+            dot.i.payload.a.eq(q_read.data), dot.i.payload.b.eq(kv.k),
             dot.i.payload.last.eq(end_of_key),
-            dot.i.payload.tag.scale.eq(active_scale),
+            dot.i.payload.tag.scale.eq(Mux(serve, scales[1], scales[0])),
             dot.i.payload.tag.masked.eq(kv.masked), dot.i.payload.tag.last.eq(kv.last),
             values.w_en.eq(self.kv.valid & self.kv.ready), values.w_data.eq(kv.v),
         ]
         kv_take = self.kv.valid & self.kv.ready
         with m.If(kv_take):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
-            m.d.sync += [a.eq(b) for a, b in zip(active, active[1:] + [active[0]])]
         query_done = kv_take & kv.last
-        # Swap buffers when the active query is finished (or empty) and the next is in.
-        with m.If((~active_valid | query_done) & shadow_full):
-            m.d.sync += [a.eq(b) for a, b in zip(active, shadow)]
-            m.d.sync += [active_scale.eq(shadow_scale), active_valid.eq(1), shadow_full.eq(0)]
-        with m.Elif(query_done):
-            m.d.sync += active_valid.eq(0)
+        with m.If(query_done):
+            m.d.sync += serve.eq(~serve)
+
+        # Bank bookkeeping: a bank fills at its query's final q beat and empties at
+        # that query's final kv beat; the two never concern the same bank in one cycle
+        # (q only fills a bank that is not full, keys only drain a full one).
+        next_full = Signal(2)
+        m.d.comb += next_full.eq(bank_full)
+        for b in range(2):
+            with m.If(q_done & (fill == b)):
+                m.d.comb += next_full[b].eq(1)
+            with m.If(query_done & (serve == b)):
+                m.d.comb += next_full[b].eq(0)
+        m.d.sync += [bank_full.eq(next_full),
+                     serving.eq(next_full.bit_select(Mux(query_done, ~serve, serve), 1))]
 
         # Score path. Skid buffers between the units keep `ready` from rippling
         # combinationally from the accumulator back to the kv port.
