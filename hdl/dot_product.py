@@ -26,8 +26,8 @@ class DotProduct(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{score: s(score_width).0, tag}``, one beat per vector.
 
-    Latency: :attr:`latency` cycles from a final slice to its score
-    (1 multiplier stage, ``ceil(log2 lanes)`` adder stages, 1 slice-accumulator stage).
+    Latency: :attr:`latency` cycles from a final slice to its score (1 operand stage,
+    1 multiplier stage, ``ceil(log2 lanes)`` adder stages, 1 slice-accumulator stage).
     Throughput: one slice per cycle.
     """
 
@@ -49,7 +49,7 @@ class DotProduct(wiring.Component):
 
     @property
     def latency(self):
-        return self.tree_levels + 2
+        return self.tree_levels + 3
 
     def elaborate(self, platform):
         m = Module()
@@ -59,16 +59,20 @@ class DotProduct(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
-        # Stage 0: products, s(2w).0 (|a*b| <= 2^(2w-2)).
+        # Stage 0: registered operands, so each multiplier sees flip-flops.
+        operands = Signal.like(self.i.payload)
+        valid0 = Signal()
+        with m.If(en):
+            m.d.sync += [operands.eq(self.i.payload), valid0.eq(self.i.valid)]
+
+        # Stage 1: products, s(2w).0 (|a*b| <= 2^(2w-2)).
         valid = Signal()
         last = Signal()
         tag = Signal(self.tag_shape)
         terms = [Signal(signed(2 * w), name=f"prod{n}") for n in range(p.lanes)]
         with m.If(en):
-            m.d.sync += [valid.eq(self.i.valid), last.eq(self.i.payload.last),
-                         tag.eq(self.i.payload.tag)]
-            m.d.sync += [t.eq(self.i.payload.a[n] * self.i.payload.b[n])
-                         for n, t in enumerate(terms)]
+            m.d.sync += [valid.eq(valid0), last.eq(operands.last), tag.eq(operands.tag)]
+            m.d.sync += [t.eq(operands.a[n] * operands.b[n]) for n, t in enumerate(terms)]
 
         # Adder tree: each level sums pairs, one bit wider, registered.
         for level in range(self.tree_levels):
