@@ -42,6 +42,7 @@ class AttentionCore(wiring.Component):
             "o": Out(stream.Signature(out_layout(params))),
         })
         self._dot = DotProduct(params, self._dot_tag())
+        self._scale = ScoreScale(params, data.StructLayout({"masked": 1, "last": 1}))
         self._softmax = OnlineSoftmax(params)
 
     def _dot_tag(self):
@@ -51,7 +52,7 @@ class AttentionCore(wiring.Component):
     @property
     def score_latency(self):
         """Cycles from a key's final beat to its weight leaving the softmax unit."""
-        return (self._dot.latency + ScoreScale.latency + self._softmax.latency
+        return (self._dot.latency + self._scale.latency + self._softmax.latency
                 + 3 * SkidBuffer.latency)
 
     @property
@@ -93,7 +94,7 @@ class AttentionCore(wiring.Component):
             m.d.sync += fill.eq(~fill)
 
         m.submodules.dot = dot = self._dot
-        m.submodules.scale = scale = ScoreScale(p, data.StructLayout({"masked": 1, "last": 1}))
+        m.submodules.scale = scale = self._scale
         m.submodules.softmax = softmax = self._softmax
         m.submodules.values = values = SyncFIFOBuffered(
             width=slice_shape.size, depth=self.value_fifo_depth)

@@ -6,12 +6,28 @@ from amaranth.lib.wiring import In, Out
 
 __all__ = ["ScoreScale"]
 
+# Operand chunk width: a 17-bit unsigned chunk (or a signed top chunk of up to 18 bits)
+# fits one 18x18 DSP multiplier (ECP5 MULT18X18D) with a registered output.
+CHUNK = 17
+
+
+def _chunks(width, is_signed):
+    """(lsb, width, signed) chunks of an operand, the top one signed if the operand is."""
+    out, lsb = [], 0
+    while width - lsb > CHUNK + (1 if is_signed else 0):
+        out.append((lsb, CHUNK, False))
+        lsb += CHUNK
+    out.append((lsb, width - lsb, is_signed))
+    return out
+
 
 class ScoreScale(wiring.Component):
     """``x = floor(score * scale / 2^(scale_frac - F))``.
 
     Golden: ``golden.attention.scale_score``. ``scale`` carries the quantisation
     scales, ``1/sqrt(d)`` and ``log2(e)``, so ``x`` is the softmax input in base 2.
+    The wide product is built from registered DSP-sized partial products summed in
+    a registered adder tree, so no stage holds more than one multiplier or one adder.
 
     Members
     -------
@@ -20,15 +36,15 @@ class ScoreScale(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{x: s(x_width - F).F, tag}``
 
-    Latency: 2 cycles (registered product, registered shift).
+    Latency: :attr:`latency` cycles (operands, partial products, adder tree, shift).
     """
-
-    latency = 2
 
     def __init__(self, params, tag_shape=0):
         self.params = params
         self.tag_shape = tag_shape
         p = params
+        self._a = _chunks(p.score_width, True)
+        self._b = _chunks(p.scale_width, False)
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
                 "score": signed(p.score_width), "scale": unsigned(p.scale_width),
@@ -37,19 +53,66 @@ class ScoreScale(wiring.Component):
                 "x": signed(p.x_width), "tag": tag_shape}))),
         })
 
+    @property
+    def tree_levels(self):
+        return (len(self._a) * len(self._b) - 1).bit_length()
+
+    @property
+    def latency(self):
+        return 3 + self.tree_levels
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
-        product = Signal(signed(p.score_x_product_width))
-        valid = Signal()
-        tag = Signal(self.tag_shape)
+        def stage(valid, tag):
+            v, t = Signal(), Signal(self.tag_shape)
+            with m.If(en):
+                m.d.sync += [v.eq(valid), t.eq(tag)]
+            return v, t
+
+        # Stage 1: registered operands.
+        operands = Signal.like(self.i.payload)
         with m.If(en):
-            m.d.sync += [product.eq(self.i.payload.score * self.i.payload.scale),
-                         valid.eq(self.i.valid), tag.eq(self.i.payload.tag)]
-            shifted = (product >> p.x_shift) if p.x_shift >= 0 else (product << -p.x_shift)
+            m.d.sync += operands.eq(self.i.payload)
+        valid, tag = stage(self.i.valid, self.i.payload.tag)
+
+        # Stage 2: partial products a_i * b_j, each one DSP, registered.
+        terms = []
+        for a_lsb, a_w, a_signed in self._a:
+            a = operands.score.as_unsigned()[a_lsb:a_lsb + a_w]
+            a = a.as_signed() if a_signed else a
+            for b_lsb, b_w, _ in self._b:
+                b = operands.scale[b_lsb:b_lsb + b_w]
+                term = Signal(signed(a_w + b_w + 1), name=f"pp{a_lsb}_{b_lsb}")
+                with m.If(en):
+                    m.d.sync += term.eq(a * b)
+                terms.append((term, a_lsb + b_lsb))
+        valid, tag = stage(valid, tag)
+
+        # Adder tree over (value, weight) pairs, one registered level at a time.
+        # A partial sum is not bounded by |score| * scale (a low chunk is unsigned), but
+        # by sum_i |a_i| 2^lsb_i * sum_j b_j 2^lsb_j < 2^score_width * 2^scale_width.
+        tree_w = p.score_width + p.scale_width + 1
+        while len(terms) > 1:
+            nxt = []
+            for n in range(0, len(terms), 2):
+                pair = terms[n:n + 2]
+                s = Signal(signed(tree_w), name=f"psum{len(terms)}_{n}")
+                low = min(shift for _, shift in pair)
+                with m.If(en):
+                    m.d.sync += s.eq(sum(v << (shift - low) for v, shift in pair))
+                nxt.append((s, low))
+            terms = nxt
+            valid, tag = stage(valid, tag)
+        product, shift0 = terms[0]
+        assert shift0 == 0
+
+        # Last stage: x = floor(product / 2^(scale_frac - F)).
+        shifted = (product >> p.x_shift) if p.x_shift >= 0 else (product << -p.x_shift)
+        with m.If(en):
             m.d.sync += [self.o.payload.x.eq(shifted), self.o.payload.tag.eq(tag),
                          self.o.valid.eq(valid)]
         return m
