@@ -24,10 +24,11 @@ class Exp2(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{e: u1.E, tag}``
 
-    Latency: 4 cycles (ROM read, interpolation product, interpolation sum, shift and round).
+    Latency: 5 cycles (ROM read, ROM word register, interpolation product, interpolation
+    sum, shift and round).
     """
 
-    latency = 4
+    latency = 5
 
     def __init__(self, params, tag_shape=0):
         self.params = params
@@ -68,17 +69,25 @@ class Exp2(wiring.Component):
                          n1.eq(self.i.payload.n), v1.eq(self.i.valid),
                          t1.eq(self.i.payload.tag)]
 
+        # Stage 1b: the ROM word registered (block RAM clock-to-out is slow).
+        rom_word = Signal.like(rd.data)
+        f_lo1, n1b = Signal.like(f_lo), Signal.like(n1)
+        v1b, t1b = Signal(), Signal(self.tag_shape)
+        with m.If(en):
+            m.d.sync += [rom_word.eq(rd.data), f_lo1.eq(f_lo), n1b.eq(n1), v1b.eq(v1),
+                         t1b.eq(t1)]
+
         # Stage 2: the interpolation product slope * f_lo (registered: maps onto a DSP).
-        base = rd.data[:base_w]
-        slope = rd.data[base_w:]
+        base = rom_word[:base_w]
+        slope = rom_word[base_w:]
         product = Signal(unsigned(slope_w + max(lo_bits, 1)))
         base2 = Signal(unsigned(base_w))
         n2 = Signal.like(n1)
         v2 = Signal()
         t2 = Signal(self.tag_shape)
         with m.If(en):
-            m.d.sync += [product.eq(slope * f_lo if lo_bits else 0), base2.eq(base),
-                         n2.eq(n1), v2.eq(v1), t2.eq(t1)]
+            m.d.sync += [product.eq(slope * f_lo1 if lo_bits else 0), base2.eq(base),
+                         n2.eq(n1b), v2.eq(v1b), t2.eq(t1b)]
 
         # Stage 3: value = base + round(product / 2^lo_bits), u1.(E+1).
         value = Signal(unsigned(base_w))
