@@ -13,6 +13,7 @@ def measure_accuracy(p, *, elements=100_000, seq_len=64, temperatures=(0.5, 1.0,
                      mask_prob=0.0, seed=1):
     """Error stats per softmax temperature over at least ``elements`` outputs each,
     on quantised Gaussian data (the scale is ``temperature / sqrt(d)``)."""
+    p.check_seq_len(seq_len, "--seq-len")
     rng = np.random.default_rng(seed)
     queries = 256
     reps = max(1, -(-elements // (queries * p.head_dim)))

@@ -123,8 +123,7 @@ def run_files(p, args):
     if q.shape[-1] != p.head_dim:
         raise ValueError(f"tensors have d={q.shape[-1]} but --head-dim is {p.head_dim}")
     nq, nk = q.shape[-2], k.shape[-2]
-    if nk > p.max_seq_len:
-        raise ValueError(f"{nk} keys exceed max_seq_len={p.max_seq_len} (--max-seq-len)")
+    p.check_seq_len(nk, "--k")
     key_mask = None
     if args.key_mask:
         key_mask = load_tensor(args.key_mask, "key-mask", boolean=True)

@@ -14,8 +14,7 @@ def simulate_random(p, seq_len, queries, *, simulator="verilator", waves=False, 
                     gap=0.0, stall=0.0, temperature=1.0, mask_prob=0.0, log=print):
     """One head of quantised Gaussian data: ``queries`` queries against the same
     ``seq_len`` keys, streamed through the RTL. Returns the summary dict."""
-    if not 1 <= seq_len <= p.max_seq_len:
-        raise ValueError(f"--seq-len {seq_len} must be in [1, max_seq_len={p.max_seq_len}]")
+    p.check_seq_len(seq_len, "--seq-len")
     if queries < 1:
         raise ValueError(f"--queries {queries} must be at least 1")
     rng = np.random.default_rng(seed)

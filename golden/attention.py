@@ -39,8 +39,7 @@ def check_inputs(q, k, v, masked, scale, p):
     if k.shape != v.shape:
         raise ValueError(f"k {k.shape} and v {v.shape} must have the same shape")
     nk = k.shape[-2]
-    if nk > p.max_seq_len:
-        raise ValueError(f"{nk} keys exceed max_seq_len={p.max_seq_len}")
+    p.check_seq_len(nk, "k")
     if masked is not None and masked.shape[-1] != nk:
         raise ValueError(f"mask must end in the key axis ({nk}), got {masked.shape}")
     scale = np.asarray(scale)

@@ -99,6 +99,15 @@ class AttnParams:
         if not lo <= v <= hi:
             raise ParamError(f"{name}={v} is out of range [{lo}, {hi}]")
 
+    def check_seq_len(self, n, what="keys"):
+        """Raise :class:`ParamError` unless ``1 <= n <= max_seq_len`` (``what`` names
+        the input in the message)."""
+        if n < 1:
+            raise ParamError(f"{what}: {n} keys, at least 1 is needed")
+        if n > self.max_seq_len:
+            raise ParamError(f"{what}: {n} keys exceed max_seq_len={self.max_seq_len} "
+                             "(--max-seq-len)")
+
     @classmethod
     def field_names(cls):
         return [f.name for f in dataclasses.fields(cls)]

@@ -100,3 +100,13 @@ def test_default_int8_accuracy_over_1e5_elements(temperature):
     assert st["correctly_rounded"] >= 0.99
     assert st["max_off_from_rounded"] <= 1
     assert st["max_abs_err_lsb"] < 1.0
+
+
+def test_seq_len_check_names_the_input():
+    p = AttnParams(max_seq_len=8)
+    p.check_seq_len(1)
+    p.check_seq_len(8)
+    with pytest.raises(ParamError, match="--seq-len: 9 keys exceed max_seq_len=8"):
+        p.check_seq_len(9, "--seq-len")
+    with pytest.raises(ParamError, match="k: 0 keys, at least 1 is needed"):
+        p.check_seq_len(0, "k")
