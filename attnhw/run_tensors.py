@@ -10,6 +10,7 @@ import numpy as np
 from golden.attention import attention
 from golden.params import AttnParams
 from golden.quantize import quantize
+from golden.reference import softmax_weighted_sum
 from golden.scale import scale_to_port
 
 __all__ = ["run_files", "attention_hw", "attention_float_natural", "load_tensor"]
@@ -51,11 +52,7 @@ def build_mask(nq, nk, key_mask, causal, batch_shape):
 def attention_float_natural(q, k, v, scale, masked):
     """Exact float64 ``softmax(scale q k^T, masked -> -inf) v``; all-masked rows 0."""
     x = np.einsum("...id,...jd->...ij", q, k) * scale
-    x = np.where(masked, -np.inf, x)
-    mx = np.max(x, axis=-1, keepdims=True)
-    w = np.exp(x - np.where(np.isfinite(mx), mx, 0.0))
-    tot = w.sum(axis=-1, keepdims=True)
-    return np.where(tot > 0, (w / np.where(tot > 0, tot, 1.0)) @ v, 0.0)
+    return softmax_weighted_sum(x, v, masked, exp=np.exp)
 
 
 def attention_hw(p, q, k, v, masked, scale, backend="golden", simulator="verilator"):

@@ -3,24 +3,26 @@ value, and the error of the integer output measured in output LSBs."""
 
 import numpy as np
 
-__all__ = ["attention_float", "error_stats"]
+__all__ = ["attention_float", "softmax_weighted_sum", "error_stats"]
 
 
-def attention_float(q, k, v, scale, p, masked=None):
-    """Exact ``sum_j softmax_j(x) v_j`` with ``x = s * scale / 2^scale_frac`` in base 2.
-
-    All-masked rows give 0, as the hardware does.
-    """
-    q, k, v = (np.asarray(t, dtype=np.float64) for t in (q, k, v))
-    x = np.einsum("...id,...jd->...ij", q, k) * (
-        np.asarray(scale, dtype=np.float64)[..., None] / 2.0 ** p.scale_frac)
+def softmax_weighted_sum(x, v, masked=None, exp=np.exp2):
+    """Exact float64 ``sum_j softmax_j(x) v_j`` over the unmasked keys, with
+    ``softmax`` in the base of ``exp``; all-masked rows give 0, as the hardware does."""
     if masked is not None:
         x = np.where(np.broadcast_to(masked, x.shape), -np.inf, x)
     mx = np.max(x, axis=-1, keepdims=True)
-    mx = np.where(np.isfinite(mx), mx, 0.0)
-    w = np.exp2(x - mx)
+    w = exp(x - np.where(np.isfinite(mx), mx, 0.0))
     tot = w.sum(axis=-1, keepdims=True)
     return np.where(tot > 0, (w / np.where(tot > 0, tot, 1.0)) @ v, 0.0)
+
+
+def attention_float(q, k, v, scale, p, masked=None):
+    """Exact attention on the integers with ``x = s * scale / 2^scale_frac`` in base 2."""
+    q, k, v = (np.asarray(t, dtype=np.float64) for t in (q, k, v))
+    x = np.einsum("...id,...jd->...ij", q, k) * (
+        np.asarray(scale, dtype=np.float64)[..., None] / 2.0 ** p.scale_frac)
+    return softmax_weighted_sum(x, v, masked)
 
 
 def error_stats(o_int, o_ref, p):
