@@ -33,7 +33,7 @@ def _params(args):
 
 
 def cmd_verilog(args):
-    from hdl.emit import write_verilog
+    from attnhw.outputs import write_verilog
     p = _params(args)
     json_path = write_verilog(p, args.output)
     print(f"wrote {args.output} and {json_path}")

@@ -2,7 +2,6 @@
 arithmetic (the golden model, or the RTL in simulation)."""
 
 import math
-import os
 import pathlib
 
 import numpy as np
@@ -12,6 +11,8 @@ from golden.params import AttnParams
 from golden.quantize import quantize
 from golden.reference import softmax_weighted_sum
 from golden.scale import scale_to_port
+
+from .outputs import atomic_write
 
 __all__ = ["run_files", "attention_hw", "attention_float_natural", "load_tensor"]
 
@@ -136,10 +137,7 @@ def run_files(p, args):
                                       info["v_int"] * sv, scale, masked)
 
     out_path = pathlib.Path(args.out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp.npy")
-    np.save(tmp, out.astype(np.float32 if q.dtype == np.float32 else np.float64))
-    os.replace(tmp, out_path)
+    atomic_write(out_path, lambda f: np.save(f, out), binary=True)
 
     vmax = float(np.max(np.abs(v))) or 1.0
     print(f"{args.backend}: {q.shape[:-2]} heads x {nq} queries x {nk} keys, d={p.head_dim}, "

@@ -18,6 +18,8 @@ from amaranth.back import rtlil
 
 from hdl.synth_harness import SynthHarness
 
+from .outputs import atomic_write
+
 __all__ = ["TARGETS", "synthesize", "format_report"]
 
 # The WASM builds of Yosys cannot run ABC9 (YoWASP/yosys#29), which synth_ecp5 and
@@ -101,11 +103,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
     }
     if json_path:
-        path = pathlib.Path(json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        os.replace(tmp, path)
+        atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
     return result
 
 

@@ -1,16 +1,11 @@
 """Emit the core as Verilog plus a JSON description of its parameters and ports."""
 
-import json
-import os
-import pathlib
-import tempfile
-
 from amaranth.back import verilog
 
 from .core import AttentionCore
 from .layouts import bit_fields, kv_layout, out_layout, query_layout
 
-__all__ = ["TOP_NAME", "generate_verilog", "port_description", "write_verilog"]
+__all__ = ["TOP_NAME", "generate_verilog", "port_description"]
 
 TOP_NAME = "attnhw_core"
 
@@ -43,23 +38,3 @@ def port_description(p):
                    "payload_width": layout.size, "fields": bit_fields(layout)}
             for name, layout in streams.items()},
     }
-
-
-def _atomic_write(path, text):
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def write_verilog(p, path):
-    """Write ``path`` (Verilog) and ``path`` with ``.json`` (description); atomic, so
-    a failure leaves no half-written file. Returns the JSON path."""
-    path = pathlib.Path(path)
-    text = generate_verilog(p)
-    json_path = path.with_suffix(".json")
-    _atomic_write(path, text)
-    _atomic_write(json_path, json.dumps(port_description(p), indent=2) + "\n")
-    return json_path

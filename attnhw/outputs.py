@@ -1,0 +1,37 @@
+"""Files the tools write: all or nothing, so a failure leaves no half-written file."""
+
+import json
+import os
+import pathlib
+import tempfile
+
+from hdl.emit import generate_verilog, port_description
+
+__all__ = ["atomic_write", "write_verilog"]
+
+
+def atomic_write(path, write, *, binary=False):
+    """Create ``path`` through ``write(file)`` on a temporary file in the same folder,
+    renamed into place only once ``write`` has succeeded."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_verilog(p, path):
+    """Write ``path`` (Verilog) and ``path`` with ``.json`` (parameters, formats, port
+    bit fields). Returns the JSON path."""
+    path = pathlib.Path(path)
+    text = generate_verilog(p)
+    json_path = path.with_suffix(".json")
+    atomic_write(path, lambda f: f.write(text))
+    atomic_write(json_path, lambda f: f.write(json.dumps(port_description(p), indent=2) + "\n"))
+    return json_path
