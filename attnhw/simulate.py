@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from golden.quantize import random_problem
 from golden.reference import attention_float, error_stats
-from sim.jobs import make_job
 from sim.runner import run_job
+from sim.scenarios import head_job
 
 __all__ = ["simulate_random", "format_summary"]
 
@@ -17,11 +16,8 @@ def simulate_random(p, seq_len, queries, *, simulator="verilator", waves=False, 
     p.check_seq_len(seq_len, "--seq-len")
     if queries < 1:
         raise ValueError(f"--queries {queries} must be at least 1")
-    rng = np.random.default_rng(seed)
-    pr = random_problem(p, queries, seq_len, rng, temperature=temperature, mask_prob=mask_prob)
-    k = np.broadcast_to(pr["k"], (queries,) + pr["k"].shape)
-    v = np.broadcast_to(pr["v"], (queries,) + pr["v"].shape)
-    job = make_job(p, pr["q"], k, v, pr["masked"], pr["scale"], gap=gap, stall=stall, seed=seed)
+    job, pr = head_job(p, np.random.default_rng(seed), queries, seq_len, gap=gap, stall=stall,
+                       seed=seed, temperature=temperature, mask_prob=mask_prob)
     res = run_job(job, simulator=simulator, waves=waves, log=log)
     ref = attention_float(pr["q"], pr["k"], pr["v"], pr["scale"], p, pr["masked"])
     if len(res["o"]) == queries:

@@ -12,7 +12,7 @@ from golden.quantize import random_problem
 
 from .jobs import make_job
 
-__all__ = ["scenario_job", "throughput_job", "SCENARIOS"]
+__all__ = ["scenario_job", "head_job", "SCENARIOS"]
 
 SCENARIOS = ("seq_len_1", "all_equal", "dominant", "extreme_min_scale_max",
              "extreme_min_scale_1", "extreme_mixed", "masked_half", "all_masked",
@@ -67,9 +67,12 @@ def scenario_job(p, rng, n_max=12, repeats=2, gap=0.3, stall=0.3, seed=0):
     return make_job(p, q, k, v, masked, scale, n, gap=gap, stall=stall, seed=seed), names
 
 
-def throughput_job(p, rng, queries, seq_len, seed=0):
-    """Back-to-back queries against one head's keys, no gaps, no backpressure."""
-    pr = random_problem(p, queries, seq_len, rng)
+def head_job(p, rng, queries, seq_len, *, gap=0.0, stall=0.0, seed=0, temperature=1.0,
+             mask_prob=0.0):
+    """One head of quantised Gaussian data: every query against the same ``seq_len``
+    keys (back to back when ``gap`` and ``stall`` are 0). Returns ``(job, problem)``."""
+    pr = random_problem(p, queries, seq_len, rng, temperature=temperature, mask_prob=mask_prob)
     k = np.broadcast_to(pr["k"], (queries,) + pr["k"].shape)
     v = np.broadcast_to(pr["v"], (queries,) + pr["v"].shape)
-    return make_job(p, pr["q"], k, v, pr["masked"], pr["scale"], gap=0.0, stall=0.0, seed=seed)
+    job = make_job(p, pr["q"], k, v, pr["masked"], pr["scale"], gap=gap, stall=stall, seed=seed)
+    return job, pr

@@ -27,7 +27,7 @@ def test_verilog_writes_verilog_and_port_json(tmp_path, capsys):
     kv = desc["ports"]["kv"]
     assert [f["name"] for f in kv["fields"]] == ["k", "v", "masked", "last"]
     assert kv["payload_width"] == 2 * 4 * 8 + 2
-    assert f"kv__payload" in text
+    assert "kv__payload" in text
 
 
 @pytest.mark.parametrize("argv, message", [

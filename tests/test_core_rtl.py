@@ -9,7 +9,7 @@ import pytest
 
 from golden.params import AttnParams
 from sim.runner import run_job
-from sim.scenarios import scenario_job, throughput_job
+from sim.scenarios import head_job, scenario_job
 
 SIM = os.environ.get("SIM", "verilator")
 
@@ -48,8 +48,8 @@ def test_back_to_back_full_rate(name, tmp_path):
     p = CONFIGS[name]
     seq_len = max(16, p.data_width + 2)
     queries = 8
-    res = run_job(throughput_job(p, np.random.default_rng(12), queries, seq_len, seed=12),
-                  simulator=SIM, work_dir=tmp_path)
+    job, _ = head_job(p, np.random.default_rng(12), queries, seq_len, seed=12)
+    res = run_job(job, simulator=SIM, work_dir=tmp_path)
     assert res["mismatches"] == 0 and res["missing_rows"] == 0
     # No idle cycle on the key stream once it started: the next query is preloaded.
     assert res["kv_idle_cycles"] == 0
