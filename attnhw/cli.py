@@ -9,13 +9,9 @@ import argparse
 import dataclasses
 import sys
 
-from golden.params import AttnParams, ParamError
+from golden.params import AttnParams
 
 __all__ = ["main"]
-
-
-class CliError(Exception):
-    """A user error: printed as one line, exit status 2."""
 
 
 def _add_params(parser):
@@ -130,10 +126,9 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    except (ParamError, ValueError, CliError) as e:
-        print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
-        return 2
-    except RuntimeError as e:     # simulator or toolchain missing / failed
+    # Bad parameters or inputs (ValueError, ParamError), a simulator or toolchain
+    # missing or failing (RuntimeError): one line, exit status 2.
+    except (ValueError, RuntimeError) as e:
         print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
         return 2
 

