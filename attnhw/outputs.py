@@ -3,7 +3,6 @@
 import json
 import os
 import pathlib
-import tempfile
 
 from hdl.emit import generate_verilog, port_description
 
@@ -15,9 +14,10 @@ def atomic_write(path, write, *, binary=False):
     renamed into place only once ``write`` has succeeded."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    # A plain exclusive create (not mkstemp) so the file gets the usual umask mode.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with os.fdopen(fd, "wb" if binary else "w") as f:
+        with open(tmp, "xb" if binary else "x") as f:
             write(f)
         os.replace(tmp, path)
     except BaseException:
