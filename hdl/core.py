@@ -32,6 +32,14 @@ class AttentionCore(wiring.Component):
     q : ``In(stream.Signature(query_layout(params)))``
     kv : ``In(stream.Signature(kv_layout(params)))``
     o : ``Out(stream.Signature(out_layout(params)))``
+    err_last_misplaced : ``Out(1)``
+        Sticky: a ``kv`` beat carried ``last`` but was not the final beat of a key; the
+        flag was ignored (``golden.framing``).
+    err_too_many_keys : ``Out(1)``
+        Sticky: a query reached ``max_seq_len`` keys without ``last``; the core closed
+        it there and the following keys start the next query.
+    clear_errors : ``In(1)``
+        Clears both error flags (so does reset).
     """
 
     def __init__(self, params):
@@ -40,6 +48,9 @@ class AttentionCore(wiring.Component):
             "q": In(stream.Signature(query_layout(params))),
             "kv": In(stream.Signature(kv_layout(params))),
             "o": Out(stream.Signature(out_layout(params))),
+            "err_last_misplaced": Out(1),
+            "err_too_many_keys": Out(1),
+            "clear_errors": In(1),
         })
         self._dot = DotProduct(params, self._dot_tag())
         self._scale = ScoreScale(params, data.StructLayout({"masked": 1, "last": 1}))
@@ -109,9 +120,14 @@ class AttentionCore(wiring.Component):
         m.d.sync += room.eq(values.level < values.depth - 1)
 
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
+        # Framing (golden.framing): `last` counts only on a key's final beat, and a query
+        # closes after max_seq_len keys even without it, so the accumulators' bounds hold.
         slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
+        key_idx = Signal(range(max(2, p.max_seq_len)))
         kv = self.kv.payload
-        end_of_key = (slice_idx == p.slices - 1) | kv.last
+        end_of_key = slice_idx == p.slices - 1
+        at_limit = key_idx == p.max_seq_len - 1
+        end_of_query = end_of_key & (kv.last | at_limit)
         m.d.comb += [
             q_read.addr.eq(Cat(slice_idx, serve) if p.slices > 1 else serve),
             dot.i.valid.eq(self.kv.valid & serving & room),
@@ -119,13 +135,23 @@ class AttentionCore(wiring.Component):
             dot.i.payload.a.eq(q_read.data), dot.i.payload.b.eq(kv.k),
             dot.i.payload.last.eq(end_of_key),
             dot.i.payload.tag.scale.eq(Mux(serve, scales[1], scales[0])),
-            dot.i.payload.tag.masked.eq(kv.masked), dot.i.payload.tag.last.eq(kv.last),
+            dot.i.payload.tag.masked.eq(kv.masked), dot.i.payload.tag.last.eq(end_of_query),
             values.w_en.eq(self.kv.valid & self.kv.ready), values.w_data.eq(kv.v),
         ]
         kv_take = self.kv.valid & self.kv.ready
         with m.If(kv_take):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
-        query_done = kv_take & kv.last
+            with m.If(end_of_key):
+                m.d.sync += key_idx.eq(Mux(end_of_query, 0, key_idx + 1))
+        query_done = kv_take & end_of_query
+
+        # Sticky error flags (see the class docstring).
+        with m.If(self.clear_errors):
+            m.d.sync += [self.err_last_misplaced.eq(0), self.err_too_many_keys.eq(0)]
+        with m.If(kv_take & kv.last & ~end_of_key):
+            m.d.sync += self.err_last_misplaced.eq(1)
+        with m.If(kv_take & end_of_key & at_limit & ~kv.last):
+            m.d.sync += self.err_too_many_keys.eq(1)
         with m.If(query_done):
             m.d.sync += serve.eq(~serve)
 
