@@ -70,6 +70,14 @@ def cmd_accuracy(args):
                                            seed=args.seed)))
 
 
+def cmd_soak(args):
+    from attnhw.soak import format_soak, soak
+    s = soak(args.words, args.seed, args.configs, simulator=args.simulator,
+             json_path=args.json, replay=args.replay)
+    print(format_soak(s))
+    return 1 if s["failed_jobs"] else 0
+
+
 def _parser():
     ap = argparse.ArgumentParser(prog="attnhw", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -112,6 +120,15 @@ def _parser():
     a.add_argument("--seq-len", type=int, default=64)
     a.add_argument("--seed", type=int, default=1)
     a.set_defaults(func=cmd_accuracy)
+
+    k = sub.add_parser("soak", help="long random regression of the RTL against the golden model")
+    k.add_argument("--words", type=int, default=1_000_000, help="output words to compare")
+    k.add_argument("--seed", type=int, default=1)
+    k.add_argument("--configs", type=int, default=4, help="random parameter sets")
+    k.add_argument("--replay", metavar="C.J", help="re-run only job J of configuration C")
+    k.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    k.add_argument("--json", help="write every job's record as JSON")
+    k.set_defaults(func=cmd_soak)
 
     y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     _add_params(y)

@@ -110,7 +110,10 @@ class AttentionCore(wiring.Component):
         m.submodules.values = values = SyncFIFOBuffered(
             width=slice_shape.size, depth=self.value_fifo_depth)
         m.submodules.acc = acc = Accumulator(p)
-        m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size, depth=p.slices)
+        # Depth 2 would leave SyncFIFOBuffered a 1-entry inner FIFO with a zero-width
+        # address, which Amaranth emits as `[-1:0]` and Verilator rejects: use 3.
+        m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size,
+                                                    depth=3 if p.slices == 2 else p.slices)
         m.submodules.norm = norm = Normalize(p)
 
         # `room`: the value FIFO can take a beat. A register computed from the previous

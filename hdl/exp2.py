@@ -42,10 +42,14 @@ class Exp2(wiring.Component):
                 "e": unsigned(p.exp_weight_width), "tag": tag_shape}))),
         })
 
+    def table(self):
+        """The ``2^frac`` table, ``u1.(E+1)`` (``golden.exp2.exp2_table``)."""
+        return [int(t) for t in exp2_table(self.params)]
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        table = [int(t) for t in exp2_table(p)]
+        table = self.table()
         base_w = max(table).bit_length()
         slopes = [b - a for a, b in zip(table, table[1:])]
         slope_w = max(1, max(slopes).bit_length())

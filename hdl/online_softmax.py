@@ -30,6 +30,9 @@ class OnlineSoftmax(wiring.Component):
     Latency: :attr:`latency` cycles (max stage, exp unit, sum stage).
     """
 
+    #: The exp unit's class; formal harnesses substitute an abstract one.
+    exp_unit = Exp2
+
     def __init__(self, params):
         self.params = params
         p = params
@@ -41,7 +44,7 @@ class OnlineSoftmax(wiring.Component):
 
     @property
     def latency(self):
-        return 1 + Exp2.latency + 1    # max stage, exp unit, sum stage
+        return 1 + self.exp_unit.latency + 1    # max stage, exp unit, sum stage
 
     def elaborate(self, platform):
         m = Module()
@@ -49,7 +52,7 @@ class OnlineSoftmax(wiring.Component):
         F = p.score_frac_bits
         side = data.StructLayout({"delta": unsigned(p.shift_limit.bit_length()),
                                   "masked": 1, "last": 1})
-        m.submodules.exp2 = exp2 = Exp2(p, side)
+        m.submodules.exp2 = exp2 = self.exp_unit(p, side)
 
         # Max stage (registered). The hardware tracks Mf = max floor(x) = M - 1, so
         # n = M - 1 - floor(x) = Mf - floor(x) and delta = Mf_new - Mf_old need no +1.

@@ -93,9 +93,13 @@ def build(p, simulator="verilator", waves=False, log=print):
     log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
         "(first time for these parameters; takes up to a minute)")
     runner = get_runner(simulator)
-    runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                 build_args=build_args, waves=waves, timescale=timescale,
-                 log_file=build_dir / "build.log")
+    try:
+        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                     build_args=build_args, waves=waves, timescale=timescale,
+                     log_file=build_dir / "build.log")
+    except Exception as e:    # cocotb's runner raises a bare "Command failed" error
+        raise RuntimeError(f"the {simulator} build failed ({e}); see "
+                           f"{build_dir / 'build.log'}") from e
     stamp.write_text(json.dumps({"params": p.as_dict(), "simulator": simulator}))
     return build_dir
 

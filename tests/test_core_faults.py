@@ -15,8 +15,9 @@ from sim.runner import run_job
 from sim.scenarios import head_job, scenario_job
 
 SIM = os.environ.get("SIM", "verilator")
-# Small: 4 beats per key, 32 keys at most, so `last` can be lost within a short job.
-P = AttnParams(head_dim=8, lanes=2, max_seq_len=32)
+# Small: 2 beats per key (the case `attnhw soak` found failing to build), 32 keys at
+# most, so `last` can be lost within a short job.
+P = AttnParams(head_dim=8, lanes=4, max_seq_len=32)
 
 
 def _check(res, rows):
@@ -30,8 +31,8 @@ def _check(res, rows):
 
 def test_misplaced_last_is_ignored_and_flagged(tmp_path):
     job, _ = head_job(P, np.random.default_rng(1), 6, 5, gap=0.2, stall=0.3, seed=1)
-    # Beat 1 of key 2 of query 0 and beat 0 of key 4 of query 3 (not a key's final beat).
-    flips = [2 * P.slices + 1, 3 * 5 * P.slices + 4 * P.slices]
+    # Beat 0 of key 2 of query 0 and of key 4 of query 3 (not a key's final beat).
+    flips = [2 * P.slices, 3 * 5 * P.slices + 4 * P.slices]
     res = run_job(with_faults(job, last_flips=flips), simulator=SIM, work_dir=tmp_path)
     assert res["error_flags"] == {"last_misplaced": 1, "too_many_keys": 0}
     _check(res, 6)
@@ -54,7 +55,7 @@ def test_missing_last_closes_the_query_at_max_seq_len(tmp_path):
     _check(res, len(bounds))
 
 
-@pytest.mark.parametrize("port,count", [("q", P.slices + 2), ("kv", 7 * P.slices + 1),
+@pytest.mark.parametrize("port,count", [("q", P.slices + 1), ("kv", 7 * P.slices + 1),
                                         ("o", P.slices // 2 + P.slices)])
 def test_reset_mid_job_leaks_nothing(port, count, tmp_path):
     """Reset while a query loads, mid key stream, mid output row: the core is idle

@@ -1,0 +1,132 @@
+"""Long randomised regression of the RTL: random parameter sets, random jobs, every
+output word compared with the golden model.
+
+Everything is derived from one seed: configuration ``c`` from ``(seed, c)``, its job
+``j`` from ``(seed, c, j)``, so ``attnhw soak --seed S --replay c.j`` re-runs any one
+job exactly.
+"""
+
+import json
+import time
+
+import numpy as np
+
+from golden.params import AttnParams, ParamError
+from sim.jobs import make_job
+from sim.runner import run_job
+from sim.scenarios import scenario_job
+
+from .outputs import atomic_write
+
+__all__ = ["random_params", "random_job", "soak"]
+
+
+def random_params(seed, c):
+    """A random valid configuration (widths, shapes, numerics, sequence limit)."""
+    rng = np.random.default_rng([seed, c])
+    while True:
+        head_dim = int(rng.choice([2, 4, 8, 12, 16, 32, 64]))
+        lanes = int(rng.choice([l for l in range(1, head_dim + 1) if head_dim % l == 0
+                                and head_dim // l <= 8]))
+        kw = dict(head_dim=head_dim, lanes=lanes, data_width=int(rng.integers(2, 17)),
+                  max_seq_len=int(rng.choice([16, 64, 256, 4096])),
+                  exp_bits=int(rng.integers(8, 21)), guard_bits=int(rng.integers(0, 5)),
+                  exp_table_bits=int(rng.integers(3, 9)))
+        try:
+            return AttnParams(**kw)
+        except ParamError:
+            continue
+
+
+def random_job(p, seed, c, j):
+    """Job ``j`` of configuration ``c``: every third a shuffled set of the directed
+    scenarios, the others random queries of random lengths (some at max_seq_len),
+    random masks, temperatures, input gaps and output stalls."""
+    rng = np.random.default_rng([seed, c, j])
+    gap, stall = float(rng.uniform(0, 0.5)), float(rng.uniform(0, 0.6))
+    job_seed = int(rng.integers(1 << 31))
+    if j % 3 == 0:
+        n_max = int(min(p.max_seq_len, 12))
+        job, _ = scenario_job(p, rng, n_max=n_max, gap=gap, stall=stall, seed=job_seed)
+        return job
+    nq = int(rng.integers(20, 120))
+    n_max = int(min(p.max_seq_len, rng.choice([8, 32, 64])))
+    lo, hi = -(1 << (p.data_width - 1)), 1 << (p.data_width - 1)
+    q = rng.integers(lo, hi, (nq, p.head_dim))
+    k = rng.integers(lo, hi, (nq, n_max, p.head_dim))
+    v = rng.integers(lo, hi, (nq, n_max, p.head_dim))
+    masked = rng.random((nq, n_max)) < rng.choice([0.0, 0.1, 0.5])
+    n_keys = rng.integers(1, n_max + 1, nq)
+    n_keys[rng.random(nq) < 0.2] = n_max
+    scale = rng.integers(0, 1 << p.scale_width, nq) >> rng.integers(0, p.scale_width, nq)
+    return make_job(p, q, k, v, masked, scale, n_keys, gap=gap, stall=stall, seed=job_seed)
+
+
+def _run(p, seed, c, j, simulator, log):
+    job = random_job(p, seed, c, j)
+    t = time.monotonic()
+    res = run_job(job, simulator=simulator, log=log)
+    bad = (res["mismatches"] + res["missing_rows"] + res["extra_output_beats"]
+           + res["last_flag_errors"] + len(res["protocol_errors"]))
+    return {"config": c, "job": j, "words": res["words_compared"],
+            "mismatches": res["mismatches"], "missing_rows": res["missing_rows"],
+            "extra_output_beats": res["extra_output_beats"],
+            "protocol_errors": len(res["protocol_errors"]), "cycles": res["cycles"],
+            "seconds": round(time.monotonic() - t, 2), "ok": bad == 0,
+            "replay": f"attnhw soak --seed {seed} --replay {c}.{j}"}
+
+
+def soak(words, seed, configs, simulator="verilator", json_path=None, replay=None, log=print):
+    """Run jobs until ``words`` output words were compared (spread over ``configs``
+    random configurations), or only the job ``replay = "c.j"``. Returns the summary."""
+    if words < 1 or configs < 1:
+        raise ValueError("--words and --configs must be at least 1")
+    start = time.monotonic()
+    records = []
+    if replay is not None:
+        try:
+            c, j = (int(x) for x in replay.split("."))
+        except ValueError:
+            raise ValueError(f"--replay {replay!r}: expected CONFIG.JOB, e.g. 2.5") from None
+        plan = [(c, [j])]
+    else:
+        plan = [(c, None) for c in range(configs)]
+    for c, jobs in plan:
+        p = random_params(seed, c)
+        log(f"config {c}: {json.dumps({k: v for k, v in p.as_dict().items()})}")
+        budget = words // configs
+        done, j = 0, 0
+        while (jobs is None and done < budget) or (jobs is not None and j < len(jobs)):
+            index = jobs[j] if jobs is not None else j
+            rec = _run(p, seed, c, index, simulator, log=lambda s: log("  " + s))
+            rec["params"] = p.as_dict()
+            records.append(rec)
+            done += rec["words"]
+            total = sum(r["words"] for r in records)
+            log(f"  job {c}.{index}: {rec['words']} words, {rec['mismatches']} mismatches, "
+                f"{rec['cycles']} cycles, {rec['seconds']} s (total {total} words, "
+                f"{time.monotonic() - start:.0f} s)" + ("" if rec["ok"] else
+                                                        f"  FAILED: replay with `{rec['replay']}`"))
+            j += 1
+    summary = {
+        "seed": seed, "configs": len(plan), "jobs": len(records),
+        "words_compared": sum(r["words"] for r in records),
+        "mismatches": sum(r["mismatches"] for r in records),
+        "lost_rows": sum(r["missing_rows"] for r in records),
+        "extra_beats": sum(r["extra_output_beats"] for r in records),
+        "protocol_errors": sum(r["protocol_errors"] for r in records),
+        "failed_jobs": [r["replay"] for r in records if not r["ok"]],
+        "seconds": round(time.monotonic() - start, 1), "simulator": simulator,
+        "records": records,
+    }
+    if json_path:
+        atomic_write(json_path, lambda f: json.dump(summary, f, indent=1))
+    return summary
+
+
+def format_soak(s):
+    return (f"soak seed {s['seed']}: {s['words_compared']} words compared over {s['jobs']} jobs "
+            f"in {s['configs']} configurations, {s['mismatches']} mismatches, "
+            f"{s['lost_rows']} lost rows, {s['extra_beats']} extra beats, "
+            f"{s['protocol_errors']} protocol errors ({s['seconds']} s on {s['simulator']})"
+            + "".join(f"\n  failed: {r}" for r in s["failed_jobs"]))

@@ -1,0 +1,1 @@
+"""Formal properties of the gateware, proven with SymbiYosys (yowasp-sby) and Yices."""

@@ -1,0 +1,359 @@
+"""Property harnesses: each wraps a unit with assumptions about its inputs and
+assertions about its outputs, and can be built ``broken`` to show the property fails.
+
+A harness is a function ``(broken: bool) -> (elaboratable, ports)``; :data:`PROPERTIES`
+lists them with the proof mode and depth. Every stream port an input is assumed to
+follow the valid/ready rule (valid holds with a stable payload until taken); every
+output stream is asserted to follow it.
+"""
+
+import dataclasses
+
+from amaranth.asserts import AnySeq, Initial  # not yet re-exported by amaranth.hdl (0.5)
+from amaranth.hdl import Assert, Assume, Cover
+from amaranth.hdl import Array, Const, Elaboratable, Module, Mux, ResetSignal, Signal, Value
+
+from golden.params import AttnParams
+from hdl.accumulator import Accumulator
+from hdl.core import AttentionCore
+from hdl.exp2 import Exp2
+from golden.exp2 import exp2_table
+from hdl.online_softmax import OnlineSoftmax
+from hdl.skid_buffer import SkidBuffer
+
+__all__ = ["Property", "PROPERTIES", "widened"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Property:
+    name: str
+    build: object          # (broken) -> (elaboratable, ports)
+    mode: str              # "prove" (k-induction: unbounded) or "bmc" (bounded)
+    depth: int
+    claim: str             # what a pass means, for the report
+    broken_how: str        # what the broken variant changes
+
+
+def _after_reset(m):
+    """1 from the first cycle after the initial reset (assumed high in cycle 0)."""
+    started = Signal()
+    m.d.comb += Assume(~Initial() | ResetSignal())   # start from reset
+    m.d.sync += started.eq(1)
+    return started
+
+
+def _assume_stream_in(m, port, started):
+    """The environment's side of the valid/ready rule on an input stream."""
+    prev_valid, prev_ready = Signal(), Signal()
+    prev_payload = Signal.like(Value.cast(port.payload))
+    m.d.sync += [prev_valid.eq(port.valid), prev_ready.eq(port.ready),
+                 prev_payload.eq(port.payload)]
+    with m.If(started & prev_valid & ~prev_ready):
+        m.d.comb += Assume(port.valid & (Value.cast(port.payload) == prev_payload))
+
+
+def _assert_stream_out(m, port, started, valid=None):
+    """The unit's side: once valid, stays valid with a stable payload until ready."""
+    valid = port.valid if valid is None else valid
+    prev_valid, prev_ready = Signal(), Signal()
+    prev_payload = Signal.like(Value.cast(port.payload))
+    m.d.sync += [prev_valid.eq(valid), prev_ready.eq(port.ready),
+                 prev_payload.eq(port.payload)]
+    with m.If(started & prev_valid & ~prev_ready):
+        m.d.comb += Assert(valid & (Value.cast(port.payload) == prev_payload))
+
+
+def _free_inputs(m, port):
+    m.d.comb += [port.valid.eq(AnySeq(1)), port.payload.eq(AnySeq(len(Value.cast(port.payload))))]
+
+
+class _Harness(Elaboratable):
+    def __init__(self, body):
+        self.body = body
+
+    def elaborate(self, platform):
+        m = Module()
+        self.body(m)
+        return m
+
+
+def skid_buffer(broken):
+    """Sequence numbers in, the same sequence out: no beat lost, duplicated or
+    reordered; at most 2 beats held; valid/ready rule on the output. Unbounded."""
+    def body(m):
+        m.submodules.dut = dut = SkidBuffer(4)
+        started = _after_reset(m)
+        n_in, n_out = Signal(4), Signal(4)
+        m.d.comb += [dut.i.valid.eq(AnySeq(1)), dut.o.ready.eq(AnySeq(1))]
+        m.d.comb += dut.i.payload.eq(n_in)          # beat k carries k (mod 16)
+        with m.If(dut.i.valid & dut.i.ready):
+            m.d.sync += n_in.eq(n_in + 1)
+        with m.If(dut.o.valid & dut.o.ready):
+            m.d.sync += n_out.eq(n_out + 1)
+        o_valid = dut.o.valid
+        if broken:                                   # drop a stalled beat's valid
+            glitch = Signal()
+            m.d.sync += glitch.eq(AnySeq(1))
+            o_valid = dut.o.valid & ~glitch
+        _assert_stream_out(m, dut.o, started, o_valid)
+        with m.If(started):
+            m.d.comb += Assert((n_in - n_out)[:4] <= 2)
+            with m.If(o_valid):
+                m.d.comb += Assert(dut.o.payload == n_out)
+    return _Harness(body), []
+
+
+def widened(p, extra):
+    """``p`` with ``sum_width`` and ``acc_width`` changed by ``extra`` bits."""
+    base = type(p)
+
+    class Widened(base):
+        @property
+        def sum_width(self):
+            return base.sum_width.fget(self) + extra
+
+        @property
+        def acc_width(self):
+            return base.acc_width.fget(self) + extra
+    return Widened(**p.as_dict())
+
+
+# Small enough for the solver, with every width derived as in the product.
+def _bound_params(max_seq_len):
+    return AttnParams(head_dim=1, lanes=1, data_width=3, max_seq_len=max_seq_len, exp_bits=4,
+                      score_frac_bits=3, exp_table_bits=1, guard_bits=1, scale_width=3,
+                      scale_frac=2)
+
+
+def _abstract_exp(e_source):
+    """An exp unit whose weight is ``e_source`` (any value in ``[0, 2^E]``, the range of
+    the real unit, which ``exp_matches_spec`` and ``exp_range`` cover), so the bound
+    proof does not carry the table and interpolation through every step."""
+    class AbstractExp2(Exp2):
+        latency = 1
+
+        def elaborate(self, platform):
+            m = Module()
+            en = ~self.o.valid | self.o.ready
+            m.d.comb += self.i.ready.eq(en)
+            with m.If(en):
+                m.d.sync += [self.o.valid.eq(self.i.valid), self.o.payload.e.eq(e_source),
+                             self.o.payload.tag.eq(self.i.payload.tag)]
+            return m
+    return AbstractExp2
+
+
+def no_overflow(max_seq_len):
+    """OnlineSoftmax feeding the Accumulator, against a copy with 4 more bits in the
+    running sum and the accumulator, on identical inputs (any score, exp weight in
+    ``[0, 2^E]``, value, stall), at most ``max_seq_len`` keys per query: the sums and
+    accumulators are equal, i.e. ``sum_width`` and ``acc_width`` never overflow. The
+    depth covers a query of ``max_seq_len`` keys through the pipeline; each query
+    starts from a cleared state (``first``). ``broken``: one bit fewer than derived."""
+    def build(broken):
+        p = _bound_params(max_seq_len)
+        real = widened(p, -1) if broken else p
+
+        def body(m):
+            started = _after_reset(m)
+            e_source = Signal(p.exp_weight_width)
+            m.d.comb += [e_source.eq(AnySeq(len(e_source))), Assume(e_source <= p.exp_value_max)]
+            units = []
+            for tag, params in (("real", real), ("wide", widened(p, 4))):
+                sm = type("Softmax", (OnlineSoftmax,), {"exp_unit": _abstract_exp(e_source)})(params)
+                acc = Accumulator(params)
+                m.submodules[f"softmax_{tag}"] = sm
+                m.submodules[f"acc_{tag}"] = acc
+                m.d.comb += [acc.weights.valid.eq(sm.o.valid), sm.o.ready.eq(acc.weights.ready)]
+                m.d.comb += [getattr(acc.weights.payload, f).eq(getattr(sm.o.payload, f))
+                             for f in ("e", "delta", "first", "last", "sum")]
+                units.append((sm, acc))
+            x_valid, v_valid, o_ready = AnySeq(1), AnySeq(1), AnySeq(1)
+            x, v = Signal(real.x_width), Signal(real.data_width)
+            masked, last = Signal(), Signal()
+            m.d.comb += [x.eq(AnySeq(len(x))), v.eq(AnySeq(len(v))),
+                         masked.eq(AnySeq(1)), last.eq(AnySeq(1))]
+            for sm, acc in units:
+                m.d.comb += [sm.i.valid.eq(x_valid), sm.i.payload.x.eq(x),
+                             sm.i.payload.masked.eq(masked), sm.i.payload.last.eq(last),
+                             acc.values.valid.eq(v_valid), acc.values.payload[0].eq(v),
+                             acc.o.ready.eq(o_ready)]
+            (sm_r, acc_r), (sm_w, acc_w) = units
+            _assume_stream_in(m, sm_r.i, started)
+            _assume_stream_in(m, acc_r.values, started)
+            # At most max_seq_len keys per query (the core closes a query there).
+            keys = Signal(range(max_seq_len + 1))
+            with m.If(sm_r.i.valid & sm_r.i.ready):
+                m.d.sync += keys.eq(Mux(last, 0, keys + 1))
+            with m.If(sm_r.i.valid & (keys == max_seq_len - 1)):
+                m.d.comb += Assume(last)
+            for port in (sm_r.o, acc_r.o):
+                _assert_stream_out(m, port, started)
+            with m.If(started):
+                # Both copies have the same control, so they take the same beats.
+                m.d.comb += [Assert(sm_r.i.ready == sm_w.i.ready),
+                             Assert(acc_r.o.valid == acc_w.o.valid)]
+                with m.If(acc_r.o.valid):
+                    m.d.comb += [Assert(acc_r.o.payload.sum == acc_w.o.payload.sum),
+                                 Assert(acc_r.o.payload.acc[0].as_signed()
+                                        == acc_w.o.payload.acc[0].as_signed())]
+                with m.If(sm_r.o.valid):
+                    m.d.comb += Assert(sm_r.o.payload.sum == sm_w.o.payload.sum)
+            # Not vacuous: a full-length query reaches the output.
+            full = Signal()
+            with m.If(sm_r.i.valid & sm_r.i.ready & last & (keys == max_seq_len - 1)):
+                m.d.sync += full.eq(1)
+            m.d.comb += Cover(full & acc_r.o.valid)
+        return _Harness(body), []
+    return build
+
+
+def _exp_params():
+    return AttnParams()
+
+
+def exp_monotone(broken):
+    """Two exp units on any two inputs ``y1 <= y2`` (``y = f/2^F - n - 1``): the weights
+    satisfy ``e1 <= e2``. Every input pair enters in the first cycle, so a depth of
+    the latency + 2 covers all of them. ``broken``: one table entry raised above
+    the next."""
+    p = _exp_params()
+    F = p.score_frac_bits
+
+    class BrokenExp2(Exp2):
+        def table(self):
+            t = super().table()
+            t[40] = t[41] + 8
+            return t
+
+    def body(m):
+        started = _after_reset(m)
+        units = [(BrokenExp2 if broken else Exp2)(p) for _ in range(2)]
+        valid = AnySeq(1)
+        ys = []
+        for k, unit in enumerate(units):
+            m.submodules[f"exp{k}"] = unit
+            n, f = Signal(unit.i.payload.n.shape()), Signal(F)
+            m.d.comb += [n.eq(AnySeq(len(n))), f.eq(AnySeq(F)), unit.i.payload.n.eq(n),
+                         unit.i.payload.f.eq(f), unit.i.valid.eq(valid), unit.o.ready.eq(1)]
+            m.d.comb += Assume(n <= p.exp_shift_limit)
+            y = Signal(range(-(p.exp_shift_limit + 2) << F, 1 << F))
+            m.d.comb += y.eq(f - ((n + 1) << F))
+            ys.append(y)
+        m.d.comb += Assume(ys[0] <= ys[1])
+        with m.If(started & units[0].o.valid):
+            m.d.comb += Assert(units[1].o.valid & (units[0].o.payload.e <= units[1].o.payload.e))
+    return _Harness(body), []
+
+
+def exp_matches_spec(broken):
+    """The pipelined exp unit equals the golden formula (``golden.exp2.exp2_weight``:
+    table base + rounded slope * low bits, then ``((V >> (n+1)) + 1) >> 1``) written
+    out combinationally, and lies in ``[0, 2^E]``, for every input. ``broken``: the rounding constant dropped
+    from the formula."""
+    p = _exp_params()
+    F, T = p.score_frac_bits, p.exp_table_bits
+    lo = F - T
+
+    def body(m):
+        started = _after_reset(m)
+        m.submodules.dut = dut = Exp2(p)
+        n, f = Signal(dut.i.payload.n.shape()), Signal(F)
+        m.d.comb += [n.eq(AnySeq(len(n))), f.eq(AnySeq(F)), dut.i.payload.n.eq(n),
+                     dut.i.payload.f.eq(f), dut.i.valid.eq(1), dut.o.ready.eq(1)]
+        m.d.comb += Assume(n <= p.exp_shift_limit)
+        for _ in range(Exp2.latency):          # the inputs, delayed to meet the output
+            n_d, f_d = Signal.like(n), Signal.like(f)
+            m.d.sync += [n_d.eq(n), f_d.eq(f)]
+            n, f = n_d, f_d
+        table = Array(Const(int(t)) for t in exp2_table(p))
+        base = table[f >> lo]
+        slope = table[(f >> lo) + 1] - base
+        half = 0 if broken else 1 << (lo - 1)
+        value = base + ((slope * f[:lo] + half) >> lo)
+        spec = ((value >> (n + 1)) + 1) >> 1
+        with m.If(started & dut.o.valid):
+            m.d.comb += [Assert(dut.o.payload.e == spec),
+                         Assert(dut.o.payload.e <= p.exp_value_max)]
+    return _Harness(body), []
+
+
+def _core_params():
+    return AttnParams(head_dim=2, lanes=1, data_width=2, max_seq_len=3, exp_bits=4,
+                      score_frac_bits=3, exp_table_bits=1, guard_bits=1, scale_width=3,
+                      scale_frac=2)
+
+
+def core_protocol(broken):
+    """The whole core at the smallest widths, any inputs, any stalls: the output
+    follows the valid/ready rule; ``last`` marks exactly each row's final beat; no row
+    leaves before its query's keys are closed (``golden.framing``) and no key is taken
+    without a loaded query; the error flags rise exactly on the framing faults.
+    ``broken``: the output's ``last`` inverted."""
+    p = _core_params()
+
+    def body(m):
+        started = _after_reset(m)
+        m.submodules.dut = dut = AttentionCore(p)
+        for port in (dut.q, dut.kv):
+            _free_inputs(m, port)
+            _assume_stream_in(m, port, started)
+        m.d.comb += [dut.o.ready.eq(AnySeq(1)), dut.clear_errors.eq(AnySeq(1))]
+        _assert_stream_out(m, dut.o, started)
+        # The framing, counted independently of the core.
+        kv = dut.kv.payload
+        kv_take = dut.kv.valid & dut.kv.ready
+        slice_idx, key_idx = Signal(range(p.slices)), Signal(range(p.max_seq_len))
+        end_of_key = slice_idx == p.slices - 1
+        forced = end_of_key & (key_idx == p.max_seq_len - 1) & ~kv.last
+        closes = kv_take & end_of_key & (kv.last | forced)
+        with m.If(kv_take):
+            m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
+            with m.If(end_of_key):
+                m.d.sync += key_idx.eq(Mux(closes, 0, key_idx + 1))
+        q_beats, closed, rows, out_idx = (Signal(8, name=n) for n in
+                                          ("q_beats", "closed", "rows", "out_idx"))
+        with m.If(dut.q.valid & dut.q.ready):
+            m.d.sync += q_beats.eq(q_beats + 1)
+        with m.If(closes):
+            m.d.sync += closed.eq(closed + 1)
+        o_last = ~dut.o.payload.last if broken else dut.o.payload.last
+        with m.If(dut.o.valid & dut.o.ready):
+            m.d.sync += out_idx.eq(Mux(out_idx == p.slices - 1, 0, out_idx + 1))
+            with m.If(o_last):
+                m.d.sync += rows.eq(rows + 1)
+        misplaced, too_many = Signal(), Signal()
+        with m.If(dut.clear_errors):
+            m.d.sync += [misplaced.eq(0), too_many.eq(0)]
+        with m.If(kv_take & kv.last & ~end_of_key):
+            m.d.sync += misplaced.eq(1)
+        with m.If(kv_take & forced):
+            m.d.sync += too_many.eq(1)
+        with m.If(started):
+            with m.If(dut.o.valid):
+                m.d.comb += Assert(o_last == (out_idx == p.slices - 1))
+            m.d.comb += [Assert(rows <= closed),
+                         Assert(closed * p.slices <= q_beats),
+                         Assert(dut.err_last_misplaced == misplaced),
+                         Assert(dut.err_too_many_keys == too_many)]
+            m.d.comb += Cover(rows == 2)
+    return _Harness(body), []
+
+
+PROPERTIES = [
+    Property("skid_buffer", skid_buffer, "bmc", 24,
+             "skid buffer: no beat lost, duplicated or reordered; <= 2 held; valid/ready rule",
+             "output valid glitches"),
+    *[Property(f"no_overflow_n{n}", no_overflow(n), "bmc", n + 8,
+               f"running sum and accumulator fit their derived widths (max_seq_len {n})",
+               "sum_width and acc_width one bit short") for n in (2, 4, 8)],
+    Property("exp_monotone", exp_monotone, "bmc", Exp2.latency + 2,
+             "exp weight monotone in y over all input pairs (default widths)",
+             "one table entry raised"),
+    Property("exp_matches_spec", exp_matches_spec, "bmc", Exp2.latency + 2,
+             "exp unit = golden formula, within [0, 2^E], for every input (default widths)",
+             "rounding constant dropped"),
+    Property("core_protocol", core_protocol, "bmc", 40,
+             "core: valid/ready rule, last framing, rows <= closed queries, error flags",
+             "output last inverted"),
+]
