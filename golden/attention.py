@@ -28,6 +28,22 @@ __all__ = ["dot_product", "scale_score", "running_max", "online_sum", "accumulat
            "normalize", "attention", "check_inputs"]
 
 
+def _int_tensor(name, t):
+    """``t`` as int64; ``ValueError`` for non-numeric, non-finite or fractional values
+    (a silent cast would change the answer)."""
+    a = np.asarray(t)
+    if a.dtype.kind in "biu":
+        return a.astype(np.int64)
+    if a.dtype.kind != "f":
+        raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    if np.any(a != np.round(a)):
+        raise ValueError(f"{name} must hold integers (quantise first: golden.quantize), "
+                         f"got fractional values such as {a[a != np.round(a)].flat[0]!r}")
+    return a.astype(np.int64)
+
+
 def check_inputs(q, k, v, masked, scale, p):
     """Validate shapes and ranges; raise ``ValueError`` naming the bad input."""
     lo, hi = -(1 << (p.data_width - 1)), (1 << (p.data_width - 1)) - 1
@@ -121,7 +137,11 @@ def attention(q, k, v, scale, p, masked=None, *, stages=False):
 
     ``stages=True`` also returns a dict of every intermediate, for unit tests.
     """
-    q, k, v = (np.asarray(t, dtype=np.int64) for t in (q, k, v))
+    q, k, v = (_int_tensor(name, t) for name, t in (("q", q), ("k", k), ("v", v)))
+    scale = _int_tensor("scale", scale)
+    for name, t in (("q", q), ("k", k), ("v", v)):
+        if t.ndim < 2:
+            raise ValueError(f"{name} must have shape (..., N, {p.head_dim}), got {t.shape}")
     nq, nk = q.shape[-2], k.shape[-2]
     if masked is None:
         masked = np.zeros((nq, nk), dtype=bool)

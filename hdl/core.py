@@ -161,13 +161,12 @@ class AttentionCore(wiring.Component):
         # Bank bookkeeping: a bank fills at its query's final q beat and empties at
         # that query's final kv beat; the two never concern the same bank in one cycle
         # (q only fills a bank that is not full, keys only drain a full one).
+        # One expression, not an If chain: Yosys writes If chains as `always @*` blocks
+        # that Icarus may never evaluate when their inputs do not change after time 0.
         next_full = Signal(2)
-        m.d.comb += next_full.eq(bank_full)
-        for b in range(2):
-            with m.If(q_done & (fill == b)):
-                m.d.comb += next_full[b].eq(1)
-            with m.If(query_done & (serve == b)):
-                m.d.comb += next_full[b].eq(0)
+        m.d.comb += next_full.eq(Cat(
+            (bank_full[b] | (q_done & (fill == b))) & ~(query_done & (serve == b))
+            for b in range(2)))
         m.d.sync += [bank_full.eq(next_full),
                      serving.eq(next_full.bit_select(Mux(query_done, ~serve, serve), 1))]
 

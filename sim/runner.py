@@ -5,6 +5,7 @@ Builds are cached per (generated Verilog, simulator, build options, waves) under
 takes tens of seconds, later runs reuse it.
 """
 
+import fcntl
 import hashlib
 import json
 import os
@@ -72,8 +73,6 @@ def _check_simulator(simulator):
 
 def build(p, simulator="verilator", waves=False, log=print):
     """Build the simulation model of the core for ``p``; returns its folder."""
-    from cocotb_tools.runner import get_runner
-
     _check_simulator(simulator)
     verilog = generate_verilog(p)
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] if simulator == "verilator" else []
@@ -82,6 +81,16 @@ def build(p, simulator="verilator", waves=False, log=print):
     key = hashlib.sha256(f"{simulator}|{waves}|{build_args}|{timescale}|{verilog}".encode())
     key = key.hexdigest()[:12]
     build_dir = ROOT / "build" / "sim" / f"{simulator}-{key}"
+    build_dir.parent.mkdir(parents=True, exist_ok=True)
+    # One build per key at a time: a second process (another test run) waits for it.
+    with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(p, simulator, waves, build_args, timescale, verilog, build_dir, log)
+
+
+def _build_locked(p, simulator, waves, build_args, timescale, verilog, build_dir, log):
+    from cocotb_tools.runner import get_runner
+
     stamp = build_dir / "built.json"
     if stamp.exists():
         return build_dir
