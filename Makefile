@@ -8,7 +8,7 @@ ARGS ?=
 # A configuration that fits an iCE40 UP5K (8 DSPs): 16-bit exp weights and scale port.
 ICE40_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 256
 
-.PHONY: all example verilog test lint synth clean distclean
+.PHONY: all example verilog test lint synth formal soak clean distclean
 
 all: example
 
@@ -33,6 +33,15 @@ lint: $(STAMP)
 synth: $(STAMP)
 	$(BIN)/attnhw synth $(ARGS) --target ecp5 --json build/synth-ecp5.json
 	$(BIN)/attnhw synth $(ICE40_PARAMS) --target ice40 --json build/synth-ice40.json
+
+# Formal properties (yowasp-sby + Yices) and the exhaustive exp check; report in build/formal.
+formal: $(STAMP)
+	$(BIN)/attnhw formal
+
+# >= 10^6 output words over random parameter sets; SEED replays a run.
+SEED ?= 1
+soak: $(STAMP)
+	$(BIN)/attnhw soak --words 1000000 --configs 4 --seed $(SEED) --simulator $(SIM) --json build/soak.json
 
 clean:
 	rm -rf build

@@ -78,6 +78,13 @@ def cmd_soak(args):
     return 1 if s["failed_jobs"] else 0
 
 
+def cmd_formal(args):
+    from attnhw.formal import format_formal, run_formal
+    report = run_formal(args.only)
+    print(format_formal(report))
+    return 0 if report["ok"] else 1
+
+
 def _parser():
     ap = argparse.ArgumentParser(prog="attnhw", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -120,6 +127,10 @@ def _parser():
     a.add_argument("--seq-len", type=int, default=64)
     a.add_argument("--seed", type=int, default=1)
     a.set_defaults(func=cmd_accuracy)
+
+    f = sub.add_parser("formal", help="formal properties (SymbiYosys) and the exhaustive exp check")
+    f.add_argument("only", nargs="*", help="property names (default: all)")
+    f.set_defaults(func=cmd_formal)
 
     k = sub.add_parser("soak", help="long random regression of the RTL against the golden model")
     k.add_argument("--words", type=int, default=1_000_000, help="output words to compare")

@@ -44,6 +44,10 @@ class Accumulator(wiring.Component):
             "values": In(stream.Signature(data.ArrayLayout(signed(p.data_width), p.lanes))),
             "o": Out(stream.Signature(row_layout(p))),
         })
+        # Observation only (not ports): the slice written to the ring this cycle, for
+        # the formal bound proof (sim/formal/harnesses.py).
+        self.updated = Signal(data.ArrayLayout(signed(p.acc_width), p.lanes))
+        self.update_valid = Signal()
 
     def elaborate(self, platform):
         m = Module()
@@ -80,7 +84,8 @@ class Accumulator(wiring.Component):
         ring = [Signal(data.ArrayLayout(signed(p.acc_width), p.lanes), name=f"ring{s}")
                 for s in range(p.slices)]
         head = ring[0]
-        updated = Signal(data.ArrayLayout(signed(p.acc_width), p.lanes))
+        updated = self.updated
+        m.d.comb += self.update_valid.eq(en & valid1)
         for n in range(p.lanes):
             m.d.comb += updated[n].eq(Mux(first1, 0, head[n] >> delta1)
                                       + (prods[n] << p.guard_bits))

@@ -82,8 +82,11 @@ class AttentionCore(wiring.Component):
         # `fill` while keys are served from bank `serve`; a bank is `full` from its
         # query's final q beat to that query's final kv beat. No register bank needs a
         # wide enable, which keeps the control's fan-out small.
+        # The address is {bank, slice index}: each bank spans a power of two, so a
+        # slice count like 3 (head_dim 12, lanes 4) does not run bank 1 off the end.
+        bank_span = 1 << (p.slices - 1).bit_length()
         m.submodules.query_ram = query_ram = Memory(
-            shape=slice_shape, depth=2 * p.slices, init=[])
+            shape=slice_shape, depth=2 * bank_span, init=[])
         q_write = query_ram.write_port()
         q_read = query_ram.read_port(domain="comb")
         bank_full = Signal(2)

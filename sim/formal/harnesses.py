@@ -12,6 +12,7 @@ import dataclasses
 from amaranth.asserts import AnySeq, Initial  # not yet re-exported by amaranth.hdl (0.5)
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.hdl import Array, Const, Elaboratable, Module, Mux, ResetSignal, Signal, Value
+from amaranth.lib import wiring
 
 from golden.params import AttnParams
 from hdl.accumulator import Accumulator
@@ -100,6 +101,7 @@ def skid_buffer(broken):
             m.d.comb += Assert((n_in - n_out)[:4] <= 2)
             with m.If(o_valid):
                 m.d.comb += Assert(dut.o.payload == n_out)
+        m.d.comb += Cover(n_out == 5)            # beats do flow
     return _Harness(body), []
 
 
@@ -144,72 +146,63 @@ def _abstract_exp(e_source):
 
 
 def no_overflow(max_seq_len):
-    """OnlineSoftmax feeding the Accumulator, against a copy with 4 more bits in the
-    running sum and the accumulator, on identical inputs (any score, exp weight in
-    ``[0, 2^E]``, value, stall), at most ``max_seq_len`` keys per query: the sums and
-    accumulators are equal, i.e. ``sum_width`` and ``acc_width`` never overflow. The
-    depth covers a query of ``max_seq_len`` keys through the pipeline; each query
-    starts from a cleared state (``first``). ``broken``: one bit fewer than derived."""
+    """OnlineSoftmax feeding the Accumulator, built with 2 spare bits in the running sum
+    and the accumulator, on any score, exp weight in ``[0, 2^E]``, value and stall, at
+    most ``max_seq_len`` keys per query: every running sum and every accumulator
+    update fits the widths ``AttnParams`` derives (``sum_width``, ``acc_width``).
+
+    The spare bits make this the no-overflow proof of the real widths: up to the first
+    value that would not fit, both computations agree, and that value (at most twice
+    the bound) fits the spare bits. The depth covers a query of ``max_seq_len`` keys
+    through the pipeline; every query starts from cleared state (``first``).
+    ``broken``: the derived widths minus one bit, which must fail (the bound is tight)."""
     def build(broken):
         p = _bound_params(max_seq_len)
-        real = widened(p, -1) if broken else p
+        short = 1 if broken else 0
+        sum_width, acc_width = p.sum_width - short, p.acc_width - short
 
         def body(m):
             started = _after_reset(m)
             e_source = Signal(p.exp_weight_width)
             m.d.comb += [e_source.eq(AnySeq(len(e_source))), Assume(e_source <= p.exp_value_max)]
-            units = []
-            for tag, params in (("real", real), ("wide", widened(p, 4))):
-                sm = type("Softmax", (OnlineSoftmax,), {"exp_unit": _abstract_exp(e_source)})(params)
-                acc = Accumulator(params)
-                m.submodules[f"softmax_{tag}"] = sm
-                m.submodules[f"acc_{tag}"] = acc
-                m.d.comb += [acc.weights.valid.eq(sm.o.valid), sm.o.ready.eq(acc.weights.ready)]
-                m.d.comb += [getattr(acc.weights.payload, f).eq(getattr(sm.o.payload, f))
-                             for f in ("e", "delta", "first", "last", "sum")]
-                units.append((sm, acc))
-            x_valid, v_valid, o_ready = AnySeq(1), AnySeq(1), AnySeq(1)
-            x, v = Signal(real.x_width), Signal(real.data_width)
-            masked, last = Signal(), Signal()
-            m.d.comb += [x.eq(AnySeq(len(x))), v.eq(AnySeq(len(v))),
-                         masked.eq(AnySeq(1)), last.eq(AnySeq(1))]
-            for sm, acc in units:
-                m.d.comb += [sm.i.valid.eq(x_valid), sm.i.payload.x.eq(x),
-                             sm.i.payload.masked.eq(masked), sm.i.payload.last.eq(last),
-                             acc.values.valid.eq(v_valid), acc.values.payload[0].eq(v),
-                             acc.o.ready.eq(o_ready)]
-            (sm_r, acc_r), (sm_w, acc_w) = units
-            _assume_stream_in(m, sm_r.i, started)
-            _assume_stream_in(m, acc_r.values, started)
+            wide = widened(p, 2)
+            sm = type("Softmax", (OnlineSoftmax,), {"exp_unit": _abstract_exp(e_source)})(wide)
+            acc = Accumulator(wide)
+            m.submodules.softmax, m.submodules.acc = sm, acc
+            wiring.connect(m, sm.o, acc.weights)
+            _free_inputs(m, sm.i)
+            _free_inputs(m, acc.values)
+            m.d.comb += acc.o.ready.eq(AnySeq(1))
+            _assume_stream_in(m, sm.i, started)
+            _assume_stream_in(m, acc.values, started)
             # At most max_seq_len keys per query (the core closes a query there).
             keys = Signal(range(max_seq_len + 1))
-            with m.If(sm_r.i.valid & sm_r.i.ready):
+            last = sm.i.payload.last
+            with m.If(sm.i.valid & sm.i.ready):
                 m.d.sync += keys.eq(Mux(last, 0, keys + 1))
-            with m.If(sm_r.i.valid & (keys == max_seq_len - 1)):
+            with m.If(sm.i.valid & (keys == max_seq_len - 1)):
                 m.d.comb += Assume(last)
-            for port in (sm_r.o, acc_r.o):
+            for port in (sm.o, acc.o):
                 _assert_stream_out(m, port, started)
-            with m.If(started):
-                # Both copies have the same control, so they take the same beats.
-                m.d.comb += [Assert(sm_r.i.ready == sm_w.i.ready),
-                             Assert(acc_r.o.valid == acc_w.o.valid)]
-                with m.If(acc_r.o.valid):
-                    m.d.comb += [Assert(acc_r.o.payload.sum == acc_w.o.payload.sum),
-                                 Assert(acc_r.o.payload.acc[0].as_signed()
-                                        == acc_w.o.payload.acc[0].as_signed())]
-                with m.If(sm_r.o.valid):
-                    m.d.comb += Assert(sm_r.o.payload.sum == sm_w.o.payload.sum)
+            with m.If(started & sm.o.valid):
+                m.d.comb += Assert(sm.o.payload.sum < (1 << sum_width))
+            with m.If(started & acc.update_valid):
+                a = acc.updated[0]
+                m.d.comb += Assert((a >= -(1 << (acc_width - 1))) & (a < (1 << (acc_width - 1))))
             # Not vacuous: a full-length query reaches the output.
             full = Signal()
-            with m.If(sm_r.i.valid & sm_r.i.ready & last & (keys == max_seq_len - 1)):
+            with m.If(sm.i.valid & sm.i.ready & last & (keys == max_seq_len - 1)):
                 m.d.sync += full.eq(1)
-            m.d.comb += Cover(full & acc_r.o.valid)
+            m.d.comb += Cover(full & acc.o.valid)
         return _Harness(body), []
     return build
 
 
 def _exp_params():
-    return AttnParams()
+    # 8 fraction bits, a 17-entry table interpolated over 4 bits, u1.8 weights: the
+    # structure of the default unit at widths the solver handles in seconds (the
+    # default widths are checked exhaustively by simulation: sim/exhaustive_exp.py).
+    return AttnParams(score_frac_bits=8, exp_table_bits=4, exp_bits=8)
 
 
 def exp_monotone(broken):
@@ -223,7 +216,7 @@ def exp_monotone(broken):
     class BrokenExp2(Exp2):
         def table(self):
             t = super().table()
-            t[40] = t[41] + 8
+            t[5] = t[6] + 8
             return t
 
     def body(m):
@@ -243,6 +236,8 @@ def exp_monotone(broken):
         m.d.comb += Assume(ys[0] <= ys[1])
         with m.If(started & units[0].o.valid):
             m.d.comb += Assert(units[1].o.valid & (units[0].o.payload.e <= units[1].o.payload.e))
+        m.d.comb += Cover(started & units[0].o.valid
+                          & (units[0].o.payload.e < units[1].o.payload.e))
     return _Harness(body), []
 
 
@@ -275,6 +270,7 @@ def exp_matches_spec(broken):
         with m.If(started & dut.o.valid):
             m.d.comb += [Assert(dut.o.payload.e == spec),
                          Assert(dut.o.payload.e <= p.exp_value_max)]
+        m.d.comb += Cover(started & dut.o.valid & (dut.o.payload.e > p.exp_value_max // 2))
     return _Harness(body), []
 
 
@@ -336,7 +332,7 @@ def core_protocol(broken):
                          Assert(closed * p.slices <= q_beats),
                          Assert(dut.err_last_misplaced == misplaced),
                          Assert(dut.err_too_many_keys == too_many)]
-            m.d.comb += Cover(rows == 2)
+            m.d.comb += Cover(rows == 1)          # a whole row gets through
     return _Harness(body), []
 
 
@@ -346,12 +342,12 @@ PROPERTIES = [
              "output valid glitches"),
     *[Property(f"no_overflow_n{n}", no_overflow(n), "bmc", n + 8,
                f"running sum and accumulator fit their derived widths (max_seq_len {n})",
-               "sum_width and acc_width one bit short") for n in (2, 4, 8)],
+               "sum_width and acc_width one bit short") for n in (2, 8, 32)],
     Property("exp_monotone", exp_monotone, "bmc", Exp2.latency + 2,
-             "exp weight monotone in y over all input pairs (default widths)",
+             "exp weight monotone in y over all input pairs (F=8, T=4, E=8)",
              "one table entry raised"),
     Property("exp_matches_spec", exp_matches_spec, "bmc", Exp2.latency + 2,
-             "exp unit = golden formula, within [0, 2^E], for every input (default widths)",
+             "exp unit = golden formula, within [0, 2^E], for every input (F=8, T=4, E=8)",
              "rounding constant dropped"),
     Property("core_protocol", core_protocol, "bmc", 40,
              "core: valid/ready rule, last framing, rows <= closed queries, error flags",
