@@ -45,12 +45,14 @@ def random_job(p, seed, c, j):
     rng = np.random.default_rng([seed, c, j])
     gap, stall = float(rng.uniform(0, 0.5)), float(rng.uniform(0, 0.6))
     job_seed = int(rng.integers(1 << 31))
+    # Jobs of some 10^4 words: each simulator start costs about a second.
     if j % 3 == 0:
         n_max = int(min(p.max_seq_len, 12))
-        job, _ = scenario_job(p, rng, n_max=n_max, gap=gap, stall=stall, seed=job_seed)
+        job, _ = scenario_job(p, rng, n_max=n_max, repeats=max(2, 800 // p.head_dim),
+                              gap=gap, stall=stall, seed=job_seed)
         return job
-    nq = int(rng.integers(20, 120))
-    n_max = int(min(p.max_seq_len, rng.choice([8, 32, 64])))
+    nq = int(rng.integers(4000, 16000) // p.head_dim)
+    n_max = int(min(p.max_seq_len, rng.choice([4, 16, 64])))
     lo, hi = -(1 << (p.data_width - 1)), 1 << (p.data_width - 1)
     q = rng.integers(lo, hi, (nq, p.head_dim))
     k = rng.integers(lo, hi, (nq, n_max, p.head_dim))

@@ -32,6 +32,12 @@ def port_description(p):
             "masked": "1: the key is excluded",
         },
         "clock": "clk (rising edge), rst (synchronous, active high)",
+        "status": {
+            "err_last_misplaced": "out, sticky: a kv `last` not on a key's final beat (ignored)",
+            "err_too_many_keys": "out, sticky: a query reached max_seq_len keys without `last` "
+                                 "and was closed there",
+            "clear_errors": "in: clears both flags (as does rst)",
+        },
         "ports": {
             name: {"direction": "in" if name != "o" else "out",
                    "signals": [f"{name}__payload", f"{name}__valid", f"{name}__ready"],

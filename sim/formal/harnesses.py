@@ -342,7 +342,8 @@ PROPERTIES = [
              "output valid glitches"),
     *[Property(f"no_overflow_n{n}", no_overflow(n), "bmc", n + 8,
                f"running sum and accumulator fit their derived widths (max_seq_len {n})",
-               "sum_width and acc_width one bit short") for n in (2, 8, 32)],
+               "bound asserted one bit short (it must fail: the widths are tight)")
+       for n in (2, 8, 32)],
     Property("exp_monotone", exp_monotone, "bmc", Exp2.latency + 2,
              "exp weight monotone in y over all input pairs (F=8, T=4, E=8)",
              "one table entry raised"),
