@@ -4,7 +4,6 @@ and a markdown report under ``build/formal``."""
 
 import json
 import pathlib
-import warnings
 
 from golden.params import AttnParams
 from sim.exhaustive_exp import check_exp_exhaustive
@@ -28,12 +27,9 @@ def run_formal(names=None, out_dir="build/formal", log=print):
         if names and prop.name not in names:
             continue
         log(f"{prop.name}: {prop.claim} ({prop.mode}, depth {prop.depth}) ...")
-        with warnings.catch_warnings():
-            # A broken exp table has a negative slope, which Amaranth warns about.
-            warnings.simplefilter("ignore", SyntaxWarning)
-            proof = run_property(prop, out_dir=out)
-            broken = run_property(prop, broken=True, out_dir=out)
-            cover = run_property(prop, cover=True, out_dir=out)
+        proof = run_property(prop, out_dir=out)
+        broken = run_property(prop, broken=True, out_dir=out)
+        cover = run_property(prop, cover=True, out_dir=out)
         row = {"name": prop.name, "claim": prop.claim, "mode": proof["mode"],
                "depth": prop.depth, "proof": proof["status"], "seconds": proof["seconds"],
                "broken_how": prop.broken_how, "broken": broken["status"],

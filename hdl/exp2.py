@@ -46,12 +46,16 @@ class Exp2(wiring.Component):
         """The ``2^frac`` table, ``u1.(E+1)`` (``golden.exp2.exp2_table``)."""
         return [int(t) for t in exp2_table(self.params)]
 
+    def slopes(self, table):
+        """Per segment, the interpolation slope ``table[i+1] - table[i]``."""
+        return [b - a for a, b in zip(table, table[1:])]
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
         table = self.table()
         base_w = max(table).bit_length()
-        slopes = [b - a for a, b in zip(table, table[1:])]
+        slopes = self.slopes(table)
         slope_w = max(1, max(slopes).bit_length())
         lo_bits = p.score_frac_bits - p.exp_table_bits
 

@@ -20,7 +20,6 @@ def test_property_holds(name, tmp_path):
     assert res["status"] == "pass", open(res["log"]).read()[-2000:]
 
 
-@pytest.mark.filterwarnings("ignore::SyntaxWarning")
 @pytest.mark.parametrize("name", list(BY_NAME))
 def test_broken_property_fails_with_a_trace(name, tmp_path):
     res = run_property(BY_NAME[name], broken=True, out_dir=tmp_path)
