@@ -6,6 +6,7 @@ Everything is derived from one seed: configuration ``c`` from ``(seed, c)``, its
 job exactly.
 """
 
+import itertools
 import json
 import time
 
@@ -69,7 +70,8 @@ def _run(p, seed, c, j, simulator, log):
     t = time.monotonic()
     res = run_job(job, simulator=simulator, log=log)
     bad = (res["mismatches"] + res["missing_rows"] + res["extra_output_beats"]
-           + res["last_flag_errors"] + len(res["protocol_errors"]))
+           + res["last_flag_errors"] + len(res["protocol_errors"])
+           + (res["error_flags"] != res["error_flags_expected"]))
     return {"config": c, "job": j, "words": res["words_compared"],
             "mismatches": res["mismatches"], "missing_rows": res["missing_rows"],
             "extra_output_beats": res["extra_output_beats"],
@@ -95,21 +97,20 @@ def soak(words, seed, configs, simulator="verilator", json_path=None, replay=Non
         plan = [(c, None) for c in range(configs)]
     for c, jobs in plan:
         p = random_params(seed, c)
-        log(f"config {c}: {json.dumps({k: v for k, v in p.as_dict().items()})}")
-        budget = words // configs
-        done, j = 0, 0
-        while (jobs is None and done < budget) or (jobs is not None and j < len(jobs)):
-            index = jobs[j] if jobs is not None else j
-            rec = _run(p, seed, c, index, simulator, log=lambda s: log("  " + s))
+        log(f"config {c}: {json.dumps(p.as_dict())}")
+        done = 0
+        for j in jobs if jobs is not None else itertools.count():
+            if jobs is None and done >= words // configs:
+                break
+            rec = _run(p, seed, c, j, simulator, log=lambda s: log("  " + s))
             rec["params"] = p.as_dict()
             records.append(rec)
             done += rec["words"]
             total = sum(r["words"] for r in records)
-            log(f"  job {c}.{index}: {rec['words']} words, {rec['mismatches']} mismatches, "
+            log(f"  job {c}.{j}: {rec['words']} words, {rec['mismatches']} mismatches, "
                 f"{rec['cycles']} cycles, {rec['seconds']} s (total {total} words, "
                 f"{time.monotonic() - start:.0f} s)" + ("" if rec["ok"] else
                                                         f"  FAILED: replay with `{rec['replay']}`"))
-            j += 1
     summary = {
         "seed": seed, "configs": len(plan), "jobs": len(records),
         "words_compared": sum(r["words"] for r in records),

@@ -38,9 +38,10 @@ def _int_tensor(name, t):
         raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
     if not np.all(np.isfinite(a)):
         raise ValueError(f"{name} contains NaN or Inf")
-    if np.any(a != np.round(a)):
+    fractional = a != np.round(a)
+    if fractional.any():
         raise ValueError(f"{name} must hold integers (quantise first: golden.quantize), "
-                         f"got fractional values such as {a[a != np.round(a)].flat[0]!r}")
+                         f"got fractional values such as {a[fractional].flat[0]!r}")
     return a.astype(np.int64)
 
 
@@ -139,14 +140,10 @@ def attention(q, k, v, scale, p, masked=None, *, stages=False):
     """
     q, k, v = (_int_tensor(name, t) for name, t in (("q", q), ("k", k), ("v", v)))
     scale = _int_tensor("scale", scale)
-    for name, t in (("q", q), ("k", k), ("v", v)):
-        if t.ndim < 2:
-            raise ValueError(f"{name} must have shape (..., N, {p.head_dim}), got {t.shape}")
-    nq, nk = q.shape[-2], k.shape[-2]
+    masked = None if masked is None else np.asarray(masked, dtype=bool)
+    check_inputs(q, k, v, masked, scale, p)       # shapes first: q.shape[-2] needs 2 dims
     if masked is None:
-        masked = np.zeros((nq, nk), dtype=bool)
-    masked = np.asarray(masked, dtype=bool)
-    check_inputs(q, k, v, masked, scale, p)
+        masked = np.zeros((q.shape[-2], k.shape[-2]), dtype=bool)
     s = dot_product(q, k)
     masked = np.broadcast_to(masked, s.shape)
     x = scale_score(s, scale, p)

@@ -68,7 +68,8 @@ def check_exp_exhaustive(p, work_dir=None, unit=Exp2):
     start = time.monotonic()
     cmd = ["verilator", "--cc", "--exe", "--build", "-O2", "-j", "2", "--top-module", "exp2",
            "-Mdir", "obj", *[f"-Wno-{w}" for w in VERILATOR_WAIVERS],
-           f"-CFLAGS", f"-DNMAX={p.exp_shift_limit} -DFBITS={F} -DNBITS={n_bits} -DEBITS={p.exp_weight_width}",
+           "-CFLAGS",
+           f"-DNMAX={p.exp_shift_limit} -DFBITS={F} -DNBITS={n_bits} -DEBITS={p.exp_weight_width}",
            "exp2.v", "main.cpp"]
     build = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if build.returncode:

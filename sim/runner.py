@@ -73,6 +73,8 @@ def _check_simulator(simulator):
 
 def build(p, simulator="verilator", waves=False, log=print):
     """Build the simulation model of the core for ``p``; returns its folder."""
+    from cocotb_tools.runner import get_runner
+
     _check_simulator(simulator)
     verilog = generate_verilog(p)
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] if simulator == "verilator" else []
@@ -85,31 +87,25 @@ def build(p, simulator="verilator", waves=False, log=print):
     # One build per key at a time: a second process (another test run) waits for it.
     with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(p, simulator, waves, build_args, timescale, verilog, build_dir, log)
-
-
-def _build_locked(p, simulator, waves, build_args, timescale, verilog, build_dir, log):
-    from cocotb_tools.runner import get_runner
-
-    stamp = build_dir / "built.json"
-    if stamp.exists():
-        return build_dir
-    if build_dir.exists():
-        shutil.rmtree(build_dir)          # a half-finished earlier build
-    build_dir.mkdir(parents=True)
-    source = build_dir / f"{TOP_NAME}.v"
-    source.write_text(verilog)
-    log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
-        "(first time for these parameters; takes up to a minute)")
-    runner = get_runner(simulator)
-    try:
-        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                     build_args=build_args, waves=waves, timescale=timescale,
-                     log_file=build_dir / "build.log")
-    except Exception as e:    # cocotb's runner raises a bare "Command failed" error
-        raise RuntimeError(f"the {simulator} build failed ({e}); see "
-                           f"{build_dir / 'build.log'}") from e
-    stamp.write_text(json.dumps({"params": p.as_dict(), "simulator": simulator}))
+        stamp = build_dir / "built.json"
+        if stamp.exists():
+            return build_dir
+        if build_dir.exists():
+            shutil.rmtree(build_dir)          # a half-finished earlier build
+        build_dir.mkdir(parents=True)
+        source = build_dir / f"{TOP_NAME}.v"
+        source.write_text(verilog)
+        log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
+            "(first time for these parameters; takes up to a minute)")
+        try:
+            get_runner(simulator).build(
+                sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                build_args=build_args, waves=waves, timescale=timescale,
+                log_file=build_dir / "build.log")
+        except Exception as e:    # cocotb's runner raises a bare "Command failed" error
+            raise RuntimeError(f"the {simulator} build failed ({e}); see "
+                               f"{build_dir / 'build.log'}") from e
+        stamp.write_text(json.dumps({"params": p.as_dict(), "simulator": simulator}))
     return build_dir
 
 

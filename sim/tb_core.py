@@ -69,7 +69,7 @@ class _Phase:
     """One stretch of the cycle loop: drives sources, back-pressures and checks ``o``."""
 
     def __init__(self, dut, job, rng, q_words, kv_words, windows=True):
-        self.dut, self.job, self.rng = dut, job, rng
+        self.dut, self.rng, self.stall = dut, rng, job["stall"]
         self.q = _Source(dut, "q", q_words, rng, job["gap"])
         self.kv = _Source(dut, "kv", kv_words, rng, job["gap"])
         zero = np.zeros((0, 2), dtype=np.int64)
@@ -113,7 +113,7 @@ class _Phase:
         self.q.advance(q_fired, starved)
         self.kv.advance(kv_fired, starved)
         hold = _in_windows(self.o_hold, self.cycle)
-        dut.o__ready.value = int(not hold and self.rng.random() >= self.job["stall"])
+        dut.o__ready.value = int(not hold and self.rng.random() >= self.stall)
 
 
 async def _reset(dut):
@@ -193,7 +193,7 @@ async def run_job(dut):
     # Drain: with the output always ready, no further beat may appear.
     drain_until = phase.cycle + 4 * (p.slices * (p.data_width + 2) + 64)
     words_done = len(phase.o_words)
-    job["stall"] = 0.0
+    phase.stall = 0.0
     while phase.cycle < drain_until:
         await phase.step(last_bit)
     extra = phase.o_words[words_done:]

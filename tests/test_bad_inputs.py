@@ -19,18 +19,22 @@ from golden.params import AttnParams, ParamError
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
-def _run_args(tmp, extra=(), **tensors):
-    """argv of `attnhw run` on q (2,5,16), k and v (2,9,16); a keyword replaces a
-    tensor by an array, or by random data of the shape given as a tuple."""
+def _run_args(tmp, extra=(), out=None, **tensors):
+    """argv of `attnhw run` on q (2,5,16), k and v (2,9,16) written under ``tmp``; a
+    keyword replaces a tensor by an array, by random data of the shape given as a
+    tuple, or by a path used as it is. ``out``: the output path."""
     rng = np.random.default_rng(0)
     shapes = {"q": (2, 5, 16), "k": (2, 9, 16), "v": (2, 9, 16)}
     paths = {}
     for name, shape in shapes.items():
         given = tensors.get(name, shape)
+        if isinstance(given, pathlib.Path):
+            paths[name] = given
+            continue
         paths[name] = tmp / f"{name}.npy"
         np.save(paths[name], rng.standard_normal(given) if isinstance(given, tuple) else given)
     return ["run", "--q", str(paths["q"]), "--k", str(paths["k"]), "--v", str(paths["v"]),
-            "--out", str(tmp / "out" / "o.npy"), *extra]
+            "--out", str(out or tmp / "out" / "o.npy"), *extra]
 
 
 def _nan(tmp):
@@ -61,7 +65,7 @@ CLI_CASES = [
     ("nan", "NaN in a tensor", _nan, "contains NaN or Inf"),
     ("inf", "Inf in a tensor", _inf, "contains NaN or Inf"),
     ("missing_file", "a tensor file that does not exist",
-     lambda t: [*_run_args(t)[:4], str(t / "nope.npy"), *_run_args(t)[5:]], "no such file"),
+     lambda t: _run_args(t, k=t / "nope.npy"), "no such file"),
     ("not_npy", "a file that is not .npy", _garbage, "is not a readable .npy file"),
     ("dtype_str", "strings instead of numbers",
      lambda t: _run_args(t, q=np.array([["a"] * 16] * 5)), "is not a real number type"),
@@ -90,7 +94,7 @@ CLI_CASES = [
     ("mask_shape", "a key mask of the wrong shape",
      lambda t: _run_args(t, _mask(t, (2, 3))), "--key-mask shape (2, 3) must be (2, 9)"),
     ("out_is_dir", "--out naming a folder",
-     lambda t: [*_run_args(t)[:-1], str(t)], "Is a directory"),
+     lambda t: _run_args(t, out=t), "Is a directory"),
     ("bad_param", "a parameter out of range",
      lambda t: ["verilog", "--data-width", "1", "-o", str(t / "out" / "a.v")],
      "data_width=1 is out of range [2, 16]"),

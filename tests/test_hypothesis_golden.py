@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from golden.attention import attention, exp_weights, running_max, scale_score
+from golden.attention import attention, scale_score
 from golden.exp2 import exp2_weight
 from golden.params import AttnParams, ParamError
 from golden.reference import attention_float, error_stats

@@ -31,9 +31,7 @@ def _tool(name):
     return path
 
 
-def _sby_text(prop, task_mode):
-    depth = prop.depth
-    mode = {"prove": "prove", "bmc": "bmc", "cover": "cover"}[task_mode]
+def _sby_text(depth, mode):
     return f"""[options]
 mode {mode}
 depth {depth}
@@ -70,7 +68,7 @@ def run_property(prop, broken=False, cover=False, out_dir=None, timeout=1800):
     folder.mkdir(parents=True)
     harness, ports = prop.build(broken)
     (folder / "harness.il").write_text(rtlil.convert(harness, ports=ports, emit_src=False))
-    (folder / "run.sby").write_text(_sby_text(prop, mode))
+    (folder / "run.sby").write_text(_sby_text(prop.depth, mode))
     env_path = f"{pathlib.Path(yices).parent}:{pathlib.Path(sby).parent}"
     start = time.monotonic()
     try:
