@@ -16,10 +16,17 @@ __all__ = ["main"]
 
 def _add_params(parser):
     g = parser.add_argument_group("core parameters (golden.params.AttnParams)")
+    choices = dict(exp_method=AttnParams.EXP_METHODS, norm_method=AttnParams.NORM_METHODS)
     for f in dataclasses.fields(AttnParams):
         default = f.default
-        g.add_argument("--" + f.name.replace("_", "-"), type=int, default=None,
-                       metavar="N", help=f"default {'derived' if default is None else default}")
+        help = f"default {'derived' if default is None else default}"
+        if f.name in choices:
+            # Checked by AttnParams (one-line ParamError), not by argparse's usage text.
+            g.add_argument("--" + f.name.replace("_", "-"), default=None, metavar="NAME",
+                           help=f"{' | '.join(choices[f.name])}; {help}")
+        else:
+            g.add_argument("--" + f.name.replace("_", "-"), type=int, default=None,
+                           metavar="N", help=help)
 
 
 def _params(args):

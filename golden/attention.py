@@ -16,13 +16,14 @@ Stages (names as the hdl units):
 5. ``online_sum``:    ``l_j = floor(l_(j-1) / 2^delta_j) + e_j * 2^G``
 6. ``accumulate``:    ``acc_j = floor(acc_(j-1) / 2^delta_j) + e_j * v_j * 2^G``
 7. ``normalize``:     ``o = sat_w(floor(acc / l + 1/2))``; ``o = 0`` when ``l = 0``
-   (every key masked).
+   (every key masked); by exact division or a reciprocal (``golden.normalize``).
 """
 
 import numpy as np
 
 from .exp2 import exp2_weight
 from .fixed import shift_right_floor
+from .normalize import normalize as _normalize
 
 __all__ = ["dot_product", "scale_score", "running_max", "online_sum", "accumulate",
            "normalize", "attention", "check_inputs"]
@@ -120,17 +121,9 @@ def accumulate(e, delta, v, p):
 
 
 def normalize(acc, l, p):
-    """``o = sat_w(floor((2*acc + l) / (2*l)))``, the round-half-up quotient; 0 if ``l == 0``.
-
-    Computed as the hardware does: ``Q = floor((2*acc + (2^w + 1) * l) / (2*l))``,
-    saturated to ``[0, 2^w - 1]``, minus ``2^(w-1)``.
-    """
-    w = p.data_width
-    l = l[..., None]
-    safe = np.maximum(l, 1)
-    numer = 2 * acc + ((1 << w) + 1) * l
-    quot = np.clip(np.floor_divide(numer, 2 * safe), 0, (1 << w) - 1) - (1 << (w - 1))
-    return np.where(l == 0, 0, quot)
+    """``o = sat_w(round(acc / l))`` by ``p.norm_method``; 0 if ``l == 0`` (every key
+    masked). The arithmetic of each method: :mod:`golden.normalize`."""
+    return _normalize(acc, l, p)
 
 
 def attention(q, k, v, scale, p, masked=None, *, stages=False):

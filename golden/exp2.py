@@ -5,8 +5,20 @@ Write ``x = xi + f/2^F`` (``xi = floor(x)``) and ``n = M - 1 - xi >= 0``; then
 ``2^y = 2^(f/2^F) * 2^-(n+1)``: the integer part is a shift, only ``2^frac`` with
 ``frac`` in [0, 1) needs a table.
 
-``2^frac`` is a table of ``2^T + 1`` entries in ``u1.(E+1)`` indexed by the top ``T``
-fraction bits, linearly interpolated with the low ``F - T`` bits (round half up).
+``2^frac`` (``u1.(E+1)``, below ``2^(E+2)`` raw) comes from one of four methods,
+``p.exp_method``:
+
+- ``"interp"`` (default): a table of ``2^T + 1`` entries indexed by the top ``T``
+  fraction bits, linearly interpolated with the low ``F - T`` bits (round half up).
+- ``"lut"``: the same size of table holding ``2^(i/2^T)`` rounded, indexed by the
+  fraction rounded half up to ``T`` bits; no interpolation.
+- ``"poly"``: ``c0 + t (c1 + c2 t)`` by Horner in ``u?.(E+1)`` with floor after each
+  product (I-BERT's second-order idea, fitted to ``2^t`` on [0, 1] at the Chebyshev
+  nodes); no table. Error ~3.5e-3 relative: a coarse, table-free point.
+- ``"shift"``: ``2^round(frac)``, i.e. the weight is a power of two (ITA's pure shift);
+  error up to ``sqrt(2)`` relative, the coarsest point.
+
+For ``"interp"``:
 The entries are the exact values lowered by half the worst chord error,
 ``c = (ln2 * 2^-T)^2 / 16`` (relative), which centres the interpolation error.
 
@@ -24,7 +36,7 @@ import math
 
 import numpy as np
 
-__all__ = ["exp2_table", "exp2_frac", "exp2_weight"]
+__all__ = ["exp2_table", "exp2_lut_table", "poly_coefficients", "exp2_frac", "exp2_weight"]
 
 
 @functools.lru_cache(maxsize=None)
@@ -43,9 +55,53 @@ def exp2_table(p):
     return _table(p.exp_bits, p.exp_table_bits)
 
 
+@functools.lru_cache(maxsize=None)
+def _lut_table(exp_bits, table_bits):
+    prec = exp_bits + 1
+    table = np.array([math.floor(2.0 ** (i / (1 << table_bits)) * (1 << prec) + 0.5)
+                      for i in range((1 << table_bits) + 1)], dtype=np.int64)
+    table.setflags(write=False)
+    return table
+
+
+def exp2_lut_table(p):
+    """``"lut"``: ``2^(i/2^T)`` rounded to ``u1.(E+1)``, ``2^T + 1`` entries (the last
+    is exactly 2.0, reached when the fraction rounds up)."""
+    return _lut_table(p.exp_bits, p.exp_table_bits)
+
+
+@functools.lru_cache(maxsize=None)
+def poly_coefficients(exp_bits):
+    """``"poly"``: ``(c0, c1, c2)`` in ``u?.(E+1)``, rounded, of the quadratic through
+    ``2^t`` at the three Chebyshev nodes of [0, 1] (near-minimax)."""
+    nodes = 0.5 - 0.5 * np.cos((2 * np.arange(3) + 1) * np.pi / 6)
+    c2, c1, c0 = np.polyfit(nodes, 2.0 ** nodes, 2)
+    return tuple(int(math.floor(c * (1 << (exp_bits + 1)) + 0.5)) for c in (c0, c1, c2))
+
+
+def _frac_lut(f, p):
+    lo_bits = p.score_frac_bits - p.exp_table_bits
+    idx = f if lo_bits == 0 else (f + (1 << (lo_bits - 1))) >> lo_bits
+    return exp2_lut_table(p)[idx]
+
+
+def _frac_poly(f, p):
+    c0, c1, c2 = poly_coefficients(p.exp_bits)
+    fb = p.score_frac_bits
+    b = c1 + ((c2 * f) >> fb)
+    return np.minimum(((b * f) >> fb) + c0, (1 << (p.exp_bits + 2)) - 1)
+
+
+def _frac_shift(f, p):
+    return np.int64(1 << (p.exp_bits + 1)) << (f >> (p.score_frac_bits - 1))
+
+
 def exp2_frac(f, p):
-    """``2^(f / 2^F)`` in ``u1.(E+1)`` for ``0 <= f < 2^F`` (int64 array)."""
+    """``2^(f / 2^F)`` in ``u1.(E+1)`` for ``0 <= f < 2^F`` (int64 array), by
+    ``p.exp_method``; at most ``2^(E+2)``, so the weight is at most ``2^E``."""
     f = np.asarray(f, dtype=np.int64)
+    if p.exp_method != "interp":
+        return {"lut": _frac_lut, "poly": _frac_poly, "shift": _frac_shift}[p.exp_method](f, p)
     table = exp2_table(p)
     lo_bits = p.score_frac_bits - p.exp_table_bits
     idx = f >> lo_bits

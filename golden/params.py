@@ -51,6 +51,21 @@ class AttnParams:
         The runtime ``scale`` port is ``u(scale_width - scale_frac).scale_frac``.
         ``scale_frac=None`` derives it: ``2*w + ceil(log2 d)//2 + 12``, which gives a
         typical scale (softmax inputs of a few octaves) ~18 significant bits.
+    exp_method : str
+        How ``2^frac`` is computed (``golden.exp2``): ``"interp"`` (table of ``2^T + 1``
+        entries, linearly interpolated; the default), ``"lut"`` (the same table, index
+        rounded, no interpolation), ``"poly"`` (second-order polynomial, Horner, no
+        table; I-BERT style), ``"shift"`` (``2^round(frac)``: a pure shift; ITA style).
+    norm_method : str
+        How ``acc / l`` is computed (``golden.normalize``): ``"divide"`` (exact,
+        round half up; the default), ``"recip_nr"`` (reciprocal table + one
+        Newton-Raphson step, then a multiply per lane), ``"recip_lut"`` (table only).
+    recip_table_bits : int
+        ``R``: the reciprocal table has ``2^R`` entries indexed by the ``R`` bits below
+        the leading one of ``l``.
+    recip_frac_bits : int
+        ``P``: the reciprocal ``1/m`` (``m`` in [1, 2)) is ``u1.P``; ``None`` derives
+        ``w + 12``, so its error (``2^-P`` relative) is ``2^-13`` of an output LSB.
     """
 
     head_dim: int = 64
@@ -63,14 +78,28 @@ class AttnParams:
     guard_bits: int = 3
     scale_width: int = 24
     scale_frac: int | None = None
+    exp_method: str = "interp"
+    norm_method: str = "divide"
+    recip_table_bits: int = 8
+    recip_frac_bits: int | None = None
+
+    EXP_METHODS = ("interp", "lut", "poly", "shift")
+    NORM_METHODS = ("divide", "recip_nr", "recip_lut")
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name == "scale_frac" and v is None:
+            if f.name in ("scale_frac", "recip_frac_bits") and v is None:
+                continue
+            if f.name in ("exp_method", "norm_method"):
+                choices = self.EXP_METHODS if f.name == "exp_method" else self.NORM_METHODS
+                if v not in choices:
+                    raise ParamError(f"{f.name}={v!r} is not one of {', '.join(choices)}")
                 continue
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ParamError(f"{f.name} must be an integer, not {v!r}")
+        if self.recip_frac_bits is None:
+            object.__setattr__(self, "recip_frac_bits", self.data_width + 12)
         if self.scale_frac is None:
             object.__setattr__(self, "scale_frac",
                                2 * self.data_width + math.ceil(math.log2(self.head_dim)) // 2 + 12
@@ -87,12 +116,18 @@ class AttnParams:
         self._check_range("guard_bits", 0, 8)
         self._check_range("scale_width", 2, 32)
         self._check_range("scale_frac", 0, 64)
+        self._check_range("recip_table_bits", 1, 12)
+        self._check_range("recip_frac_bits", self.recip_table_bits + 1, 30)
         # The golden model computes in int64: every intermediate must fit 63 bits.
-        for name in ("score_x_product_width", "norm_numerator_width"):
+        wide = ["score_x_product_width", "norm_numerator_width"]
+        if self.norm_method != "divide":
+            wide.append("recip_product_width")
+        for name in wide:
             if getattr(self, name) > 63:
                 raise ParamError(
                     f"{name}={getattr(self, name)} exceeds 63 bits; reduce head_dim, "
-                    f"data_width, scale_width or max_seq_len")
+                    f"data_width, scale_width, max_seq_len"
+                    + (" or recip_frac_bits" if name == "recip_product_width" else ""))
 
     def _check_range(self, name, lo, hi):
         v = getattr(self, name)
@@ -189,6 +224,12 @@ class AttnParams:
         """Signed width of ``2*acc + (2^w + 1) * l``, the normaliser's numerator."""
         return max(self.acc_width + 1,
                    _bits(((1 << self.data_width) + 1) * ((1 << self.sum_width) - 1))) + 2
+
+    @property
+    def recip_product_width(self):
+        """Signed width of ``acc * r`` in the reciprocal normalisers (``r`` is
+        ``u1.P``, below 2^(P+1))."""
+        return self.acc_width + self.recip_frac_bits + 1
 
     @property
     def scale_max(self):

@@ -1,21 +1,23 @@
 """Exp unit: ``2^y`` for ``y < 0`` as a shift and an interpolated ``2^frac`` table."""
 
-from amaranth.hdl import Module, Signal, unsigned
+from amaranth.hdl import C, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.exp2 import exp2_table
+from golden.exp2 import exp2_lut_table, exp2_table, poly_coefficients
 
 __all__ = ["Exp2"]
 
 
 class Exp2(wiring.Component):
-    """``e = round(2^(f/2^F) * 2^-(n+1) * 2^E)``, ``u1.E``.
+    """``e = round(2^(f/2^F) * 2^-(n+1) * 2^E)``, ``u1.E``, ``2^frac`` by ``exp_method``.
 
-    Golden: ``golden.exp2.exp2_weight``; its docstring gives the table and the error
-    budget (below ``0.77 * 2^-E`` absolute at the defaults). The table holds
-    ``2^T`` (base, slope) pairs: one ROM read per weight, ``(E+2) + slope`` bits wide.
+    Golden: ``golden.exp2.exp2_weight``; its docstring gives each method and the error
+    budget (below ``0.87 * 2^-E`` absolute at the defaults). ``"interp"``: the ROM holds
+    ``2^T`` (base, slope) pairs, one read per weight, ``(E+2) + slope`` bits wide;
+    ``"lut"``: ``2^T + 1`` values; ``"poly"``: two constant multipliers, no ROM;
+    ``"shift"``: a multiplexer.
 
     Members
     -------
@@ -24,8 +26,8 @@ class Exp2(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{e: u1.E, tag}``
 
-    Latency: 5 cycles (ROM read, ROM word register, interpolation product, interpolation
-    sum, shift and round).
+    Latency: 5 cycles for every method (``"interp"``: ROM read, ROM word register,
+    interpolation product, interpolation sum, shift and round).
     """
 
     latency = 5
@@ -43,8 +45,10 @@ class Exp2(wiring.Component):
         })
 
     def table(self):
-        """The ``2^frac`` table, ``u1.(E+1)`` (``golden.exp2.exp2_table``)."""
-        return [int(t) for t in exp2_table(self.params)]
+        """The ``2^frac`` table, ``u1.(E+1)``: ``golden.exp2.exp2_table`` (``"interp"``)
+        or ``exp2_lut_table`` (``"lut"``)."""
+        t = exp2_lut_table(self.params) if self.params.exp_method == "lut" else exp2_table(self.params)
+        return [int(x) for x in t]
 
     def slopes(self, table):
         """Per segment, the interpolation slope ``table[i+1] - table[i]``."""
@@ -53,64 +57,80 @@ class Exp2(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+
+        # Stages 1-4 compute `value` = 2^frac, u1.(E+1); n, valid and tag travel beside it.
+        value = getattr(self, f"_value_{p.exp_method}")(m, en, self.i.payload.f)
+        n = _delay(m, en, self.i.payload.n, 4, "n")
+        valid = _delay(m, en, self.i.valid, 4, "valid")
+        tag = _delay(m, en, self.i.payload.tag, 4, "tag")
+
+        # Stage 5: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u1.E.
+        with m.If(en):
+            m.d.sync += [self.o.payload.e.eq(((value >> (n + 1)) + 1) >> 1),
+                         self.o.payload.tag.eq(tag), self.o.valid.eq(valid)]
+        return m
+
+    def _value_interp(self, m, en, f):
+        p = self.params
         table = self.table()
         base_w = max(table).bit_length()
         slopes = self.slopes(table)
         slope_w = max(1, max(slopes).bit_length())
         lo_bits = p.score_frac_bits - p.exp_table_bits
-
-        en = Signal()
-        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
-
-        # Stage 1: ROM read (registered), carry the low fraction bits and the shift.
+        # Stage 1: ROM read of (base, slope); stage 2: the ROM word registered (block
+        # RAM clock-to-out is slow).
         m.submodules.rom = rom = Memory(
             shape=unsigned(base_w + slope_w), depth=len(slopes),
             init=[a | (s << base_w) for a, s in zip(table, slopes)])
         rd = rom.read_port(domain="sync")
-        f_lo = Signal(max(lo_bits, 1))
-        n1 = Signal.like(self.i.payload.n)
-        v1 = Signal()
-        t1 = Signal(self.tag_shape)
-        m.d.comb += [rd.en.eq(en), rd.addr.eq(self.i.payload.f >> lo_bits)]
-        with m.If(en):
-            m.d.sync += [f_lo.eq(self.i.payload.f[:lo_bits] if lo_bits else 0),
-                         n1.eq(self.i.payload.n), v1.eq(self.i.valid),
-                         t1.eq(self.i.payload.tag)]
+        m.d.comb += [rd.en.eq(en), rd.addr.eq(f >> lo_bits)]
+        rom_word = _delay(m, en, rd.data, 1, "rom_word")
+        f_lo = _delay(m, en, f[:lo_bits] if lo_bits else C(0, 1), 2, "f_lo")
+        # Stage 3: the interpolation product slope * f_lo (registered: maps onto a DSP).
+        product = _delay(m, en, rom_word[base_w:] * f_lo, 1, "product")
+        base = _delay(m, en, rom_word[:base_w], 1, "base")
+        # Stage 4: value = base + round(product / 2^lo_bits).
+        if lo_bits:
+            return _delay(m, en, base + ((product + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
+        return _delay(m, en, base, 1, "value")
 
-        # Stage 1b: the ROM word registered (block RAM clock-to-out is slow).
-        rom_word = Signal.like(rd.data)
-        f_lo1, n1b = Signal.like(f_lo), Signal.like(n1)
-        v1b, t1b = Signal(), Signal(self.tag_shape)
-        with m.If(en):
-            m.d.sync += [rom_word.eq(rd.data), f_lo1.eq(f_lo), n1b.eq(n1), v1b.eq(v1),
-                         t1b.eq(t1)]
+    def _value_lut(self, m, en, f):
+        p = self.params
+        table = self.table()
+        lo_bits = p.score_frac_bits - p.exp_table_bits
+        m.submodules.rom = rom = Memory(shape=unsigned(max(table).bit_length()),
+                                        depth=len(table), init=table)
+        rd = rom.read_port(domain="sync")
+        idx = f if lo_bits == 0 else (f + (1 << (lo_bits - 1))) >> lo_bits   # rounded
+        m.d.comb += [rd.en.eq(en), rd.addr.eq(idx)]
+        return _delay(m, en, rd.data, 3, "value")
 
-        # Stage 2: the interpolation product slope * f_lo (registered: maps onto a DSP).
-        base = rom_word[:base_w]
-        slope = rom_word[base_w:]
-        product = Signal(unsigned(slope_w + max(lo_bits, 1)))
-        base2 = Signal(unsigned(base_w))
-        n2 = Signal.like(n1)
-        v2 = Signal()
-        t2 = Signal(self.tag_shape)
-        with m.If(en):
-            m.d.sync += [product.eq(slope * f_lo1 if lo_bits else 0), base2.eq(base),
-                         n2.eq(n1b), v2.eq(v1b), t2.eq(t1b)]
+    def _value_poly(self, m, en, f):
+        p = self.params
+        c0, c1, c2 = poly_coefficients(p.exp_bits)
+        fb = p.score_frac_bits
+        a = _delay(m, en, C(c2) * f, 1, "c2_t")                       # stage 1
+        f1 = _delay(m, en, f, 1, "f1")
+        b = _delay(m, en, C(c1) + (a >> fb), 1, "b")                  # stage 2
+        f2 = _delay(m, en, f1, 1, "f2")
+        prod = _delay(m, en, b * f2, 1, "b_t")                        # stage 3
+        top = (1 << (p.exp_bits + 2)) - 1
+        v = (prod >> fb) + c0
+        return _delay(m, en, Mux(v > top, top, v), 1, "value")        # stage 4
 
-        # Stage 3: value = base + round(product / 2^lo_bits), u1.(E+1).
-        value = Signal(unsigned(base_w))
-        n3 = Signal.like(n1)
-        v3 = Signal()
-        t3 = Signal(self.tag_shape)
-        with m.If(en):
-            if lo_bits:
-                m.d.sync += value.eq(base2 + ((product + (1 << (lo_bits - 1))) >> lo_bits))
-            else:
-                m.d.sync += value.eq(base2)
-            m.d.sync += [n3.eq(n2), v3.eq(v2), t3.eq(t2)]
+    def _value_shift(self, m, en, f):
+        e1 = self.params.exp_bits + 1
+        return _delay(m, en, Mux(f[-1], C(1 << (e1 + 1)), C(1 << e1)), 4, "value")
 
-        # Stage 4: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u1.E.
+
+def _delay(m, en, value, stages, name):
+    """``value`` through ``stages`` registers that advance when ``en`` is high."""
+    for i in range(stages):
+        reg = Signal.like(value, name=f"{name}_d{i}") if isinstance(value, Signal) \
+            else Signal(value.shape(), name=f"{name}_d{i}")
         with m.If(en):
-            m.d.sync += [self.o.payload.e.eq(((value >> (n3 + 1)) + 1) >> 1),
-                         self.o.payload.tag.eq(t3), self.o.valid.eq(v3)]
-        return m
+            m.d.sync += reg.eq(value)
+        value = reg
+    return value

@@ -15,13 +15,16 @@ def _check(p, n, f, rng):
     assert [o["e"] for o in out] == exp2_weight(n, f, p).tolist()
 
 
-def test_exp2_exhaustive_small():
-    p = AttnParams(exp_bits=6, score_frac_bits=5, exp_table_bits=2)
+@pytest.mark.parametrize("method", AttnParams.EXP_METHODS)
+def test_exp2_exhaustive_small(method):
+    p = AttnParams(exp_bits=6, score_frac_bits=5, exp_table_bits=2, exp_method=method)
     n, f = np.meshgrid(np.arange(p.exp_shift_limit + 1), np.arange(1 << 5), indexing="ij")
     _check(p, n.ravel(), f.ravel(), np.random.default_rng(3))
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(exp_table_bits=0), dict(score_frac_bits=6, exp_table_bits=6)])
+@pytest.mark.parametrize("kw", [dict(), dict(exp_table_bits=0), dict(score_frac_bits=6, exp_table_bits=6),
+                                dict(exp_method="lut"), dict(exp_method="lut", exp_table_bits=0),
+                                dict(exp_method="poly"), dict(exp_method="shift")])
 def test_exp2_random(kw):
     p = AttnParams(**kw)
     rng = np.random.default_rng(4)
@@ -41,3 +44,23 @@ def test_exp2_table_is_accurate():
     assert np.all(np.abs(approx - exact) <= c * exact + 2.0 ** -(p.exp_bits + 1))
     w = exp2_weight(np.zeros_like(f), f, p) / 2.0 ** p.exp_bits
     assert np.all(np.abs(w - exact / 2) <= c + 0.75 * 2.0 ** -p.exp_bits)
+
+
+# Relative error bound of 2^frac per method, from first principles (not from the code):
+# lut: the fraction is off by at most half a table step, 2^(2^-(T+1)) - 1, plus the
+# entry's rounding; poly: the Chebyshev bound max|third derivative| / 3! / 2^2 * (1/2)^3,
+# the third derivative being ln2^3 2^t <= 2 ln2^3, plus three floors of 2^-(E+1);
+# shift: 2^(1/2) - 1.
+@pytest.mark.parametrize("method, bound", [
+    ("lut", lambda p: 2 ** (2.0 ** -(p.exp_table_bits + 1)) - 1 + 2.0 ** -(p.exp_bits + 1)),
+    ("poly", lambda p: np.log(2) ** 3 * 2 / 6 / 4 / 8 + 3 * 2.0 ** -(p.exp_bits + 1)),
+    ("shift", lambda p: 2 ** 0.5 - 1 + 1e-12),
+])
+def test_exp2_methods_within_bound_and_monotone(method, bound):
+    p = AttnParams(exp_method=method)
+    f = np.arange(1 << p.score_frac_bits)
+    approx = exp2_frac(f, p) / 2.0 ** (p.exp_bits + 1)
+    exact = 2.0 ** (f / 2.0 ** p.score_frac_bits)
+    assert np.max(np.abs(approx / exact - 1)) <= bound(p)
+    assert np.all(np.diff(exp2_frac(f, p)) >= 0)
+    assert exp2_frac(f, p).max() <= 1 << (p.exp_bits + 2)     # so the weight <= 2^E

@@ -1,0 +1,104 @@
+"""Final normalisation by a reciprocal: ``o = sat_w(round(acc * (1/l)))``, pipelined."""
+
+from amaranth.hdl import C, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.normalize import recip_table
+
+from .exp2 import _delay
+from .layouts import out_layout, row_layout
+
+__all__ = ["NormalizeRecip"]
+
+
+class NormalizeRecip(wiring.Component):
+    """``norm_method`` ``"recip_nr"`` or ``"recip_lut"``: one reciprocal per beat, then
+    one multiply per lane; a slice per cycle (the divider needs ``w + 2``).
+
+    Golden: ``golden.normalize.quotient``: ``k = floor(log2 l)``, ``m = l / 2^k`` in
+    ``u1.(S-1)``, ``r0 = table[R bits of m below its leading one]`` (``u1.P``),
+    ``"recip_nr"``: ``r = r0 (2^(P+1) - (m r0 >> P)) >> P``; then
+    ``q = (floor(acc r / 2^(P+k-1)) + 1) >> 1`` (= ``round(acc r / 2^(P+k))``),
+    saturated to ``w`` bits; 0 when ``l = 0``.
+
+    Members
+    -------
+    i : ``In(stream.Signature(...))``
+        ``{acc: lanes x s.(E+G), sum: u.(E+G), last: 1}`` from :class:`Accumulator`.
+    o : ``Out(stream.Signature(...))``
+        ``{o: lanes x s(w).0, last: 1}``.
+
+    Latency: 9 cycles (``"recip_nr"``) or 7 (``"recip_lut"``); every stage stalls
+    together when ``o`` is not ready.
+    """
+
+    def __init__(self, params):
+        if params.norm_method not in ("recip_nr", "recip_lut"):
+            raise ValueError(f"NormalizeRecip needs a reciprocal norm_method, "
+                             f"not {params.norm_method!r}")
+        self.params = params
+        super().__init__({
+            "i": In(stream.Signature(row_layout(params))),
+            "o": Out(stream.Signature(out_layout(params))),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        s, pf, rb, w = p.sum_width, p.recip_frac_bits, p.recip_table_bits, p.data_width
+        nr = p.norm_method == "recip_nr"
+        en = Signal()
+        m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
+        stages = 6 if nr else 4          # before the per-lane product
+        l_in = self.i.payload.sum
+
+        # Stage 1: the leading one of l at bit k, and the final shift P + k - 1, from a
+        # priority encoder (the last matching bit wins).
+        lz_in = Signal(range(s))
+        shift_in = Signal(range(pf + s))
+        for b in range(s):
+            with m.If(l_in[b]):
+                m.d.comb += [lz_in.eq(s - 1 - b), shift_in.eq(pf + b - 1)]
+        lz = _delay(m, en, lz_in, 1, "lz")
+        l1 = _delay(m, en, l_in, 1, "l")
+        shift1 = _delay(m, en, shift_in, 1, "shift")
+        # Stage 2: the mantissa u1.(S-1), leading one at bit S-1.
+        mant = _delay(m, en, (l1 << lz)[:s], 1, "mant")
+        # Stages 3-4: table read, the word registered.
+        table = [int(t) for t in recip_table(p)]
+        m.submodules.rom = rom = Memory(shape=unsigned(pf), depth=len(table), init=table)
+        rd = rom.read_port(domain="sync")
+        idx = (mant >> (s - 1 - rb)) if s - 1 >= rb else (mant << (rb - s + 1))
+        m.d.comb += [rd.en.eq(en), rd.addr.eq(idx[:rb])]
+        r = _delay(m, en, rd.data, 1, "r0")
+        if nr:
+            # Stage 5: t = m r0 / 2^P (about 2^P); stage 6: r0 (2^(P+1) - t).
+            mant4 = _delay(m, en, mant, 2, "mant_nr")
+            m_p = (mant4 >> (s - 1 - pf)) if s - 1 >= pf else (mant4 << (pf - s + 1))
+            t = _delay(m, en, (m_p * r) >> pf, 1, "t")
+            r5 = _delay(m, en, r, 1, "r0_nr")
+            r = _delay(m, en, r5 * (C(1 << (pf + 1)) - t)[:pf + 2], 1, "r_prod") >> pf
+            r = r[:pf + 1]
+        shift = _delay(m, en, shift1, stages - 1, "shift_late")
+        zero = _delay(m, en, l_in == 0, stages, "zero")
+        last = _delay(m, en, self.i.payload.last, stages, "last")
+        valid = _delay(m, en, self.i.valid, stages, "valid")
+        accs = [_delay(m, en, self.i.payload.acc[n], stages, f"acc{n}") for n in range(p.lanes)]
+
+        # Stage +1: acc * r per lane.
+        prods = [_delay(m, en, a * r, 1, f"prod{n}") for n, a in enumerate(accs)]
+        shift = _delay(m, en, shift, 1, "shift_prod")
+        # Stage +2: q = (floor(prod / 2^(P+k-1)) + 1) >> 1.
+        qs = [_delay(m, en, ((pr >> shift) + 1) >> 1, 1, f"q{n}") for n, pr in enumerate(prods)]
+        zero, last, valid = (_delay(m, en, x, 2, nm) for x, nm in
+                             ((zero, "zero_o"), (last, "last_o"), (valid, "valid_o")))
+        # Stage +3: saturate to w bits; an all-masked row (l = 0) gives 0.
+        lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
+        with m.If(en):
+            m.d.sync += [self.o.valid.eq(valid), self.o.payload.last.eq(last)]
+            for n, q in enumerate(qs):
+                m.d.sync += self.o.payload.o[n].eq(
+                    Mux(zero, 0, Mux(q < lo, lo, Mux(q > hi, hi, q))))
+        return m
