@@ -8,7 +8,7 @@ ARGS ?=
 # A configuration that fits an iCE40 UP5K (8 DSPs): 16-bit exp weights and scale port.
 ICE40_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 256
 
-.PHONY: all example verilog test lint synth formal soak clean distclean
+.PHONY: all example verilog test lint synth formal soak accuracy clean distclean
 
 all: example
 
@@ -42,6 +42,10 @@ formal: $(STAMP)
 SEED ?= 1
 soak: $(STAMP)
 	$(BIN)/attnhw soak --words 1000000 --configs 4 --seed $(SEED) --simulator $(SIM) --json build/soak.json
+
+# Every numerics variant and the peers: error, ECP5 cost, plots (build/accuracy).
+accuracy: $(STAMP)
+	$(BIN)/attnhw accuracy $(ARGS) --out-dir build/accuracy
 
 clean:
 	rm -rf build

@@ -71,10 +71,17 @@ def cmd_synth(args):
 
 
 def cmd_accuracy(args):
-    from attnhw.accuracy import format_accuracy, measure_accuracy
+    from attnhw.accuracy import run_accuracy
     p = _params(args)
-    print(format_accuracy(measure_accuracy(p, elements=args.elements, seq_len=args.seq_len,
-                                           seed=args.seed)))
+    if args.elements < 1000:
+        raise ValueError(f"--elements {args.elements}: at least 1000 outputs per record")
+    r = run_accuracy(p, elements=args.elements, seed=args.seed, out_dir=args.out_dir,
+                     json_path=args.json, synth=not args.no_synth)
+    print(f"wrote {args.out_dir}/accuracy.md, accuracy.json, pareto.png, "
+          f"error_vs_seq_len.png, error_histograms.png ({r['seconds']} s)")
+    for k, v in r["targets"].items():
+        print(f"  {'met' if v else 'NOT MET'}: {k}")
+    return 0 if all(r["targets"].values()) else 1
 
 
 def cmd_soak(args):
@@ -128,11 +135,15 @@ def _parser():
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_run)
 
-    a = sub.add_parser("accuracy", help="error of the hardware arithmetic vs float64")
+    a = sub.add_parser("accuracy", help="error and cost of every numerics variant, "
+                       "peers beside them: markdown, JSON and PNG report")
     _add_params(a)
-    a.add_argument("--elements", type=int, default=100_000, help="outputs per temperature")
-    a.add_argument("--seq-len", type=int, default=64)
+    a.add_argument("--elements", type=int, default=100_000,
+                   help="outputs per variant and distribution")
     a.add_argument("--seed", type=int, default=1)
+    a.add_argument("--out-dir", default="build/accuracy")
+    a.add_argument("--json", help="also write the JSON report here")
+    a.add_argument("--no-synth", action="store_true", help="skip the ECP5 cost (fast)")
     a.set_defaults(func=cmd_accuracy)
 
     f = sub.add_parser("formal", help="formal properties (SymbiYosys) and the exhaustive exp check")

@@ -65,6 +65,6 @@ def format_formal(report):
     if e:
         lines.append(f"\nexp unit, default widths, every input: {e['inputs']} inputs, "
                      f"{e['mismatches']} mismatches against golden, monotone: {e['monotone']}, "
-                     f"within [0, 2^E]: {e['within_range']}")
+                     f"within [0, 2^E - 1]: {e['within_range']}")
     lines.append("\nall as expected" if report["ok"] else "\nFAILED (see above)")
     return "\n".join(lines)

@@ -60,8 +60,9 @@ def _run(cmd, log_path, what):
 
 
 def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_dir=None,
-               log=print):
-    """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``."""
+               log=print, unit=None):
+    """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
+    ``unit``: a component to build alone instead of the whole core."""
     if target not in TARGETS:
         raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
     t = TARGETS[target]
@@ -69,7 +70,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         _tool(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
     work.mkdir(parents=True, exist_ok=True)
-    top = SynthHarness(p)
+    top = SynthHarness(p, unit)
     (work / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
     start = time.time()
     log(f"yosys {t['yosys'].split()[0]} ... (log {work / 'yosys.log'})")

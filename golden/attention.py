@@ -12,7 +12,7 @@ Stages (names as the hdl units):
 3. ``running_max``:   ``M_j = max over unmasked i <= j of floor(x_i) + 1``, and the
    rescale shift ``delta_j = M_j - M_(j-1)`` (0 on the first unmasked key), clamped
    to ``shift_limit``
-4. ``exp2_weight``:   ``e_j = 2^(x_j - M_j)``, ``u1.E`` (0 for a masked key)
+4. ``exp2_weight``:   ``e_j = 2^(x_j - M_j)``, ``u0.E`` (0 for a masked key)
 5. ``online_sum``:    ``l_j = floor(l_(j-1) / 2^delta_j) + e_j * 2^G``
 6. ``accumulate``:    ``acc_j = floor(acc_(j-1) / 2^delta_j) + e_j * v_j * 2^G``
 7. ``normalize``:     ``o = sat_w(floor(acc / l + 1/2))``; ``o = 0`` when ``l = 0``
@@ -23,10 +23,10 @@ import numpy as np
 
 from .exp2 import exp2_weight
 from .fixed import shift_right_floor
-from .normalize import normalize as _normalize
+from .normalize import normalize as _normalize, quotient as _quotient
 
 __all__ = ["dot_product", "scale_score", "running_max", "online_sum", "accumulate",
-           "normalize", "attention", "check_inputs"]
+           "normalize", "attention", "attention_from_scores", "softmax_probs", "check_inputs"]
 
 
 def _int_tensor(name, t):
@@ -95,7 +95,7 @@ def running_max(x, masked, p):
 
 
 def exp_weights(x, m, masked, p):
-    """``e = 2^(x - M)`` in ``u1.E`` per (query, key), 0 where masked."""
+    """``e = 2^(x - M)`` in ``u0.E`` per (query, key), 0 where masked."""
     n = np.where(masked, 0, m - 1 - (x >> p.score_frac_bits))
     f = x & ((1 << p.score_frac_bits) - 1)
     return np.where(masked, 0, exp2_weight(n, f, p))
@@ -140,11 +140,37 @@ def attention(q, k, v, scale, p, masked=None, *, stages=False):
     s = dot_product(q, k)
     masked = np.broadcast_to(masked, s.shape)
     x = scale_score(s, scale, p)
+    if stages:
+        o, st = attention_from_scores(x, v, p, masked, stages=True)
+        return o, dict(s=s, x=x, **st)
+    return attention_from_scores(x, v, p, masked)
+
+
+def attention_from_scores(x, v, p, masked=None, *, stages=False):
+    """Stages 3-7 from base-2 scores ``x (..., Nq, Nk)`` in ``s?.F`` (integers):
+    for accuracy studies that choose the score distribution directly."""
+    x = np.asarray(x, dtype=np.int64)
+    masked = np.zeros(x.shape, dtype=bool) if masked is None else np.broadcast_to(masked, x.shape)
     m, delta, _ = running_max(x, masked, p)
     e = exp_weights(x, m, masked, p)
     l = online_sum(e, delta, p)[..., -1]
-    acc = accumulate(e, delta, v, p)
+    acc = accumulate(e, delta, np.asarray(v, dtype=np.int64), p)
     o = normalize(acc, l, p)
     if stages:
-        return o, dict(s=s, x=x, m=m, delta=delta, e=e, l=l, acc=acc)
+        return o, dict(m=m, delta=delta, e=e, l=l, acc=acc)
     return o
+
+
+def softmax_probs(x, p, masked=None, prob_bits=8):
+    """The softmax probabilities the hardware's arithmetic gives, ``u0.prob_bits``
+    (1.0 is ``2^prob_bits``): key ``j``'s weight as the accumulator holds it after the
+    last key (``e_j * 2^G`` shifted by every later rescale: what a one-hot ``v_j``
+    would leave), divided by the row's sum ``l`` with the selected normaliser."""
+    x = np.asarray(x, dtype=np.int64)
+    masked = np.zeros(x.shape, dtype=bool) if masked is None else np.broadcast_to(masked, x.shape)
+    m, delta, seen = running_max(x, masked, p)
+    e = exp_weights(x, m, masked, p)
+    l = online_sum(e, delta, p)[..., -1]
+    later = np.where(seen, m[..., -1:] - m, 0)          # floor(floor(a/2^i)/2^j) = floor(a/2^(i+j))
+    eff = (e << p.guard_bits) >> np.clip(later, 0, 62)
+    return np.clip(_quotient(eff << prob_bits, l, p), 0, 1 << prob_bits)

@@ -23,7 +23,7 @@ The entries are the exact values lowered by half the worst chord error,
 ``c = (ln2 * 2^-T)^2 / 16`` (relative), which centres the interpolation error.
 
 Error budget of the weight ``e = floor((floor(V / 2^(n+1)) + 1) / 2)`` (``V / 2^(n+2)``
-rounded half up to ``u1.E``; the max element has ``e`` in [0.5, 1]):
+rounded half up to ``u0.E``, saturated at ``1 - 2^-E``; the max element has ``e`` in [0.5, 1)):
 interpolation ``c = (ln2 2^-T)^2/16`` relative (1.8e-6 at T=7), table and
 interpolation rounding half an LSB of ``u1.(E+1)`` each (``2^-(E+2)`` in ``e``'s scale
 together), final rounding ``2^-(E+1)``: in total below ``c + 0.75 * 2^-E``, i.e.
@@ -98,7 +98,8 @@ def _frac_shift(f, p):
 
 def exp2_frac(f, p):
     """``2^(f / 2^F)`` in ``u1.(E+1)`` for ``0 <= f < 2^F`` (int64 array), by
-    ``p.exp_method``; at most ``2^(E+2)``, so the weight is at most ``2^E``."""
+    ``p.exp_method``; at most ``2^(E+2)``, so the rounded weight is at most ``2^E`` before
+    it saturates."""
     f = np.asarray(f, dtype=np.int64)
     if p.exp_method != "interp":
         return {"lut": _frac_lut, "poly": _frac_poly, "shift": _frac_shift}[p.exp_method](f, p)
@@ -114,9 +115,10 @@ def exp2_frac(f, p):
 
 
 def exp2_weight(n, f, p):
-    """The exp weight ``e = round(2^(f/2^F) * 2^-(n+1) * 2^E)``, ``u1.E``.
+    """The exp weight ``e = min(round(2^(f/2^F) * 2^-(n+1) * 2^E), 2^E - 1)``, ``u0.E``
+    (saturating the rare 1.0 keeps ``e`` at ``E`` bits).
 
     ``n >= 0`` is clamped to ``p.exp_shift_limit`` (where the weight is already 0).
     """
     n = np.minimum(np.asarray(n, dtype=np.int64), p.exp_shift_limit)
-    return ((exp2_frac(f, p) >> (n + 1)) + 1) >> 1
+    return np.minimum(((exp2_frac(f, p) >> (n + 1)) + 1) >> 1, p.exp_value_max)

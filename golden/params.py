@@ -37,8 +37,9 @@ class AttnParams:
     max_seq_len : int
         Largest number of keys per query; sizes the accumulators (no buffer of scores).
     exp_bits : int
-        ``E``: exp weights ``p = 2^y`` (``y < 0``) are ``u0.E`` before the shift, i.e.
-        their resolution is ``2^-E`` relative to the row maximum.
+        ``E``: exp weights ``e = 2^y`` (``y < 0``) are ``u0.E`` (saturated at
+        ``1 - 2^-E``), i.e. their resolution is ``2^-E`` relative to the row maximum.
+        The default 17 keeps ``e`` at 17 bits, one signed 18x18 DSP operand.
     score_frac_bits : int
         ``F``: fraction bits of the base-2 score ``x = scale * (q . k)``.
     exp_table_bits : int
@@ -72,7 +73,7 @@ class AttnParams:
     data_width: int = 8
     lanes: int = 16
     max_seq_len: int = 4096
-    exp_bits: int = 16
+    exp_bits: int = 17
     score_frac_bits: int = 16
     exp_table_bits: int = 7
     guard_bits: int = 3
@@ -187,12 +188,12 @@ class AttnParams:
 
     @property
     def exp_value_max(self):
-        """Largest exp weight: 2^y * 2^E rounded, y < 0, is at most 2^E."""
-        return 1 << self.exp_bits
+        """Largest exp weight: 2^y * 2^E rounded, y < 0, saturated to 2^E - 1 (u0.E)."""
+        return (1 << self.exp_bits) - 1
 
     @property
     def exp_weight_width(self):
-        """Unsigned width of an exp weight ``p`` (``u1.E``, value <= 1.0)."""
+        """Unsigned width of an exp weight ``e`` (``u0.E``, value < 1.0): ``E``."""
         return _bits(self.exp_value_max)
 
     @property

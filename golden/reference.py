@@ -3,7 +3,7 @@ value, and the error of the integer output measured in output LSBs."""
 
 import numpy as np
 
-__all__ = ["attention_float", "softmax_weighted_sum", "error_stats"]
+__all__ = ["attention_float", "softmax_float", "softmax_weighted_sum", "error_stats"]
 
 
 def softmax_weighted_sum(x, v, masked=None, exp=np.exp2):
@@ -15,6 +15,18 @@ def softmax_weighted_sum(x, v, masked=None, exp=np.exp2):
     w = exp(x - np.where(np.isfinite(mx), mx, 0.0))
     tot = w.sum(axis=-1, keepdims=True)
     return np.where(tot > 0, (w / np.where(tot > 0, tot, 1.0)) @ v, 0.0)
+
+
+def softmax_float(x, masked=None):
+    """Exact float64 base-2 softmax of ``x`` along the last axis; masked keys and
+    all-masked rows give 0."""
+    x = np.asarray(x, dtype=np.float64)
+    if masked is not None:
+        x = np.where(np.broadcast_to(masked, x.shape), -np.inf, x)
+    mx = np.max(x, axis=-1, keepdims=True)
+    w = np.exp2(x - np.where(np.isfinite(mx), mx, 0.0))
+    tot = w.sum(axis=-1, keepdims=True)
+    return np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 0.0)
 
 
 def attention_float(q, k, v, scale, p, masked=None):
@@ -34,6 +46,7 @@ def error_stats(o_int, o_ref, p):
         "elements": int(err.size),
         "max_abs_err_lsb": float(np.max(np.abs(err))) if err.size else 0.0,
         "mean_abs_err_lsb": float(np.mean(np.abs(err))) if err.size else 0.0,
+        "p999_abs_err_lsb": float(np.quantile(np.abs(err), 0.999)) if err.size else 0.0,
         "correctly_rounded": float(np.mean(o_int == rounded)) if err.size else 1.0,
         "max_off_from_rounded": int(np.max(np.abs(o_int - rounded))) if err.size else 0,
     }

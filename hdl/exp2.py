@@ -11,7 +11,8 @@ __all__ = ["Exp2"]
 
 
 class Exp2(wiring.Component):
-    """``e = round(2^(f/2^F) * 2^-(n+1) * 2^E)``, ``u1.E``, ``2^frac`` by ``exp_method``.
+    """``e = min(round(2^(f/2^F) * 2^-(n+1) * 2^E), 2^E - 1)``, ``u0.E``, ``2^frac`` by
+    ``exp_method``.
 
     Golden: ``golden.exp2.exp2_weight``; its docstring gives each method and the error
     budget (below ``0.87 * 2^-E`` absolute at the defaults). ``"interp"``: the ROM holds
@@ -24,7 +25,7 @@ class Exp2(wiring.Component):
     i : ``In(stream.Signature(...))``
         ``{n: u(clog2(E+2)).0 (<= E+1), f: u0.F, tag}``
     o : ``Out(stream.Signature(...))``
-        ``{e: u1.E, tag}``
+        ``{e: u0.E, tag}``
 
     Latency: 5 cycles for every method (``"interp"``: ROM read, ROM word register,
     interpolation product, interpolation sum, shift and round).
@@ -66,9 +67,12 @@ class Exp2(wiring.Component):
         valid = _delay(m, en, self.i.valid, 4, "valid")
         tag = _delay(m, en, self.i.payload.tag, 4, "tag")
 
-        # Stage 5: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u1.E.
+        # Stage 5: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u0.E, and 1.0
+        # saturated to 1 - 2^-E.
+        e = Signal(p.exp_bits + 1)
+        m.d.comb += e.eq(((value >> (n + 1)) + 1) >> 1)
         with m.If(en):
-            m.d.sync += [self.o.payload.e.eq(((value >> (n + 1)) + 1) >> 1),
+            m.d.sync += [self.o.payload.e.eq(Mux(e[-1], p.exp_value_max, e)),
                          self.o.payload.tag.eq(tag), self.o.valid.eq(valid)]
         return m
 

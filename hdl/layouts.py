@@ -35,7 +35,7 @@ def out_layout(p):
 
 def weight_layout(p):
     """Per key, from the online softmax to the accumulator: the exp weight ``e``
-    (``u1.E``, 0 if masked), the rescale shift ``delta``, ``first``/``last`` key of the
+    (``u0.E``, 0 if masked), the rescale shift ``delta``, ``first``/``last`` key of the
     query, and the running sum after this key (``u.(E+G)``)."""
     return data.StructLayout({
         "e": unsigned(p.exp_weight_width), "delta": unsigned(p.shift_limit.bit_length()),

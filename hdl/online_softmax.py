@@ -23,7 +23,7 @@ class OnlineSoftmax(wiring.Component):
     i : ``In(stream.Signature(...))``
         ``{x: s(x_width - F).F, masked: 1, last: 1}``, one beat per key.
     o : ``Out(stream.Signature(...))``
-        ``{e: u1.E (0 if masked), delta: u(shift_limit), first: 1, last: 1,
+        ``{e: u0.E (0 if masked), delta: u(shift_limit), first: 1, last: 1,
         sum: u(sum_width - E - G).(E+G)}``; ``sum`` is the running sum after this key,
         ``first`` marks a query's first key (the accumulator restarts there).
 

@@ -1,7 +1,7 @@
-"""Out-of-context synthesis harness: the core's ~hundreds of port bits reach only
+"""Out-of-context synthesis harness: a unit's ~hundreds of port bits reach only
 three pins, so any FPGA package can hold it while no logic is optimised away."""
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,28 +11,30 @@ __all__ = ["SynthHarness"]
 
 
 class SynthHarness(wiring.Component):
-    """Every core input (payloads, valids, the output's ready) is a bit of one shift
-    register fed from ``din``; every core output is XOR-reduced into ``dout``.
+    """Every input port of ``unit`` (payloads, valids, readies) is a bit of one shift
+    register fed from ``din``; every output port is XOR-reduced into ``dout``.
 
-    :attr:`harness_ffs` flip-flops belong to the harness, not the core; reports
+    ``unit`` defaults to the whole :class:`AttentionCore` for ``params``; the accuracy
+    report passes single units (exp, normaliser) to cost them alone.
+    :attr:`harness_ffs` flip-flops belong to the harness, not the unit; reports
     subtract them. The XOR tree adds roughly ``outputs / 3`` LUTs.
     """
 
     din: In(1)
     dout: Out(1)
 
-    def __init__(self, params):
+    def __init__(self, params, unit=None):
         self.params = params
-        self.core = AttentionCore(params)
-        c = self.core
-        self._inputs = [c.q.payload, c.q.valid, c.kv.payload, c.kv.valid, c.o.ready]
-        self._outputs = [c.q.ready, c.kv.ready, c.o.payload, c.o.valid]
+        self.unit = AttentionCore(params) if unit is None else unit
+        ports = [(m.flow, Value.cast(v)) for _, m, v in self.unit.signature.flatten(self.unit)]
+        self._inputs = [v for flow, v in ports if flow == wiring.In]
+        self._outputs = [v for flow, v in ports if flow == wiring.Out]
         self.harness_ffs = len(Cat(*self._inputs)) + 1
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.core = self.core
+        m.submodules.unit = self.unit
         chain = Cat(*self._inputs)
         shift = Signal(len(chain))
         m.d.sync += shift.eq(Cat(self.din, shift[:-1]))

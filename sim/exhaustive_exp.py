@@ -1,7 +1,7 @@
 """The exp unit's RTL on every input, at its full width: Verilator with a small C++
 driver feeds all ``(n, f)`` pairs back to back (about 1.2 million at the defaults,
 under a second of simulation) and the weights are compared with the golden model.
-With ``exp2_weight`` monotone and within ``[0, 2^E]`` over the same inputs (checked
+With ``exp2_weight`` monotone and within ``[0, 2^E - 1]`` over the same inputs (checked
 here in NumPy), the RTL is too: together an exhaustive proof of both properties.
 """
 

@@ -128,7 +128,7 @@ def _bound_params(max_seq_len):
 
 
 def _abstract_exp(e_source):
-    """An exp unit whose weight is ``e_source`` (any value in ``[0, 2^E]``, the range of
+    """An exp unit whose weight is ``e_source`` (any value in ``[0, 2^E - 1]``, the range of
     the real unit, which ``exp_matches_spec`` and ``exp_range`` cover), so the bound
     proof does not carry the table and interpolation through every step."""
     class AbstractExp2(Exp2):
@@ -147,7 +147,7 @@ def _abstract_exp(e_source):
 
 def no_overflow(max_seq_len):
     """OnlineSoftmax feeding the Accumulator, built with 2 spare bits in the running sum
-    and the accumulator, on any score, exp weight in ``[0, 2^E]``, value and stall, at
+    and the accumulator, on any score, exp weight in ``[0, 2^E - 1]``, value and stall, at
     most ``max_seq_len`` keys per query: every running sum and every accumulator
     update fits the widths ``AttnParams`` derives (``sum_width``, ``acc_width``).
 
@@ -245,8 +245,9 @@ def exp_monotone(broken):
 
 def exp_matches_spec(broken):
     """The pipelined exp unit equals the golden formula (``golden.exp2.exp2_weight``:
-    table base + rounded slope * low bits, then ``((V >> (n+1)) + 1) >> 1``) written
-    out combinationally, and lies in ``[0, 2^E]``, for every input. ``broken``: the rounding constant dropped
+    table base + rounded slope * low bits, then ``((V >> (n+1)) + 1) >> 1`` saturated
+    at ``2^E - 1``) written
+    out combinationally, and lies in ``[0, 2^E - 1]``, for every input. ``broken``: the rounding constant dropped
     from the formula."""
     p = _exp_params()
     F, T = p.score_frac_bits, p.exp_table_bits
@@ -268,7 +269,9 @@ def exp_matches_spec(broken):
         slope = table[(f >> lo) + 1] - base
         half = 0 if broken else 1 << (lo - 1)
         value = base + ((slope * f[:lo] + half) >> lo)
-        spec = ((value >> (n + 1)) + 1) >> 1
+        rounded = Signal(p.exp_bits + 1)
+        m.d.comb += rounded.eq(((value >> (n + 1)) + 1) >> 1)
+        spec = Mux(rounded > p.exp_value_max, p.exp_value_max, rounded)
         with m.If(started & dut.o.valid):
             m.d.comb += [Assert(dut.o.payload.e == spec),
                          Assert(dut.o.payload.e <= p.exp_value_max)]
@@ -350,7 +353,7 @@ PROPERTIES = [
              "exp weight monotone in y over all input pairs (F=8, T=4, E=8)",
              "one segment's slope raised past the next entry"),
     Property("exp_matches_spec", exp_matches_spec, "bmc", Exp2.latency + 2,
-             "exp unit = golden formula, within [0, 2^E], for every input (F=8, T=4, E=8)",
+             "exp unit = golden formula, within [0, 2^E - 1], for every input (F=8, T=4, E=8)",
              "rounding constant dropped"),
     Property("core_protocol", core_protocol, "bmc", 40,
              "core: valid/ready rule, last framing, rows <= closed queries, error flags",
