@@ -66,10 +66,15 @@ def our_variants(base):
     for n in base.NORM_METHODS:
         if n != base.norm_method:
             out.append((f"{base.exp_method}+{n}", dataclasses.replace(base, norm_method=n)))
+    # Other output widths, at the base exp_bits and with exp_bits grown by the output
+    # bits added (the weights' resolution must keep pace with the output's).
     for w in (4, 12, 16):
-        if w != base.data_width:
-            out.append((f"{base.exp_method}+{base.norm_method} w{w}", dataclasses.replace(
-                base, data_width=w, scale_frac=None, recip_frac_bits=None)))
+        if w == base.data_width:
+            continue
+        grown = min(24, base.exp_bits + max(0, w - base.data_width))
+        for e in dict.fromkeys((base.exp_bits, grown)):
+            out.append((f"{base.exp_method}+{base.norm_method} w{w} E{e}", dataclasses.replace(
+                base, data_width=w, exp_bits=e, scale_frac=None, recip_frac_bits=None)))
     return out
 
 
