@@ -46,7 +46,7 @@ soak: $(STAMP)
 # Every numerics variant and the peers: error, ECP5 cost, plots. The report is committed
 # in docs/accuracy (the README shows it); synthesis results are cached in build/.
 accuracy: $(STAMP)
-	$(BIN)/attnhw accuracy $(ARGS) --out-dir docs/accuracy
+	$(BIN)/attnhw accuracy $(ARGS) --out-dir docs/accuracy --update-readme README.md
 
 clean:
 	rm -rf build

@@ -152,3 +152,23 @@ def write_plots(r, hists, edges, out):
         ax.axis("off")
     fig.tight_layout()
     _save(fig, out / "error_histograms.png")
+
+
+README_BEGIN = "<!-- numerics tables: copied from docs/accuracy/accuracy.md (tests/test_accuracy_report.py checks) -->"
+README_END = "<!-- end of numerics tables -->"
+
+
+def readme_tables(md):
+    """The variants and peers tables of the markdown report (headings included)."""
+    start = md.index("## attnhw variants")
+    end = md.index("## The default (")
+    return md[start:end].replace("## ", "#### ").strip()
+
+
+def update_readme(path, md):
+    """Replace the text between the README's markers with :func:`readme_tables`."""
+    text = open(path).read()
+    head, rest = text.split(README_BEGIN)
+    _, tail = rest.split(README_END)
+    new = f"{head}{README_BEGIN}\n{readme_tables(md)}\n{README_END}{tail}"
+    atomic_write(path, lambda f: f.write(new))

@@ -7,6 +7,7 @@ and exit status 2; no output file is left behind.
 
 import argparse
 import dataclasses
+import pathlib
 import sys
 
 from golden.params import AttnParams
@@ -77,6 +78,10 @@ def cmd_accuracy(args):
         raise ValueError(f"--elements {args.elements}: at least 1000 outputs per record")
     r = run_accuracy(p, elements=args.elements, seed=args.seed, out_dir=args.out_dir,
                      json_path=args.json, synth=not args.no_synth)
+    if args.update_readme:
+        from attnhw.accuracy_report import update_readme
+        update_readme(args.update_readme, (pathlib.Path(args.out_dir) / "accuracy.md").read_text())
+        print(f"updated the numerics tables in {args.update_readme}")
     print(f"wrote {args.out_dir}/accuracy.md, accuracy.json, pareto.png, "
           f"error_vs_seq_len.png, error_histograms.png ({r['seconds']} s)")
     for k, v in r["targets"].items():
@@ -144,6 +149,8 @@ def _parser():
     a.add_argument("--out-dir", default="build/accuracy")
     a.add_argument("--json", help="also write the JSON report here")
     a.add_argument("--no-synth", action="store_true", help="skip the ECP5 cost (fast)")
+    a.add_argument("--update-readme", metavar="README",
+                   help="replace the numerics tables between the README's markers")
     a.set_defaults(func=cmd_accuracy)
 
     f = sub.add_parser("formal", help="formal properties (SymbiYosys) and the exhaustive exp check")

@@ -2,6 +2,7 @@
 (small, without synthesis)."""
 
 import json
+import pathlib
 
 import numpy as np
 
@@ -56,3 +57,12 @@ def test_accuracy_report_end_to_end(tmp_path):
     # The coarse methods must measure worse than the default: the report can tell them apart.
     worst = {s["numerics"]: s["max_abs_err_lsb"] for s in r["summary"] if s["kind"] == "attnhw"}
     assert worst["shift+divide"] > 2 > 0.51 >= worst[our_variants(p)[0][0]]
+
+
+def test_readme_numerics_tables_match_the_report():
+    """The README's tables are the committed report's (`make accuracy` writes both)."""
+    from attnhw.accuracy_report import README_BEGIN, README_END, readme_tables
+    root = pathlib.Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    between = readme.split(README_BEGIN)[1].split(README_END)[0].strip()
+    assert between == readme_tables((root / "docs" / "accuracy" / "accuracy.md").read_text())
