@@ -23,12 +23,8 @@ class NormalizeRecip(wiring.Component):
     ``q = (floor(acc r / 2^(P+k-1)) + 1) >> 1`` (= ``round(acc r / 2^(P+k))``),
     saturated to ``w`` bits; 0 when ``l = 0``.
 
-    Members
-    -------
-    i : ``In(stream.Signature(...))``
-        ``{acc: lanes x s.(E+G), sum: u.(E+G), last: 1}`` from :class:`Accumulator`.
-    o : ``Out(stream.Signature(...))``
-        ``{o: lanes x s(w).0, last: 1}``.
+    Members: ``i`` and ``o`` as :class:`hdl.normalize.Normalize` (the two are
+    interchangeable in the core).
 
     Latency: 9 cycles (``"recip_nr"``) or 7 (``"recip_lut"``); every stage stalls
     together when ``o`` is not ready.
