@@ -178,8 +178,24 @@ def unit_cost(p, kind, cache_dir, log=print):
     return {"error": err}
 
 
-def _variant_cost(p, cache_dir, log):
-    e, n = unit_cost(p, "exp", cache_dir, log), unit_cost(p, "norm", cache_dir, log)
+def _start_unit_costs(variants, base, cache_dir, log):
+    """Synthesise every distinct unit on two workers (nextpnr is single-threaded), the
+    slowest (the per-lane multipliers of the reciprocal normalisers) first; returns
+    ``{(kind, method): future}``."""
+    from concurrent.futures import ThreadPoolExecutor
+    units = {}
+    for _, p in variants:
+        if p.data_width == base.data_width:
+            units.setdefault(("norm", p.norm_method), p)
+            units.setdefault(("exp", p.exp_method), p)
+    order = sorted(units, key=lambda u: (u[0] != "norm", u[1] == "divide"))
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {u: pool.submit(unit_cost, units[u], u[0], cache_dir, log) for u in order}
+    pool.shutdown(wait=False)
+    return futures
+
+
+def _variant_cost(e, n):
     if "error" in e or "error" in n:
         return {"error": e.get("error") or n.get("error"), "exp_unit": e, "norm_unit": n}
     c = {k: e[k] + n[k] for k in ("luts", "ffs", "dsps", "brams")}
@@ -202,6 +218,8 @@ def run_accuracy(base, *, elements=100_000, seed=1, out_dir="build/accuracy", js
     out.mkdir(parents=True, exist_ok=True)
     variants = our_variants(base)
     edges = np.linspace(-1.5, 1.5, 61)
+    if synth:       # in the background while the errors are measured
+        units = _start_unit_costs(variants, base, cache_dir, log)
     records, hists = [], {}
     for d in DISTRIBUTIONS:
         log(f"{d}: {DISTRIBUTIONS[d][3]}")
@@ -230,10 +248,11 @@ def run_accuracy(base, *, elements=100_000, seed=1, out_dir="build/accuracy", js
                               **_measure_peer(peer["fn"], base, x, masked)))
     costs = {}
     if synth:
-        log("cost (ECP5, exp + normaliser units) ...")
+        log("cost (ECP5, exp + normaliser units): waiting for synthesis ...")
         for name, p in variants:
             if p.data_width == base.data_width:
-                costs[name] = _variant_cost(p, cache_dir, log)
+                costs[name] = _variant_cost(units[("exp", p.exp_method)].result(),
+                                            units[("norm", p.norm_method)].result())
     report = dict(base_params=base.as_dict(), elements_per_record=elements, seed=seed,
                   prob_bits=list(PROB_BITS), records=records, seq_len_sweep=sweep, costs=costs,
                   distributions={k: v[3] for k, v in DISTRIBUTIONS.items()},
