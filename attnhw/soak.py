@@ -33,6 +33,10 @@ def random_params(seed, c):
                   max_seq_len=int(rng.choice([16, 64, 256, 4096])),
                   exp_bits=int(rng.integers(8, 21)), guard_bits=int(rng.integers(0, 5)),
                   exp_table_bits=int(rng.integers(3, 9)))
+        # Drawn after the fields above, so earlier seeds keep their shapes and widths.
+        kw.update(exp_method=str(rng.choice(AttnParams.EXP_METHODS)),
+                  norm_method=str(rng.choice(AttnParams.NORM_METHODS)),
+                  recip_table_bits=int(rng.integers(3, 10)))
         try:
             return AttnParams(**kw)
         except ParamError:
