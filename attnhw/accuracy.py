@@ -6,7 +6,7 @@ drawn from each distribution (or, for ``uniform_int_qk``, made by the dot produc
 the scale port from uniform integer Q and K), run through the golden model (= RTL) of
 each variant, and compared with float64 softmax of the same ``x``. Cost is Yosys +
 nextpnr on ECP5 of the exp unit and the normaliser alone (``SynthHarness``), cached
-per parameter set and source version under the output directory.
+per parameter set and source version in ``cache_dir``.
 """
 
 import dataclasses
@@ -178,16 +178,15 @@ def unit_cost(p, kind, cache_dir, log=print):
     return {"error": err}
 
 
-def _start_unit_costs(variants, base, cache_dir, log):
-    """Synthesise every distinct unit on two workers (nextpnr is single-threaded), the
-    slowest (the per-lane multipliers of the reciprocal normalisers) first; returns
-    ``{(kind, method): future}``."""
+def _start_unit_costs(variants, cache_dir, log):
+    """Synthesise every distinct unit of ``variants`` on two workers (nextpnr is
+    single-threaded), the slowest (the per-lane multipliers of the reciprocal
+    normalisers) first; returns ``{(kind, method): future}``."""
     from concurrent.futures import ThreadPoolExecutor
     units = {}
     for _, p in variants:
-        if p.data_width == base.data_width:
-            units.setdefault(("norm", p.norm_method), p)
-            units.setdefault(("exp", p.exp_method), p)
+        units.setdefault(("norm", p.norm_method), p)
+        units.setdefault(("exp", p.exp_method), p)
     order = sorted(units, key=lambda u: (u[0] != "norm", u[1] == "divide"))
     pool = ThreadPoolExecutor(max_workers=2)
     futures = {u: pool.submit(unit_cost, units[u], u[0], cache_dir, log) for u in order}
@@ -217,42 +216,43 @@ def run_accuracy(base, *, elements=100_000, seed=1, out_dir="build/accuracy", js
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     variants = our_variants(base)
+    # The methods at the base width: costed, and swept over seq_len.
+    methods = [(n, p) for n, p in variants if p.data_width == base.data_width]
     edges = np.linspace(-1.5, 1.5, 61)
     if synth:       # in the background while the errors are measured
-        units = _start_unit_costs(variants, base, cache_dir, log)
+        units = _start_unit_costs(methods, cache_dir, log)
     records, hists = [], {}
-    for d in DISTRIBUTIONS:
+    for i, d in enumerate(DISTRIBUTIONS):
         log(f"{d}: {DISTRIBUTIONS[d][3]}")
+        problems = {}       # one draw per data width (the same seed for every variant)
         for name, p in variants:
-            rng = np.random.default_rng([seed, list(DISTRIBUTIONS).index(d)])
-            x, v, masked = _problem(p, d, elements, rng)
+            if p.data_width not in problems:
+                problems[p.data_width] = _problem(p, d, elements, np.random.default_rng([seed, i]))
+            x, v, masked = problems[p.data_width]
             rec, h = _measure(p, x, v, masked, edges)
             hists[name] = hists.get(name, 0) + h
             records.append(dict(numerics=name, kind="attnhw", distribution=d,
                                 seq_len=x.shape[-1], params=p.as_dict(), **rec))
+        x, _, masked = problems[base.data_width]
         for name, peer in PEERS.items():
-            rng = np.random.default_rng([seed, list(DISTRIBUTIONS).index(d)])
-            x, _, masked = _problem(base, d, elements, rng)
             records.append(dict(numerics=name, kind="peer", distribution=d, seq_len=x.shape[-1],
                                 bits=peer["bits"], **_measure_peer(peer["fn"], base, x, masked)))
     log("error vs seq_len ...")
     sweep = []
     for n in SWEEP_SEQ_LENS:
-        for name, p in variants[:6]:
-            x, v, masked = _problem(p, "gauss_1", elements // 4, np.random.default_rng([seed, n]), n)
+        x, v, masked = _problem(base, "gauss_1", elements // 4, np.random.default_rng([seed, n]), n)
+        for name, p in methods:
             rec, _ = _measure(p, x, v, masked)
             sweep.append(dict(numerics=name, kind="attnhw", seq_len=n, **rec))
         for name, peer in PEERS.items():
-            x, _, masked = _problem(base, "gauss_1", elements // 4, np.random.default_rng([seed, n]), n)
             sweep.append(dict(numerics=name, kind="peer", seq_len=n,
                               **_measure_peer(peer["fn"], base, x, masked)))
     costs = {}
     if synth:
         log("cost (ECP5, exp + normaliser units): waiting for synthesis ...")
-        for name, p in variants:
-            if p.data_width == base.data_width:
-                costs[name] = _variant_cost(units[("exp", p.exp_method)].result(),
-                                            units[("norm", p.norm_method)].result())
+        for name, p in methods:
+            costs[name] = _variant_cost(units[("exp", p.exp_method)].result(),
+                                        units[("norm", p.norm_method)].result())
     report = dict(base_params=base.as_dict(), elements_per_record=elements, seed=seed,
                   prob_bits=list(PROB_BITS), records=records, seq_len_sweep=sweep, costs=costs,
                   distributions={k: v[3] for k, v in DISTRIBUTIONS.items()},

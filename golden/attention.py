@@ -146,14 +146,19 @@ def attention(q, k, v, scale, p, masked=None, *, stages=False):
     return attention_from_scores(x, v, p, masked)
 
 
+def _online_softmax(x, p, masked):
+    """Stages 3-5 on integer scores ``x``: ``(m, delta, seen, e, l)``, ``l`` the final sum."""
+    x = np.asarray(x, dtype=np.int64)
+    masked = np.zeros(x.shape, dtype=bool) if masked is None else np.broadcast_to(masked, x.shape)
+    m, delta, seen = running_max(x, masked, p)
+    e = exp_weights(x, m, masked, p)
+    return m, delta, seen, e, online_sum(e, delta, p)[..., -1]
+
+
 def attention_from_scores(x, v, p, masked=None, *, stages=False):
     """Stages 3-7 from base-2 scores ``x (..., Nq, Nk)`` in ``s?.F`` (integers):
     for accuracy studies that choose the score distribution directly."""
-    x = np.asarray(x, dtype=np.int64)
-    masked = np.zeros(x.shape, dtype=bool) if masked is None else np.broadcast_to(masked, x.shape)
-    m, delta, _ = running_max(x, masked, p)
-    e = exp_weights(x, m, masked, p)
-    l = online_sum(e, delta, p)[..., -1]
+    m, delta, _, e, l = _online_softmax(x, p, masked)
     acc = accumulate(e, delta, np.asarray(v, dtype=np.int64), p)
     o = normalize(acc, l, p)
     if stages:
@@ -166,11 +171,7 @@ def softmax_probs(x, p, masked=None, prob_bits=8):
     (1.0 is ``2^prob_bits``): key ``j``'s weight as the accumulator holds it after the
     last key (``e_j * 2^G`` shifted by every later rescale: what a one-hot ``v_j``
     would leave), divided by the row's sum ``l`` with the selected normaliser."""
-    x = np.asarray(x, dtype=np.int64)
-    masked = np.zeros(x.shape, dtype=bool) if masked is None else np.broadcast_to(masked, x.shape)
-    m, delta, seen = running_max(x, masked, p)
-    e = exp_weights(x, m, masked, p)
-    l = online_sum(e, delta, p)[..., -1]
+    m, _, seen, e, l = _online_softmax(x, p, masked)
     later = np.where(seen, m[..., -1:] - m, 0)          # floor(floor(a/2^i)/2^j) = floor(a/2^(i+j))
     eff = (e << p.guard_bits) >> np.clip(later, 0, 62)
     return np.clip(_quotient(eff << prob_bits, l, p), 0, 1 << prob_bits)

@@ -15,6 +15,8 @@ import math
 
 import numpy as np
 
+from .normalize import leading_one
+
 __all__ = ["PEERS", "hls4ml_softmax_stable", "ibert_int_softmax", "softermax"]
 
 LN2 = math.log(2)
@@ -143,9 +145,7 @@ def softermax(x, masked, frac_bits, out_bits=8, *, pow2_width=16, recip_width=16
     in_w = int(total.max()).bit_length() + 1 if total.size else 2
     in_w = max(in_w, of + 2)
     t = np.maximum(total, 1)
-    msb = np.zeros_like(t)
-    for bit in range(1, 63):
-        msb += (t >> bit) > 0
+    msb = leading_one(t)
     rr = t << (in_w - 1 - msb)                                # u1.(in_w-1)
     eb = int(math.log2(entries))
     top = (rr >> (in_w - 1 - eb)) & (entries - 1)

@@ -6,27 +6,22 @@ import numpy as np
 __all__ = ["attention_float", "softmax_float", "softmax_weighted_sum", "error_stats"]
 
 
-def softmax_weighted_sum(x, v, masked=None, exp=np.exp2):
-    """Exact float64 ``sum_j softmax_j(x) v_j`` over the unmasked keys, with
-    ``softmax`` in the base of ``exp``; all-masked rows give 0, as the hardware does."""
+def softmax_float(x, masked=None, exp=np.exp2):
+    """Exact float64 softmax of ``x`` along the last axis, in the base of ``exp``;
+    masked keys and all-masked rows give 0."""
+    x = np.asarray(x, dtype=np.float64)
     if masked is not None:
         x = np.where(np.broadcast_to(masked, x.shape), -np.inf, x)
     mx = np.max(x, axis=-1, keepdims=True)
     w = exp(x - np.where(np.isfinite(mx), mx, 0.0))
     tot = w.sum(axis=-1, keepdims=True)
-    return np.where(tot > 0, (w / np.where(tot > 0, tot, 1.0)) @ v, 0.0)
-
-
-def softmax_float(x, masked=None):
-    """Exact float64 base-2 softmax of ``x`` along the last axis; masked keys and
-    all-masked rows give 0."""
-    x = np.asarray(x, dtype=np.float64)
-    if masked is not None:
-        x = np.where(np.broadcast_to(masked, x.shape), -np.inf, x)
-    mx = np.max(x, axis=-1, keepdims=True)
-    w = np.exp2(x - np.where(np.isfinite(mx), mx, 0.0))
-    tot = w.sum(axis=-1, keepdims=True)
     return np.where(tot > 0, w / np.where(tot > 0, tot, 1.0), 0.0)
+
+
+def softmax_weighted_sum(x, v, masked=None, exp=np.exp2):
+    """Exact float64 ``sum_j softmax_j(x) v_j`` over the unmasked keys, with
+    ``softmax`` in the base of ``exp``; all-masked rows give 0, as the hardware does."""
+    return softmax_float(x, masked, exp) @ v
 
 
 def attention_float(q, k, v, scale, p, masked=None):

@@ -1,4 +1,4 @@
-"""Exp unit: ``2^y`` for ``y < 0`` as a shift and an interpolated ``2^frac`` table."""
+"""Exp unit: ``2^y`` for ``y < 0`` as a shift and ``2^frac`` (table, polynomial or shift)."""
 
 from amaranth.hdl import C, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
@@ -6,6 +6,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.exp2 import exp2_lut_table, exp2_table, poly_coefficients
+
+from .pipeline import delay
 
 __all__ = ["Exp2"]
 
@@ -63,9 +65,9 @@ class Exp2(wiring.Component):
 
         # Stages 1-4 compute `value` = 2^frac, u1.(E+1); n, valid and tag travel beside it.
         value = getattr(self, f"_value_{p.exp_method}")(m, en, self.i.payload.f)
-        n = _delay(m, en, self.i.payload.n, 4, "n")
-        valid = _delay(m, en, self.i.valid, 4, "valid")
-        tag = _delay(m, en, self.i.payload.tag, 4, "tag")
+        n = delay(m, en, self.i.payload.n, 4, "n")
+        valid = delay(m, en, self.i.valid, 4, "valid")
+        tag = delay(m, en, self.i.payload.tag, 4, "tag")
 
         # Stage 5: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u0.E, and 1.0
         # saturated to 1 - 2^-E.
@@ -90,15 +92,15 @@ class Exp2(wiring.Component):
             init=[a | (s << base_w) for a, s in zip(table, slopes)])
         rd = rom.read_port(domain="sync")
         m.d.comb += [rd.en.eq(en), rd.addr.eq(f >> lo_bits)]
-        rom_word = _delay(m, en, rd.data, 1, "rom_word")
-        f_lo = _delay(m, en, f[:lo_bits] if lo_bits else C(0, 1), 2, "f_lo")
+        rom_word = delay(m, en, rd.data, 1, "rom_word")
+        f_lo = delay(m, en, f[:lo_bits] if lo_bits else C(0, 1), 2, "f_lo")
         # Stage 3: the interpolation product slope * f_lo (registered: maps onto a DSP).
-        product = _delay(m, en, rom_word[base_w:] * f_lo, 1, "product")
-        base = _delay(m, en, rom_word[:base_w], 1, "base")
+        product = delay(m, en, rom_word[base_w:] * f_lo, 1, "product")
+        base = delay(m, en, rom_word[:base_w], 1, "base")
         # Stage 4: value = base + round(product / 2^lo_bits).
         if lo_bits:
-            return _delay(m, en, base + ((product + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
-        return _delay(m, en, base, 1, "value")
+            return delay(m, en, base + ((product + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
+        return delay(m, en, base, 1, "value")
 
     def _value_lut(self, m, en, f):
         p = self.params
@@ -109,32 +111,22 @@ class Exp2(wiring.Component):
         rd = rom.read_port(domain="sync")
         idx = f if lo_bits == 0 else (f + (1 << (lo_bits - 1))) >> lo_bits   # rounded
         m.d.comb += [rd.en.eq(en), rd.addr.eq(idx)]
-        return _delay(m, en, rd.data, 3, "value")
+        return delay(m, en, rd.data, 3, "value")
 
     def _value_poly(self, m, en, f):
         p = self.params
         c0, c1, c2 = poly_coefficients(p.exp_bits)
         fb = p.score_frac_bits
-        a = _delay(m, en, C(c2) * f, 1, "c2_t")                       # stage 1
-        f1 = _delay(m, en, f, 1, "f1")
-        b = _delay(m, en, C(c1) + (a >> fb), 1, "b")                  # stage 2
-        f2 = _delay(m, en, f1, 1, "f2")
-        prod = _delay(m, en, b * f2, 1, "b_t")                        # stage 3
+        a = delay(m, en, C(c2) * f, 1, "c2_t")                       # stage 1
+        f1 = delay(m, en, f, 1, "f1")
+        b = delay(m, en, C(c1) + (a >> fb), 1, "b")                  # stage 2
+        f2 = delay(m, en, f1, 1, "f2")
+        prod = delay(m, en, b * f2, 1, "b_t")                        # stage 3
         top = (1 << (p.exp_bits + 2)) - 1
         v = (prod >> fb) + c0
-        return _delay(m, en, Mux(v > top, top, v), 1, "value")        # stage 4
+        return delay(m, en, Mux(v > top, top, v), 1, "value")        # stage 4
 
     def _value_shift(self, m, en, f):
         e1 = self.params.exp_bits + 1
-        return _delay(m, en, Mux(f[-1], C(1 << (e1 + 1)), C(1 << e1)), 4, "value")
+        return delay(m, en, Mux(f[-1], C(1 << (e1 + 1)), C(1 << e1)), 4, "value")
 
-
-def _delay(m, en, value, stages, name):
-    """``value`` through ``stages`` registers that advance when ``en`` is high."""
-    for i in range(stages):
-        reg = Signal.like(value, name=f"{name}_d{i}") if isinstance(value, Signal) \
-            else Signal(value.shape(), name=f"{name}_d{i}")
-        with m.If(en):
-            m.d.sync += reg.eq(value)
-        value = reg
-    return value

@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.normalize import recip_table
 
-from .exp2 import _delay
+from .pipeline import delay
 from .layouts import out_layout, row_layout
 
 __all__ = ["NormalizeRecip"]
@@ -57,38 +57,38 @@ class NormalizeRecip(wiring.Component):
         for b in range(s):
             with m.If(l_in[b]):
                 m.d.comb += [lz_in.eq(s - 1 - b), shift_in.eq(pf + b - 1)]
-        lz = _delay(m, en, lz_in, 1, "lz")
-        l1 = _delay(m, en, l_in, 1, "l")
-        shift1 = _delay(m, en, shift_in, 1, "shift")
+        lz = delay(m, en, lz_in, 1, "lz")
+        l1 = delay(m, en, l_in, 1, "l")
+        shift1 = delay(m, en, shift_in, 1, "shift")
         # Stage 2: the mantissa u1.(S-1), leading one at bit S-1.
-        mant = _delay(m, en, (l1 << lz)[:s], 1, "mant")
+        mant = delay(m, en, (l1 << lz)[:s], 1, "mant")
         # Stages 3-4: table read, the word registered.
         table = [int(t) for t in recip_table(p)]
         m.submodules.rom = rom = Memory(shape=unsigned(pf), depth=len(table), init=table)
         rd = rom.read_port(domain="sync")
         idx = (mant >> (s - 1 - rb)) if s - 1 >= rb else (mant << (rb - s + 1))
         m.d.comb += [rd.en.eq(en), rd.addr.eq(idx[:rb])]
-        r = _delay(m, en, rd.data, 1, "r0")
+        r = delay(m, en, rd.data, 1, "r0")
         if nr:
             # Stage 5: t = m r0 / 2^P (about 2^P); stage 6: r0 (2^(P+1) - t).
-            mant4 = _delay(m, en, mant, 2, "mant_nr")
+            mant4 = delay(m, en, mant, 2, "mant_nr")
             m_p = (mant4 >> (s - 1 - pf)) if s - 1 >= pf else (mant4 << (pf - s + 1))
-            t = _delay(m, en, (m_p * r) >> pf, 1, "t")
-            r5 = _delay(m, en, r, 1, "r0_nr")
-            r = _delay(m, en, r5 * (C(1 << (pf + 1)) - t)[:pf + 2], 1, "r_prod") >> pf
+            t = delay(m, en, (m_p * r) >> pf, 1, "t")
+            r5 = delay(m, en, r, 1, "r0_nr")
+            r = delay(m, en, r5 * (C(1 << (pf + 1)) - t)[:pf + 2], 1, "r_prod") >> pf
             r = r[:pf + 1]
-        shift = _delay(m, en, shift1, stages - 1, "shift_late")
-        zero = _delay(m, en, l_in == 0, stages, "zero")
-        last = _delay(m, en, self.i.payload.last, stages, "last")
-        valid = _delay(m, en, self.i.valid, stages, "valid")
-        accs = [_delay(m, en, self.i.payload.acc[n], stages, f"acc{n}") for n in range(p.lanes)]
+        shift = delay(m, en, shift1, stages - 1, "shift_late")
+        zero = delay(m, en, l_in == 0, stages, "zero")
+        last = delay(m, en, self.i.payload.last, stages, "last")
+        valid = delay(m, en, self.i.valid, stages, "valid")
+        accs = [delay(m, en, self.i.payload.acc[n], stages, f"acc{n}") for n in range(p.lanes)]
 
         # Stage +1: acc * r per lane.
-        prods = [_delay(m, en, a * r, 1, f"prod{n}") for n, a in enumerate(accs)]
-        shift = _delay(m, en, shift, 1, "shift_prod")
+        prods = [delay(m, en, a * r, 1, f"prod{n}") for n, a in enumerate(accs)]
+        shift = delay(m, en, shift, 1, "shift_prod")
         # Stage +2: q = (floor(prod / 2^(P+k-1)) + 1) >> 1.
-        qs = [_delay(m, en, ((pr >> shift) + 1) >> 1, 1, f"q{n}") for n, pr in enumerate(prods)]
-        zero, last, valid = (_delay(m, en, x, 2, nm) for x, nm in
+        qs = [delay(m, en, ((pr >> shift) + 1) >> 1, 1, f"q{n}") for n, pr in enumerate(prods)]
+        zero, last, valid = (delay(m, en, x, 2, nm) for x, nm in
                              ((zero, "zero_o"), (last, "last_o"), (valid, "valid_o")))
         # Stage +3: saturate to w bits; an all-masked row (l = 0) gives 0.
         lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
