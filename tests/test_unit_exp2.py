@@ -62,5 +62,7 @@ def test_exp2_methods_within_bound_and_monotone(method, bound):
     approx = exp2_frac(f, p) / 2.0 ** (p.exp_bits + 1)
     exact = 2.0 ** (f / 2.0 ** p.score_frac_bits)
     assert np.max(np.abs(approx / exact - 1)) <= bound(p)
+    if method == "shift":       # the nearest power of two: at most half an octave off
+        assert np.max(np.abs(np.log2(approx / exact))) <= 0.5
     assert np.all(np.diff(exp2_frac(f, p)) >= 0)
     assert exp2_frac(f, p).max() <= 1 << (p.exp_bits + 2)     # so the weight <= 2^E
