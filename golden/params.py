@@ -67,6 +67,10 @@ class AttnParams:
     recip_frac_bits : int
         ``P``: the reciprocal ``1/m`` (``m`` in [1, 2)) is ``u1.P``; ``None`` derives
         ``w + 12``, so its error (``2^-P`` relative) is ``2^-13`` of an output LSB.
+    block : int
+        Queries the engine (:mod:`hdl.engine`) computes at once: each key/value slice
+        read from its memory feeds ``block`` query pipelines, so the engine has
+        ``2 * lanes * block`` multipliers. The core alone ignores it.
     """
 
     head_dim: int = 64
@@ -83,6 +87,7 @@ class AttnParams:
     norm_method: str = "divide"
     recip_table_bits: int = 8
     recip_frac_bits: int | None = None
+    block: int = 1
 
     EXP_METHODS = ("interp", "lut", "poly", "shift")
     NORM_METHODS = ("divide", "recip_nr", "recip_lut")
@@ -119,6 +124,7 @@ class AttnParams:
         self._check_range("scale_frac", 0, 64)
         self._check_range("recip_table_bits", 1, 12)
         self._check_range("recip_frac_bits", self.recip_table_bits + 1, 30)
+        self._check_range("block", 1, 64)
         # The golden model computes in int64: every intermediate must fit 63 bits.
         wide = ["score_x_product_width", "norm_numerator_width"]
         if self.norm_method != "divide":

@@ -35,13 +35,14 @@ async def send(ctx, port, beats, rng=None, gap=0.0):
         ctx.set(port.valid, 0)
 
 
-async def receive(ctx, port, count, rng=None, stall=0.0):
-    """Collect ``count`` beats from ``port`` with random backpressure."""
+async def receive(ctx, port, count, rng=None, stall=0.0, raw=False):
+    """Collect ``count`` beats from ``port`` with random backpressure (as packed ints
+    if ``raw``)."""
     out = []
     for _ in range(count):
         await _idle(ctx, rng, stall)
         ctx.set(port.ready, 1)
         payload, = await ctx.tick().sample(port.payload).until(port.valid)
         ctx.set(port.ready, 0)
-        out.append(to_python(payload))
+        out.append(payload.as_value().value if raw else to_python(payload))
     return out

@@ -1,0 +1,63 @@
+"""The engine's masks and multi-head attention (``hdl.engine``), on top of the core's
+arithmetic (``golden.attention``): the engine changes which keys a query sees, never
+how a score, weight or output is computed, so query blocking is exact by design.
+
+Per head, query ``i`` (counted from 0 within the head) does not see key ``j`` when
+
+- ``key_pad[j]``: the per-key padding bit sent with the key (``tuser``), or
+- ``key_limit > 0`` and ``j >= key_limit``: a valid length (0: no limit), or
+- ``causal`` and ``j > i + offset``: causal attention (``offset = Nk - Nq`` aligns
+  the last query with the last key; ``offset = 0`` is square self-attention).
+
+A query that sees no key outputs a row of zeros (``golden.attention.normalize``).
+"""
+
+import numpy as np
+
+from .attention import attention
+
+__all__ = ["check_mode", "engine_mask", "engine_attention", "key_limits"]
+
+
+def check_mode(p, key_limit=0, offset=0):
+    """``ValueError`` naming the register whose value the engine cannot hold."""
+    if not 0 <= int(key_limit) <= p.max_seq_len:
+        raise ValueError(f"key_limit={key_limit} is out of range [0, max_seq_len={p.max_seq_len}]"
+                         " (0: no limit)")
+    if not -p.max_seq_len <= int(offset) <= p.max_seq_len:
+        raise ValueError(f"offset={offset} is out of range [-{p.max_seq_len}, {p.max_seq_len}]"
+                         " (max_seq_len)")
+
+
+def key_limits(nq, p, key_limit=0, causal=False, offset=0):
+    """Per query ``i``: the first key index it may not see (``masked = j >= limit``,
+    before the padding bit), in ``[0, max_seq_len]``. This is the form the hardware
+    computes once per query; :func:`engine_mask` states the rule directly."""
+    check_mode(p, key_limit, offset)
+    limit = np.full(nq, key_limit if key_limit else p.max_seq_len, dtype=np.int64)
+    if causal:
+        limit = np.minimum(limit, np.clip(np.arange(nq) + offset + 1, 0, p.max_seq_len))
+    return limit
+
+
+def engine_mask(nq, nk, p, key_pad=None, key_limit=0, causal=False, offset=0):
+    """Boolean ``(..., nq, nk)``, True where query ``i`` does not see key ``j``;
+    ``key_pad (..., nk)`` gives the leading (batch, head) axes."""
+    check_mode(p, key_limit, offset)
+    i, j = np.arange(nq)[:, None], np.arange(nk)[None, :]
+    masked = np.zeros((nq, nk), dtype=bool)
+    if key_limit:
+        masked = masked | (j >= key_limit)
+    if causal:
+        masked = masked | (j > i + offset)
+    if key_pad is not None:
+        masked = masked | np.asarray(key_pad, dtype=bool)[..., None, :]
+    return masked
+
+
+def engine_attention(q, k, v, scale, p, *, key_pad=None, key_limit=0, causal=False, offset=0):
+    """The engine's output ``(..., Nq, d)`` for integer ``q (..., Nq, d)`` and
+    ``k, v (..., Nk, d)``; the leading axes are (batch, heads) or any others."""
+    q, k = np.asarray(q), np.asarray(k)
+    masked = engine_mask(q.shape[-2], k.shape[-2], p, key_pad, key_limit, causal, offset)
+    return attention(q, k, v, scale, p, masked)

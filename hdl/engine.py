@@ -1,0 +1,197 @@
+"""The attention engine: K/V on chip, ``block`` queries per pass, masks, many heads."""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .core import AttentionCore
+from .kv_store import KVStore
+from .layouts import kv_layout, slice_layout
+from .skid_buffer import SkidBuffer
+
+__all__ = ["AttentionEngine", "engine_settings_layout", "engine_query_layout",
+           "engine_out_layout"]
+
+
+def engine_query_layout(p):
+    """Query beat: a slice of q; ``last`` on the final beat of the head's final query."""
+    return data.StructLayout({"q": slice_layout(p), "last": 1})
+
+
+def engine_out_layout(p):
+    """Output beat: a slice of an output row; ``row_last`` on each row's final beat,
+    ``last`` on the final beat of the head's final row."""
+    return data.StructLayout({"o": slice_layout(p), "row_last": 1, "last": 1})
+
+
+def engine_settings_layout(p):
+    """Runtime settings, sampled at each query's final beat (``golden.engine``):
+    ``scale`` (the core's scale port format), ``causal``, ``offset`` (query ``i`` sees
+    keys ``j <= i + offset``; ``s.0`` in ``[-max_seq_len, max_seq_len]``) and
+    ``key_limit`` (keys ``j >= key_limit`` are masked; 0: no limit)."""
+    n = p.max_seq_len
+    return data.StructLayout({"scale": unsigned(p.scale_width), "causal": 1,
+                              "offset": signed(n.bit_length() + 1),
+                              "key_limit": unsigned(n.bit_length())})
+
+
+class AttentionEngine(wiring.Component):
+    """``O = softmax(scale * Q K^T + mask) V`` for a stream of heads.
+
+    Golden: ``golden.engine.engine_attention``. Per head, the keys and values arrive
+    once on ``kv`` and are kept in block RAM (:class:`KVStore`, two banks: the next
+    head loads while this one computes); then the head's queries stream in on ``q``
+    and leave as output rows on ``o``, in order. Queries are taken ``block`` at a
+    time: each of ``block`` :class:`AttentionCore` pipelines holds one query, and one
+    pass over the stored keys feeds every slice read to all of them
+    (``2 * lanes * block`` multipliers). The last block of a head may be partial.
+
+    Members
+    -------
+    kv : ``In(stream.Signature(kv_layout(params)))``
+        ``head_dim // lanes`` beats per key: ``k``, ``v`` slices, ``masked`` (padding
+        bit of the key), ``last`` on the final beat of the head's final key.
+    q : ``In(stream.Signature(engine_query_layout(params)))``
+        ``head_dim // lanes`` beats per query, ``last`` at the end of the head.
+    o : ``Out(stream.Signature(engine_out_layout(params)))``
+    settings : ``In(engine_settings_layout(params))``
+        Sampled at each query's final beat.
+    err_last_misplaced, err_too_many_keys : ``Out(1)``
+        Sticky framing errors of ``kv`` (as the core's); ``err_q_last_misplaced``:
+        a ``q`` beat carried ``last`` but was not a query's final beat (ignored).
+    clear_errors : ``In(1)``
+    """
+
+    def __init__(self, params):
+        self.params = params
+        super().__init__({
+            "kv": In(stream.Signature(kv_layout(params))),
+            "q": In(stream.Signature(engine_query_layout(params))),
+            "o": Out(stream.Signature(engine_out_layout(params))),
+            "settings": In(engine_settings_layout(params)),
+            "err_last_misplaced": Out(1),
+            "err_too_many_keys": Out(1),
+            "err_q_last_misplaced": Out(1),
+            "clear_errors": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        B = p.block
+        n = p.max_seq_len
+        limit_w = n.bit_length()
+        m.submodules.store = store = KVStore(p)
+        cores = [AttentionCore(p) for _ in range(B)]
+        for b, core in enumerate(cores):
+            m.submodules[f"core{b}"] = core
+        wiring.connect(m, wiring.flipped(self.kv), store.load)
+        m.d.comb += [store.clear_errors.eq(self.clear_errors),
+                     self.err_last_misplaced.eq(store.err_last_misplaced),
+                     self.err_too_many_keys.eq(store.err_too_many_keys)]
+
+        # Block descriptors, written when a block's final query has gone to its core:
+        # one for the pass over the keys (masks, which cores), one for the output order.
+        limit_shape = data.ArrayLayout(unsigned(limit_w), B)
+        pass_shape = data.StructLayout({"active": B, "limits": limit_shape, "release": 1})
+        out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
+        depth = 4
+        m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
+        m.submodules.cmd_fifo = cmd_fifo = SyncFIFOBuffered(width=1, depth=depth)
+        m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(width=out_shape.size, depth=depth)
+
+        # Query distributor: query i of the head goes to core i mod block.
+        slot = Signal(range(max(2, B)))
+        q_slice = Signal(range(max(2, p.slices)))
+        q_index = Signal(range(2 * n + 1))     # saturates at 2n: i + offset + 1 > n there
+        limits = Signal(limit_shape)
+        end_of_query = q_slice == p.slices - 1
+        room = pass_fifo.w_rdy & cmd_fifo.w_rdy & out_fifo.w_rdy
+        core_ready = Signal()
+        m.d.comb += core_ready.eq(Cat(c.q.ready for c in cores).bit_select(slot, 1))
+        m.d.comb += self.q.ready.eq(core_ready & room)
+        q_take = self.q.valid & self.q.ready
+        cfg = self.settings
+        for b, core in enumerate(cores):
+            m.d.comb += [core.q.valid.eq(self.q.valid & room & (slot == b)),
+                         core.q.payload.q.eq(self.q.payload.q),
+                         core.q.payload.scale.eq(cfg.scale)]
+
+        # This query's limit: keys j >= limit are masked (golden.engine.key_limits).
+        causal_limit = Signal(signed(limit_w + 3))
+        m.d.comb += causal_limit.eq(q_index + cfg.offset + 1)
+        limit = Signal(unsigned(limit_w))
+        base = Mux(cfg.key_limit == 0, n, cfg.key_limit)
+        clipped = Mux(causal_limit < 0, 0, Mux(causal_limit > n, n, causal_limit))
+        m.d.comb += limit.eq(Mux(cfg.causal & (clipped < base), clipped, base))
+        new_limits = Signal(limit_shape)
+        for b in range(B):
+            m.d.comb += new_limits[b].eq(Mux(slot == b, limit, limits[b]))
+
+        query_done = q_take & end_of_query
+        head_end = query_done & self.q.payload.last
+        block_done = query_done & ((slot == B - 1) | self.q.payload.last)
+        active = Signal(B)
+        m.d.comb += active.eq(Cat(Const(b, range(max(2, B))) <= slot for b in range(B)))
+        pass_desc = Signal(pass_shape)
+        out_desc = Signal(out_shape)
+        m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
+                     pass_desc.release.eq(self.q.payload.last),
+                     out_desc.count.eq(slot + 1), out_desc.head_end.eq(self.q.payload.last),
+                     pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(block_done),
+                     cmd_fifo.w_data.eq(self.q.payload.last), cmd_fifo.w_en.eq(block_done),
+                     out_fifo.w_data.eq(out_desc), out_fifo.w_en.eq(block_done)]
+        with m.If(q_take):
+            m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
+        with m.If(query_done):
+            m.d.sync += [limits.eq(new_limits), slot.eq(Mux(block_done, 0, slot + 1)),
+                         q_index.eq(Mux(head_end, 0, Mux(q_index == 2 * n, q_index, q_index + 1)))]
+        with m.If(self.clear_errors):
+            m.d.sync += self.err_q_last_misplaced.eq(0)
+        with m.If(q_take & self.q.payload.last & ~end_of_query):
+            m.d.sync += self.err_q_last_misplaced.eq(1)
+
+        # Pass: the store streams the head's slices once per block; each slice goes to
+        # every active core at once (a beat moves when all of them can take it).
+        wiring.connect(m, cmd_fifo.r_stream, store.cmd)
+        desc = Signal(pass_shape)
+        m.d.comb += desc.eq(pass_fifo.r_data)
+        src = store.o
+        readies = Cat(c.kv.ready | ~desc.active[b] for b, c in enumerate(cores))
+        m.d.comb += [src.ready.eq(pass_fifo.r_rdy & readies.all()),
+                     pass_fifo.r_en.eq(src.valid & src.ready & src.payload.last)]
+        for b, core in enumerate(cores):
+            others = Cat(readies[c] for c in range(B) if c != b)
+            m.d.comb += [
+                core.kv.valid.eq(src.valid & pass_fifo.r_rdy & desc.active[b]
+                                 & (others.all() if B > 1 else 1)),
+                core.kv.payload.k.eq(src.payload.k), core.kv.payload.v.eq(src.payload.v),
+                core.kv.payload.masked.eq(src.payload.masked
+                                          | (src.payload.key >= desc.limits[b])),
+                core.kv.payload.last.eq(src.payload.last),
+                core.clear_errors.eq(self.clear_errors),
+            ]
+
+        # Output collector: rows in query order, core 0 .. count - 1 of each block.
+        m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
+        cur = Signal(range(max(2, B)))
+        odesc = Signal(out_shape)
+        m.d.comb += odesc.eq(out_fifo.r_data)
+        row_end = Signal()
+        m.d.comb += row_end.eq(Cat(c.o.payload.last for c in cores).bit_select(cur, 1))
+        block_end = cur == odesc.count - 1
+        with m.Switch(cur):
+            for b, core in enumerate(cores):
+                with m.Case(b):
+                    m.d.comb += [skid.i.valid.eq(core.o.valid & out_fifo.r_rdy),
+                                 core.o.ready.eq(skid.i.ready & out_fifo.r_rdy),
+                                 skid.i.payload.o.eq(core.o.payload.o)]
+        m.d.comb += [skid.i.payload.row_last.eq(row_end),
+                     skid.i.payload.last.eq(row_end & block_end & odesc.head_end)]
+        o_take = skid.i.valid & skid.i.ready
+        with m.If(o_take & row_end):
+            m.d.sync += cur.eq(Mux(block_end, 0, cur + 1))
+        m.d.comb += out_fifo.r_en.eq(o_take & row_end & block_end)
+        wiring.connect(m, skid.o, wiring.flipped(self.o))
+        return m

@@ -1,0 +1,77 @@
+"""Engine jobs: a list of heads (tensors, padding bits, settings) as port beats, and
+the golden rows they must produce (``golden.engine``)."""
+
+import numpy as np
+
+from golden.engine import check_mode, engine_attention
+from hdl.engine import engine_out_layout, engine_query_layout, engine_settings_layout
+from hdl.layouts import kv_layout
+
+from .payload import pack, unpack
+
+__all__ = ["random_head", "kv_beats", "q_beats", "expected_rows", "rows_from_beats"]
+
+
+def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True):
+    """One head of random integer tensors. ``modes``: random causal/offset/key_limit
+    settings (else none); ``mask_prob``: probability of each key's padding bit."""
+    from golden.scale import scale_to_port
+    lo, hi = -(1 << (p.data_width - 1)), 1 << (p.data_width - 1)
+    head = dict(q=rng.integers(lo, hi, (nq, p.head_dim)), k=rng.integers(lo, hi, (nk, p.head_dim)),
+                v=rng.integers(lo, hi, (nk, p.head_dim)), pad=rng.random(nk) < mask_prob,
+                causal=False, offset=0, key_limit=0)
+    step = 1.0 / (hi // 2 or 1)        # values ~ +-2 after dequantisation: scores of a few octaves
+    head["scale"] = int(scale_to_port(temperature * step * step / np.sqrt(p.head_dim), p)[0])
+    if modes:
+        head["causal"] = bool(rng.random() < 0.5)
+        if head["causal"]:       # around the aligned offset nk - nq
+            head["offset"] = int(np.clip(rng.integers(nk - nq - 2, nk - nq + 3),
+                                         -p.max_seq_len, p.max_seq_len))
+        head["key_limit"] = int(rng.integers(0, nk + 1)) if rng.random() < 0.4 else 0
+        check_mode(p, head["key_limit"], head["offset"])
+    return head
+
+
+def kv_beats(p, heads):
+    """The ``kv`` port's beats for all heads, in order (packed ints)."""
+    words = []
+    for h in heads:
+        nk = len(h["k"])
+        k = h["k"].reshape(nk * p.slices, p.lanes)
+        v = h["v"].reshape(nk * p.slices, p.lanes)
+        pad = np.repeat(h["pad"], p.slices)
+        last = np.zeros(nk * p.slices, dtype=np.int64)
+        last[-1] = 1
+        words += pack(kv_layout(p), k=k, v=v, masked=pad, last=last)
+    return words
+
+
+def q_beats(p, heads):
+    """``(payload, settings)`` per ``q`` beat (packed ints): the settings are those of
+    the beat's head, to be driven while the beat is offered."""
+    beats = []
+    settings = engine_settings_layout(p)
+    for h in heads:
+        nq = len(h["q"])
+        last = np.zeros(nq * p.slices, dtype=np.int64)
+        last[-1] = 1
+        words = pack(engine_query_layout(p), q=h["q"].reshape(nq * p.slices, p.lanes), last=last)
+        s = settings.const({"scale": h["scale"], "causal": h["causal"], "offset": h["offset"],
+                            "key_limit": h["key_limit"]}).as_value().value
+        beats += [(w, s) for w in words]
+    return beats
+
+
+def expected_rows(p, heads):
+    """Golden output rows ``(sum Nq, d)`` of all heads, in order."""
+    return np.concatenate([
+        engine_attention(h["q"], h["k"], h["v"], h["scale"], p, key_pad=h["pad"],
+                         key_limit=h["key_limit"], causal=h["causal"], offset=h["offset"])
+        for h in heads])
+
+
+def rows_from_beats(p, words):
+    """Output beats to ``(rows (n, d), row_last (beats,), last (beats,))``."""
+    f = unpack(engine_out_layout(p), words)
+    rows = f["o"][: len(words) // p.slices * p.slices].reshape(-1, p.head_dim)
+    return rows, f["row_last"], f["last"]
