@@ -39,11 +39,12 @@ def _params(args):
 def cmd_verilog(args):
     from attnhw.outputs import write_verilog
     p = _params(args)
-    json_path = write_verilog(p, args.output)
+    json_path = write_verilog(p, args.output, args.top)
     print(f"wrote {args.output} and {json_path}")
     if args.lint:
         from attnhw.lint import lint
-        lint(args.output)
+        from hdl.emit import top_name
+        lint(args.output, top_name(args.top))
         print("verilator --lint-only: clean (waivers: see README)")
 
 
@@ -67,7 +68,11 @@ def cmd_run(args):
 def cmd_synth(args):
     from attnhw.synth import synthesize, format_report
     p = _params(args)
-    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed)
+    unit = None
+    if args.top == "engine":
+        from hdl.emit import top_component
+        unit = top_component(p, "engine")
+    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit)
     print(format_report(rep))
 
 
@@ -112,6 +117,8 @@ def _parser():
     _add_params(v)
     v.add_argument("-o", "--output", default="build/attention.v")
     v.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
+    v.add_argument("--top", default="core", choices=["core", "engine"],
+                   help="the streaming core, or the engine (AXI4-Stream + CSR)")
     v.set_defaults(func=cmd_verilog)
 
     s = sub.add_parser("sim", help="random-data RTL simulation with a summary")
@@ -171,6 +178,7 @@ def _parser():
     y.add_argument("--target", default="ecp5", help="ecp5 or ice40")
     y.add_argument("--json", help="write the report as JSON")
     y.add_argument("--seed", type=int, default=1)
+    y.add_argument("--top", default="core", choices=["core", "engine"])
     y.set_defaults(func=cmd_synth)
     return ap
 

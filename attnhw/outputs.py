@@ -26,12 +26,12 @@ def atomic_write(path, write, *, binary=False):
         raise
 
 
-def write_verilog(p, path):
-    """Write ``path`` (Verilog) and ``path`` with ``.json`` (parameters, formats, port
-    bit fields). Returns the JSON path."""
+def write_verilog(p, path, top="core"):
+    """Write ``path`` (Verilog of ``top``) and ``path`` with ``.json`` (parameters,
+    formats, port bit fields). Returns the JSON path."""
     path = pathlib.Path(path)
-    text = generate_verilog(p)
+    text = generate_verilog(p, top)
     json_path = path.with_suffix(".json")
     atomic_write(path, lambda f: f.write(text))
-    atomic_write(json_path, lambda f: f.write(json.dumps(port_description(p), indent=2) + "\n"))
+    atomic_write(json_path, lambda f: f.write(json.dumps(port_description(p, top), indent=2) + "\n"))
     return json_path

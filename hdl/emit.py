@@ -1,22 +1,62 @@
-"""Emit the core as Verilog plus a JSON description of its parameters and ports."""
+"""Emit the core or the engine as Verilog plus a JSON description of its ports."""
 
 from amaranth.back import verilog
 
+from .axis_engine import CSR_MAP, STATUS_BITS, AxisEngine
 from .core import AttentionCore
 from .layouts import bit_fields, kv_layout, out_layout, query_layout
 
-__all__ = ["TOP_NAME", "generate_verilog", "port_description"]
+__all__ = ["TOP_NAME", "TOPS", "top_name", "top_component", "generate_verilog",
+           "port_description", "engine_description"]
 
 TOP_NAME = "attnhw_core"
+#: The two top levels: the streaming core, and the engine with AXI4-Stream ports.
+TOPS = {"core": (TOP_NAME, AttentionCore), "engine": ("attnhw_engine", AxisEngine)}
 
 
-def generate_verilog(p):
-    """Verilog text of the core for ``p`` (no machine paths: ``emit_src=False``)."""
-    return verilog.convert(AttentionCore(p), name=TOP_NAME, emit_src=False)
+def top_name(top):
+    return TOPS[top][0]
 
 
-def port_description(p):
+def top_component(p, top="core"):
+    if top not in TOPS:
+        raise ValueError(f"unknown top {top!r}; choose one of {', '.join(TOPS)}")
+    return TOPS[top][1](p)
+
+
+def generate_verilog(p, top="core"):
+    """Verilog text of ``top`` for ``p`` (no machine paths: ``emit_src=False``)."""
+    return verilog.convert(top_component(p, top), name=top_name(top), emit_src=False)
+
+
+def engine_description(p):
+    """Ports, beat formats and the CSR map of the engine's Verilog top level."""
+    lane = f"{p.lanes} x s{p.data_width}.0, element n at [n*{p.data_width} +: {p.data_width}]"
+    return {
+        "top": top_name("engine"), "params": p.as_dict(),
+        "clock": "clk (rising edge), rst (synchronous, active high)",
+        "multipliers": 2 * p.lanes * p.block,
+        "streams": {
+            "s_axis_kv": {"tdata": f"{2 * p.lanes * p.data_width} bits: k slice ({lane}) low, "
+                                   "v slice high", "tuser": "key padding bit (1: masked)",
+                          "tlast": "final beat of the head's final key",
+                          "beats_per_key": p.slices},
+            "s_axis_q": {"tdata": f"{p.lanes * p.data_width} bits: q slice ({lane})",
+                         "tlast": "final beat of the head's final query",
+                         "beats_per_query": p.slices},
+            "m_axis_o": {"tdata": f"{p.lanes * p.data_width} bits: output slice ({lane})",
+                         "tuser": "final beat of each row", "tlast": "final beat of the head"},
+        },
+        "csr": {f"0x{a:x}": {"name": n, "access": acc, "meaning": d}
+                for a, (n, acc, d) in CSR_MAP.items()},
+        "status_bits": {name: bit for bit, name in enumerate(STATUS_BITS)},
+    }
+
+
+def port_description(p, top="core"):
     """Parameters, derived widths, number formats and payload bit fields."""
+    if top == "engine":
+        return engine_description(p)
     derived = {name: getattr(p, name) for name in (
         "slices", "score_width", "x_width", "max_width", "exp_weight_width",
         "sum_width", "acc_width", "shift_limit", "exp_shift_limit")}

@@ -133,7 +133,7 @@ class AttentionEngine(wiring.Component):
         head_end = query_done & self.q.payload.last
         block_done = query_done & ((slot == B - 1) | self.q.payload.last)
         active = Signal(B)
-        m.d.comb += active.eq(Cat(Const(b, range(max(2, B))) <= slot for b in range(B)))
+        m.d.comb += active.eq(Cat(Const(1) if b == 0 else slot >= b for b in range(B)))
         pass_desc = Signal(pass_shape)
         out_desc = Signal(out_shape)
         m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
@@ -181,12 +181,15 @@ class AttentionEngine(wiring.Component):
         row_end = Signal()
         m.d.comb += row_end.eq(Cat(c.o.payload.last for c in cores).bit_select(cur, 1))
         block_end = cur == odesc.count - 1
-        with m.Switch(cur):
-            for b, core in enumerate(cores):
-                with m.Case(b):
-                    m.d.comb += [skid.i.valid.eq(core.o.valid & out_fifo.r_rdy),
-                                 core.o.ready.eq(skid.i.ready & out_fifo.r_rdy),
-                                 skid.i.payload.o.eq(core.o.payload.o)]
+        # Selects by shifts, not `case`: the index space is a power of two, padded.
+        span = 1 << len(cur)
+        slice_w = slice_layout(p).size
+        words = Cat(*(c.o.payload.o for c in cores), Const(0, slice_w * (span - B)))
+        m.d.comb += [skid.i.valid.eq(Cat(c.o.valid for c in cores).bit_select(cur, 1)
+                                     & out_fifo.r_rdy),
+                     skid.i.payload.o.eq(words.word_select(cur, slice_w))]
+        for b, core in enumerate(cores):
+            m.d.comb += core.o.ready.eq((cur == b) & skid.i.ready & out_fifo.r_rdy)
         m.d.comb += [skid.i.payload.row_last.eq(row_end),
                      skid.i.payload.last.eq(row_end & block_end & odesc.head_end)]
         o_take = skid.i.valid & skid.i.ready
