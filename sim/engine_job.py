@@ -9,7 +9,10 @@ from hdl.layouts import kv_layout
 
 from .payload import pack, unpack
 
-__all__ = ["random_head", "kv_beats", "q_beats", "expected_rows", "rows_from_beats"]
+__all__ = ["random_head", "kv_beats", "q_beats", "expected_rows", "rows_from_beats",
+           "save_heads", "load_heads"]
+
+_SETTINGS = ("scale", "causal", "offset", "key_limit")
 
 
 def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True):
@@ -75,3 +78,26 @@ def rows_from_beats(p, words):
     f = unpack(engine_out_layout(p), words)
     rows = f["o"][: len(words) // p.slices * p.slices].reshape(-1, p.head_dim)
     return rows, f["row_last"], f["last"]
+
+
+def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0):
+    """Write a job for ``sim.tb_engine``: the parameters, each head's tensors and
+    settings, and the stall options."""
+    import json
+    arrays = {f"{name}{h}": head[name] for h, head in enumerate(heads)
+              for name in ("q", "k", "v", "pad")}
+    meta = dict(params=p.as_dict(), gap=float(gap), stall=float(stall), seed=int(seed),
+                settings=[{n: head[n] for n in _SETTINGS} for head in heads])
+    np.savez(path, meta=json.dumps(meta), **arrays)
+
+
+def load_heads(path):
+    """Inverse of :func:`save_heads`: ``(params, heads, options)``."""
+    import json
+    from golden.params import AttnParams
+    with np.load(path) as f:
+        meta = json.loads(str(f["meta"]))
+        heads = [dict(q=f[f"q{h}"], k=f[f"k{h}"], v=f[f"v{h}"], pad=f[f"pad{h}"], **s)
+                 for h, s in enumerate(meta["settings"])]
+    opts = {k: meta[k] for k in ("gap", "stall", "seed")}
+    return AttnParams(**meta["params"]), heads, opts

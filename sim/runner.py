@@ -1,4 +1,5 @@
-"""Build and run the cocotb testbench of the core on Verilator (default) or Icarus.
+"""Build and run the cocotb testbenches of the core (``sim.tb_core``) and of the engine
+(``sim.tb_engine``) on Verilator (default) or Icarus.
 
 Builds are cached per (generated Verilog, simulator, build options, waves) under
 ``build/sim/<simulator>-<hash>``: the first Verilator build of a configuration
@@ -15,12 +16,12 @@ import sys
 import tempfile
 import threading
 
-from hdl.emit import TOP_NAME, generate_verilog
+from hdl.emit import generate_verilog, top_name
 
 from .jobs import save_job
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "VERILATOR_WAIVERS", "build", "run_job",
-           "setup_verilator", "ROOT"]
+           "run_engine_job", "setup_verilator", "ROOT"]
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SIMULATORS = ("verilator", "icarus")
@@ -71,12 +72,14 @@ def _check_simulator(simulator):
         raise SimulatorMissing("SIM=icarus needs iverilog (apt-get install iverilog)")
 
 
-def build(p, simulator="verilator", waves=False, log=print):
-    """Build the simulation model of the core for ``p``; returns its folder."""
+def build(p, simulator="verilator", waves=False, log=print, top="core"):
+    """Build the simulation model of ``top`` (core or engine) for ``p``; returns its
+    folder."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(simulator)
-    verilog = generate_verilog(p)
+    verilog = generate_verilog(p, top)
+    name = top_name(top)
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] if simulator == "verilator" else []
     timescale = ("1ns", "1ps")
     # The key covers everything that goes into the build.
@@ -93,13 +96,13 @@ def build(p, simulator="verilator", waves=False, log=print):
         if build_dir.exists():
             shutil.rmtree(build_dir)          # a half-finished earlier build
         build_dir.mkdir(parents=True)
-        source = build_dir / f"{TOP_NAME}.v"
+        source = build_dir / f"{name}.v"
         source.write_text(verilog)
         log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
             "(first time for these parameters; takes up to a minute)")
         try:
             get_runner(simulator).build(
-                sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                sources=[source], hdl_toplevel=name, build_dir=build_dir,
                 build_args=build_args, waves=waves, timescale=timescale,
                 log_file=build_dir / "build.log")
         except Exception as e:    # cocotb's runner raises a bare "Command failed" error
@@ -157,7 +160,7 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
            "ATTNHW_PROGRESS": str(progress_path),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with _ProgressReporter(progress_path, log):
-        runner.test(test_module="sim.tb_core", hdl_toplevel=TOP_NAME,
+        runner.test(test_module="sim.tb_core", hdl_toplevel=top_name("core"),
                     hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
                     extra_env=env, waves=waves, log_file=work / "sim.log")
     if not result_path.exists():
@@ -168,4 +171,30 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
     summary["work_dir"] = str(work)
     waves_file = work / "dump.vcd"
     summary["waves"] = str(waves_file) if waves and waves_file.exists() else None
+    return summary
+
+
+def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator",
+                   waves=False, work_dir=None, log=print):
+    """Simulate the engine on ``heads`` (``sim.engine_job.random_head`` dicts); returns
+    the testbench's summary dict (cycles, mismatches, simulator speed)."""
+    from cocotb_tools.runner import get_runner
+
+    from .engine_job import save_heads
+
+    build_dir = build(p, simulator, waves, log, top="engine")
+    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix="engine-", dir=ROOT / "build" / "sim"))
+    work.mkdir(parents=True, exist_ok=True)
+    job_path, result_path = work / "heads.npz", work / "result.json"
+    save_heads(job_path, p, heads, gap=gap, stall=stall, seed=seed)
+    env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    get_runner(simulator).test(
+        test_module="sim.tb_engine", hdl_toplevel=top_name("engine"),
+        hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work, extra_env=env,
+        waves=waves, log_file=work / "sim.log")
+    if not result_path.exists():
+        raise RuntimeError(f"the engine simulation wrote no result; see {work / 'sim.log'}")
+    summary = json.loads(result_path.read_text())
+    summary["work_dir"] = str(work)
     return summary
