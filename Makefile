@@ -8,7 +8,7 @@ ARGS ?=
 # A configuration that fits an iCE40 UP5K (8 DSPs): 16-bit exp weights and scale port.
 ICE40_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 256
 
-.PHONY: all example verilog test lint synth formal soak accuracy clean distclean
+.PHONY: all example verilog test lint synth formal soak accuracy bench clean distclean
 
 all: example
 
@@ -47,6 +47,11 @@ soak: $(STAMP)
 # in docs/accuracy (the README shows it); synthesis results are cached in build/.
 accuracy: $(STAMP)
 	$(BIN)/attnhw accuracy $(ARGS) --out-dir docs/accuracy --update-readme README.md
+
+# Engine cycles vs the multiplier floor on Verilator (N = 16 ... 1024, three configs):
+# docs/bench/bench.{md,json,png} and the README's benchmark table (~10 min).
+bench: $(STAMP)
+	$(BIN)/attnhw bench $(ARGS) --out-dir docs/bench --json build/bench.json --update-readme README.md
 
 clean:
 	rm -rf build

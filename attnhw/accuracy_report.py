@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .outputs import atomic_write  # noqa: E402
+from .outputs import atomic_write, replace_between  # noqa: E402
 
 __all__ = ["write_markdown", "write_plots"]
 
@@ -167,8 +167,4 @@ def readme_tables(md):
 
 def update_readme(path, md):
     """Replace the text between the README's markers with :func:`readme_tables`."""
-    text = open(path).read()
-    head, rest = text.split(README_BEGIN)
-    _, tail = rest.split(README_END)
-    new = f"{head}{README_BEGIN}\n{readme_tables(md)}\n{README_END}{tail}"
-    atomic_write(path, lambda f: f.write(new))
+    replace_between(path, README_BEGIN, README_END, readme_tables(md))

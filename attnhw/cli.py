@@ -94,6 +94,46 @@ def cmd_accuracy(args):
     return 0 if all(r["targets"].values()) else 1
 
 
+def _int_list(text, what, parts=1):
+    """``"64:16:4,32:8:2"`` -> ``[(64, 16, 4), (32, 8, 2)]``; ``ValueError`` naming ``what``."""
+    out = []
+    for item in text.split(","):
+        try:
+            values = tuple(int(x) for x in item.split(":"))
+        except ValueError:
+            values = ()
+        if len(values) != parts or min(values) < 1:
+            form = ":".join(["N"] * parts)
+            raise ValueError(f"{what} {text!r}: expected comma-separated {form} of positive integers")
+        out.append(values if parts > 1 else values[0])
+    return out
+
+
+def cmd_bench(args):
+    from attnhw.bench import run_bench, write_report
+    configs = _int_list(args.configs, "--configs", 3)
+    seq_lens = _int_list(args.seq_lens, "--seq-lens")
+    if args.heads < 1:
+        raise ValueError(f"--heads {args.heads}: at least 1")
+    base = {k: getattr(args, k) for k in AttnParams.field_names()
+            if k not in ("head_dim", "lanes", "block") and getattr(args, k) is not None}
+    for d, lanes, block in configs:        # every configuration valid before any run
+        AttnParams(**{**base, "head_dim": d, "lanes": lanes, "block": block,
+                      "max_seq_len": max(seq_lens)})
+    records = run_bench(configs, seq_lens, heads=args.heads, base=base,
+                        simulator=args.simulator, seed=args.seed)
+    command = "attnhw " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "attnhw bench"
+    md = write_report(records, args.out_dir, json_path=args.json, command=command)
+    if args.update_readme:
+        from attnhw.bench import README_BEGIN, README_END
+        from attnhw.outputs import replace_between
+        replace_between(args.update_readme, README_BEGIN, README_END, md)
+        print(f"updated the benchmark table in {args.update_readme}")
+    print(md)
+    print(f"wrote {args.out_dir}/bench.md, bench.json, bench.png")
+    return 0 if all(r["meets_target"] for r in records) else 1
+
+
 def cmd_soak(args):
     from attnhw.soak import format_soak, soak
     s = soak(args.words, args.seed, args.configs, simulator=args.simulator,
@@ -110,6 +150,7 @@ def cmd_formal(args):
 
 
 def _parser():
+    from attnhw.bench import DEFAULT_CONFIGS, DEFAULT_SEQ_LENS
     ap = argparse.ArgumentParser(prog="attnhw", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
 
@@ -172,6 +213,23 @@ def _parser():
     k.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     k.add_argument("--json", help="write every job's record as JSON")
     k.set_defaults(func=cmd_soak)
+
+    b = sub.add_parser("bench", help="engine cycles vs the multiplier floor on Verilator "
+                                     "(table, JSON, PNG)")
+    _add_params(b)
+    b.add_argument("--configs", default=",".join(":".join(map(str, c)) for c in DEFAULT_CONFIGS),
+                   help="head_dim:lanes:block,... (default: %(default)s)")
+    b.add_argument("--seq-lens", default=",".join(map(str, DEFAULT_SEQ_LENS)),
+                   help="N = Nq = Nk values (default: %(default)s)")
+    b.add_argument("--heads", type=int, default=1, help="heads per run (K/V of the next "
+                   "head load while the current one computes)")
+    b.add_argument("--seed", type=int, default=1)
+    b.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    b.add_argument("--out-dir", default="build/bench")
+    b.add_argument("--json", help="also write the records here")
+    b.add_argument("--update-readme", metavar="README",
+                   help="replace the benchmark table between the README's markers")
+    b.set_defaults(func=cmd_bench)
 
     y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     _add_params(y)

@@ -6,7 +6,7 @@ import pathlib
 
 from hdl.emit import generate_verilog, port_description
 
-__all__ = ["atomic_write", "write_verilog"]
+__all__ = ["atomic_write", "write_verilog", "replace_between"]
 
 
 def atomic_write(path, write, *, binary=False):
@@ -35,3 +35,15 @@ def write_verilog(p, path, top="core"):
     atomic_write(path, lambda f: f.write(text))
     atomic_write(json_path, lambda f: f.write(json.dumps(port_description(p, top), indent=2) + "\n"))
     return json_path
+
+
+def replace_between(path, begin, end, body):
+    """Replace the text between the marker lines ``begin`` and ``end`` of ``path`` with
+    ``body``; ``ValueError`` if either marker is missing."""
+    text = pathlib.Path(path).read_text()
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise ValueError(f"{path}: expected one {begin!r} and one {end!r} marker")
+    head, rest = text.split(begin)
+    _, tail = rest.split(end)
+    new = f"{head}{begin}\n{body.strip()}\n{end}{tail}"
+    atomic_write(path, lambda f: f.write(new))

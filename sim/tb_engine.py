@@ -106,6 +106,7 @@ async def run_engine(dut):
     ident = {name: await _csr_read(dut, CSR[name]) for name in ("SHAPE", "MAX_SEQ_LEN", "PARALLEL")}
     ident_expected = {"SHAPE": p.head_dim | p.data_width << 16, "MAX_SEQ_LEN": p.max_seq_len,
                       "PARALLEL": p.lanes | p.block << 16}
+    await RisingEdge(dut.clk)       # the cycle loop starts just after a rising edge
 
     kv_src = _AxisSource(dut, "s_axis_kv", kv, rng, opts["gap"])
     q_src = _AxisSource(dut, "s_axis_q", q, rng, opts["gap"])
