@@ -183,7 +183,9 @@ def _parser():
     r.add_argument("--key-mask", help="(..., Nk) bool/int .npy; true/nonzero = key excluded")
     r.add_argument("--causal", action="store_true", help="query i sees keys <= i + (Nk - Nq)")
     r.add_argument("--scale", type=float, help="softmax scale (default 1/sqrt(d))")
-    r.add_argument("--backend", default="golden", choices=["golden", "rtl"])
+    r.add_argument("--backend", default="golden", choices=["golden", "rtl", "engine"],
+                   help="golden model, the core's RTL, or the engine's RTL (one head per "
+                        "leading index: (batch, heads, N, d) works)")
     r.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_run)

@@ -56,8 +56,12 @@ def attention_float_natural(q, k, v, scale, masked):
     return softmax_weighted_sum(x, v, masked, exp=np.exp)
 
 
-def attention_hw(p, q, k, v, masked, scale, backend="golden", simulator="verilator"):
-    """Quantise per tensor, compute in hardware arithmetic, dequantise.
+def attention_hw(p, q, k, v, masked, scale, backend="golden", simulator="verilator",
+                 key_mask=None, causal=False):
+    """Quantise per tensor, compute in hardware arithmetic, dequantise. ``backend``:
+    ``golden``, ``rtl`` (the core) or ``engine`` (the engine's AXI4-Stream top, one
+    head per leading index, its own masks from ``key_mask`` and ``causal``, which
+    must be what ``masked`` says).
 
     Returns ``(out_float, info)`` with the quantisation steps and the integer tensors.
     """
@@ -69,8 +73,10 @@ def attention_hw(p, q, k, v, masked, scale, backend="golden", simulator="verilat
         o = attention(qi, ki, vi, port, p, masked)
     elif backend == "rtl":
         o = _attention_rtl(p, qi, ki, vi, masked, port, simulator)
+    elif backend == "engine":
+        o = _attention_engine(p, qi, ki, vi, key_mask, causal, port, simulator)
     else:
-        raise ValueError(f"--backend {backend!r}: choose golden or rtl")
+        raise ValueError(f"--backend {backend!r}: choose golden, rtl or engine")
     info = dict(q_int=qi, k_int=ki, v_int=vi, steps=(sq, sk, sv), scale_port=port,
                 scale_rel_err=rel_err)
     return o * sv, info
@@ -92,6 +98,27 @@ def _attention_rtl(p, qi, ki, vi, masked, port, simulator):
         raise RuntimeError(f"RTL differs from the golden model in {res['mismatches']} words "
                            f"({res['missing_rows']} rows missing); see {res['work_dir']}")
     return res["o"].reshape(batch + (nq, d))
+
+
+def _attention_engine(p, qi, ki, vi, key_mask, causal, port, simulator):
+    from sim.runner import run_engine_job
+    nq, nk, d = qi.shape[-2], ki.shape[-2], p.head_dim
+    batch = qi.shape[:-2]
+    pads = (np.zeros(batch + (nk,), dtype=bool) if key_mask is None
+            else np.broadcast_to(key_mask, batch + (nk,))).reshape(-1, nk)
+    heads = [dict(q=q, k=k, v=v, pad=pad, scale=int(port), causal=bool(causal),
+                  offset=nk - nq if causal else 0, key_limit=0)
+             for q, k, v, pad in zip(qi.reshape(-1, nq, d), ki.reshape(-1, nk, d),
+                                     vi.reshape(-1, nk, d), pads)]
+    print(f"simulating the engine: {len(heads)} heads x {nq} queries x {nk} keys, "
+          f"block {p.block}, on {simulator} ...", flush=True)
+    res = run_engine_job(p, heads, simulator=simulator)
+    if res["mismatches"] or res["rows_out"] != res["rows_expected"]:
+        raise RuntimeError(f"the engine differs from the golden model in {res['mismatches']} "
+                           f"words; see {res['work_dir']}")
+    print(f"engine: {res['cycles']:,} cycles", flush=True)
+    with np.load(pathlib.Path(res["work_dir"]) / "result.json.npz") as f:
+        return f["o"].reshape(batch + (nq, d))
 
 
 def _params_for(p_args, d):
@@ -130,7 +157,10 @@ def run_files(p, args):
     scale = 1.0 / math.sqrt(p.head_dim) if args.scale is None else args.scale
     masked = build_mask(nq, nk, key_mask, args.causal, q.shape[:-2])
 
-    out, info = attention_hw(p, q, k, v, masked, scale, args.backend, args.simulator)
+    if args.backend == "engine" and args.causal and not -p.max_seq_len <= nk - nq <= p.max_seq_len:
+        raise ValueError(f"--causal: Nk - Nq = {nk - nq} is beyond the engine's offset range")
+    out, info = attention_hw(p, q, k, v, masked, scale, args.backend, args.simulator,
+                             key_mask=key_mask, causal=args.causal)
     exact = attention_float_natural(q, k, v, scale, masked)
     sq, sk, sv = info["steps"]
     exact_q = attention_float_natural(info["q_int"] * sq, info["k_int"] * sk,
