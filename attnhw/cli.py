@@ -134,6 +134,15 @@ def cmd_bench(args):
     return 0 if all(r["meets_target"] for r in records) else 1
 
 
+def cmd_synth_table(args):
+    from attnhw.synth_table import write_table
+    if len(args.report) != len(args.command):
+        raise ValueError("give one --command per --report (the command that made it)")
+    print(write_table(args.report, args.bench, args.command, args.update_readme))
+    if args.update_readme:
+        print(f"updated the engine synthesis table in {args.update_readme}")
+
+
 def cmd_soak(args):
     from attnhw.soak import format_soak, soak
     s = soak(args.words, args.seed, args.configs, simulator=args.simulator,
@@ -232,6 +241,15 @@ def _parser():
     b.add_argument("--update-readme", metavar="README",
                    help="replace the benchmark table between the README's markers")
     b.set_defaults(func=cmd_bench)
+
+    t = sub.add_parser("synth-table", help="the README's engine synthesis table from "
+                                           "`attnhw synth --json` reports and bench records")
+    t.add_argument("--report", action="append", required=True, help="a synth JSON report")
+    t.add_argument("--command", action="append", required=True,
+                   help="the command that made the report (one per --report)")
+    t.add_argument("--bench", help="bench JSON (utilisation for GMAC/s)")
+    t.add_argument("--update-readme", metavar="README")
+    t.set_defaults(func=cmd_synth_table)
 
     y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     _add_params(y)

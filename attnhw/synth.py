@@ -104,6 +104,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         "fmax_mhz": round(min(fmax), 2) if fmax else None,
         "harness_ffs_subtracted": top.harness_ffs,
         "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
+        "date": time.strftime("%Y-%m-%d"), "seed": seed,
     }
     if json_path:
         atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))

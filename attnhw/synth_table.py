@@ -1,0 +1,54 @@
+"""The README's engine synthesis table, from ``attnhw synth --json`` reports and the
+benchmark records (``make synth-engine``), so no figure in it is typed by hand."""
+
+import json
+import pathlib
+
+from .outputs import replace_between
+
+__all__ = ["engine_synth_table", "README_BEGIN", "README_END"]
+
+README_BEGIN = "<!-- engine synthesis table: written by make synth-engine (attnhw synth-table) -->"
+README_END = "<!-- end of engine synthesis table -->"
+
+
+def _utilisation(bench, p):
+    """Utilisation at the longest benchmarked N for the report's configuration."""
+    rs = [r for r in bench if (r["head_dim"], r["lanes"], r["block"])
+          == (p["head_dim"], p["lanes"], p["block"])]
+    return max(rs, key=lambda r: r["seq_len"]) if rs else None
+
+
+def engine_synth_table(reports, bench, commands):
+    """Markdown: one row per report (``attnhw synth --top engine --json``) with GMAC/s
+    = Fmax x multipliers x utilisation (the benchmark's, at its longest N; peak if
+    the configuration was not benchmarked)."""
+    lines = ["| device | configuration | multipliers | LUTs | FFs | DSPs | BRAMs | Fmax | "
+             "GMAC/s | command |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for r, cmd in zip(reports, commands):
+        p = r["params"]
+        mults = 2 * p["lanes"] * p["block"]
+        util = r["utilization"]
+        avail = {k: util.get(v, {}).get("available") for k, v in
+                 (("luts", "TRELLIS_COMB" if r["target"] == "ecp5" else "ICESTORM_LC"),
+                  ("dsps", "MULT18X18D" if r["target"] == "ecp5" else "ICESTORM_DSP"),
+                  ("brams", "DP16KD" if r["target"] == "ecp5" else "ICESTORM_RAM"))}
+        b = _utilisation(bench, p)
+        peak = r["fmax_mhz"] * mults / 1000
+        gmacs = (f"{peak * b['utilisation']:.2f} (utilisation {b['utilisation']:.3f} at N = "
+                 f"{b['seq_len']})" if b else f"{peak:.2f} peak (not benchmarked)")
+        config = (f"d {p['head_dim']}, int{p['data_width']}, lanes {p['lanes']}, block "
+                  f"{p['block']}, max_seq_len {p['max_seq_len']}, exp_bits {p['exp_bits']}")
+        lines.append(f"| {r['device']} | {config} | {mults} | {r['luts']:,} / {avail['luts']:,} "
+                     f"| {r['ffs']:,} | {r['dsps']} / {avail['dsps']} | {r['brams']} / "
+                     f"{avail['brams']} | {r['fmax_mhz']} MHz | {gmacs} | `{cmd}` ({r.get('date', '?')}) |")
+    return "\n".join(lines)
+
+
+def write_table(report_paths, bench_path, commands, readme=None):
+    reports = [json.loads(pathlib.Path(path).read_text()) for path in report_paths]
+    bench = json.loads(pathlib.Path(bench_path).read_text())["records"] if bench_path else []
+    md = engine_synth_table(reports, bench, commands)
+    if readme:
+        replace_between(readme, README_BEGIN, README_END, md)
+    return md
