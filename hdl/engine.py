@@ -174,22 +174,34 @@ class AttentionEngine(wiring.Component):
             ]
 
         # Output collector: rows in query order, core 0 .. count - 1 of each block.
+        # Each core's rows wait in a one-row FIFO, so all B normalisers work at once
+        # while the collector drains them in order (without it, core b's divider would
+        # stall until cores 0 .. b-1 were collected: ~B x the normalisation time per
+        # block, which short sequences cannot hide).
+        rows = []
+        for b, core in enumerate(cores):
+            fifo = SyncFIFOBuffered(width=core.o.payload.shape().size, depth=max(3, p.slices))
+            m.submodules[f"rows{b}"] = fifo
+            m.d.comb += [fifo.w_data.eq(core.o.payload), fifo.w_en.eq(core.o.valid),
+                         core.o.ready.eq(fifo.w_rdy)]
+            rows.append(fifo)
         m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
         cur = Signal(range(max(2, B)))
         odesc = Signal(out_shape)
         m.d.comb += odesc.eq(out_fifo.r_data)
-        row_end = Signal()
-        m.d.comb += row_end.eq(Cat(c.o.payload.last for c in cores).bit_select(cur, 1))
-        block_end = cur == odesc.count - 1
         # Selects by shifts, not `case`: the index space is a power of two, padded.
         span = 1 << len(cur)
-        slice_w = slice_layout(p).size
-        words = Cat(*(c.o.payload.o for c in cores), Const(0, slice_w * (span - B)))
-        m.d.comb += [skid.i.valid.eq(Cat(c.o.valid for c in cores).bit_select(cur, 1)
+        row_w = cores[0].o.payload.shape().size
+        words = Signal(cores[0].o.payload.shape())
+        m.d.comb += words.as_value().eq(
+            Cat(*(f.r_data for f in rows), Const(0, row_w * (span - B))).word_select(cur, row_w))
+        row_end = words.last
+        block_end = cur == odesc.count - 1
+        m.d.comb += [skid.i.valid.eq(Cat(f.r_rdy for f in rows).bit_select(cur, 1)
                                      & out_fifo.r_rdy),
-                     skid.i.payload.o.eq(words.word_select(cur, slice_w))]
-        for b, core in enumerate(cores):
-            m.d.comb += core.o.ready.eq((cur == b) & skid.i.ready & out_fifo.r_rdy)
+                     skid.i.payload.o.eq(words.o)]
+        for b, fifo in enumerate(rows):
+            m.d.comb += fifo.r_en.eq((cur == b) & skid.i.ready & out_fifo.r_rdy)
         m.d.comb += [skid.i.payload.row_last.eq(row_end),
                      skid.i.payload.last.eq(row_end & block_end & odesc.head_end)]
         o_take = skid.i.valid & skid.i.ready
