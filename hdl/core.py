@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accumulator import Accumulator
 from .dot_product import DotProduct
+from .framing import key_framing
 from .layouts import kv_layout, out_layout, query_layout, row_layout, slice_layout
 from .normalize import Normalize
 from .normalize_recip import NormalizeRecip
@@ -129,12 +130,11 @@ class AttentionCore(wiring.Component):
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
         # Framing (golden.framing): `last` counts only on a key's final beat, and a query
         # closes after max_seq_len keys even without it, so the accumulators' bounds hold.
-        slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
-        key_idx = Signal(range(max(2, p.max_seq_len)))
         kv = self.kv.payload
-        end_of_key = slice_idx == p.slices - 1
-        at_limit = key_idx == p.max_seq_len - 1
-        end_of_query = end_of_key & (kv.last | at_limit)
+        kv_take = self.kv.valid & self.kv.ready
+        slice_idx, _, end_of_key, end_of_query = key_framing(
+            m, p, kv_take, kv.last, self.clear_errors,
+            self.err_last_misplaced, self.err_too_many_keys)
         m.d.comb += [
             q_read.addr.eq(Cat(slice_idx, serve) if p.slices > 1 else serve),
             dot.i.valid.eq(self.kv.valid & serving & room),
@@ -143,22 +143,9 @@ class AttentionCore(wiring.Component):
             dot.i.payload.last.eq(end_of_key),
             dot.i.payload.tag.scale.eq(Mux(serve, scales[1], scales[0])),
             dot.i.payload.tag.masked.eq(kv.masked), dot.i.payload.tag.last.eq(end_of_query),
-            values.w_en.eq(self.kv.valid & self.kv.ready), values.w_data.eq(kv.v),
+            values.w_en.eq(kv_take), values.w_data.eq(kv.v),
         ]
-        kv_take = self.kv.valid & self.kv.ready
-        with m.If(kv_take):
-            m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
-            with m.If(end_of_key):
-                m.d.sync += key_idx.eq(Mux(end_of_query, 0, key_idx + 1))
         query_done = kv_take & end_of_query
-
-        # Sticky error flags (see the class docstring).
-        with m.If(self.clear_errors):
-            m.d.sync += [self.err_last_misplaced.eq(0), self.err_too_many_keys.eq(0)]
-        with m.If(kv_take & kv.last & ~end_of_key):
-            m.d.sync += self.err_last_misplaced.eq(1)
-        with m.If(kv_take & end_of_key & at_limit & ~kv.last):
-            m.d.sync += self.err_too_many_keys.eq(1)
         with m.If(query_done):
             m.d.sync += serve.eq(~serve)
 

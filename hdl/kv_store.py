@@ -5,6 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .framing import key_framing
 from .layouts import kv_layout, slice_layout
 
 __all__ = ["KVStore", "kv_read_layout"]
@@ -69,31 +70,19 @@ class KVStore(wiring.Component):
         full = Signal(2)                     # bank holds a head not yet released
         n_keys = [Signal(range(p.max_seq_len + 1), name=f"n_keys{b}") for b in range(2)]
 
-        # Loader: bank `lbank`, key `l_key`, slice `l_slice`.
+        # Loader: bank `lbank`; key and slice counted by the framing rule.
         lbank = Signal()
-        l_key = Signal(key_bits)
-        l_slice = Signal(max(1, slice_bits))
         ld = self.load.payload
         m.d.comb += self.load.ready.eq(~full.bit_select(lbank, 1))
         l_take = self.load.valid & self.load.ready
-        l_end_key = l_slice == p.slices - 1
-        l_at_limit = l_key == p.max_seq_len - 1
-        l_done = l_take & l_end_key & (ld.last | l_at_limit)
+        l_slice, l_key, _, l_end = key_framing(m, p, l_take, ld.last, self.clear_errors,
+                                               self.err_last_misplaced, self.err_too_many_keys)
+        l_done = l_take & l_end
         m.d.comb += [wr.addr.eq(Cat(l_slice[:slice_bits], l_key, lbank)), wr.en.eq(l_take),
                      wr.data.k.eq(ld.k), wr.data.v.eq(ld.v), wr.data.masked.eq(ld.masked)]
-        with m.If(l_take):
-            m.d.sync += l_slice.eq(Mux(l_end_key, 0, l_slice + 1))
-            with m.If(l_end_key):
-                m.d.sync += l_key.eq(Mux(l_done, 0, l_key + 1))
         with m.If(l_done):
             m.d.sync += [n_keys[b].eq(Mux(lbank == b, l_key + 1, n_keys[b])) for b in range(2)]
             m.d.sync += lbank.eq(~lbank)
-        with m.If(self.clear_errors):
-            m.d.sync += [self.err_last_misplaced.eq(0), self.err_too_many_keys.eq(0)]
-        with m.If(l_take & ld.last & ~l_end_key):
-            m.d.sync += self.err_last_misplaced.eq(1)
-        with m.If(l_take & l_end_key & l_at_limit & ~ld.last):
-            m.d.sync += self.err_too_many_keys.eq(1)
 
         # Reader: passes over bank `rbank`. `en` advances the one-stage read pipeline
         # (address -> registered RAM output); the RAM holds its output while stalled.
