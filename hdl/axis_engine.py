@@ -6,7 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .engine import AttentionEngine
 
-__all__ = ["AxisEngine", "CSR_MAP", "STATUS_BITS"]
+__all__ = ["AxisEngine", "CSR_MAP", "CSR", "STATUS_BITS"]
 
 # Word address -> (name, access, description). The README's register table and the
 # testbench use this map.
@@ -21,6 +21,8 @@ CSR_MAP = {
     6: ("MAX_SEQ_LEN", "r", "max_seq_len: keys per head"),
     7: ("PARALLEL", "r", "lanes [15:0], block [31:16]"),
 }
+#: Register name -> word address.
+CSR = {name: addr for addr, (name, _, _) in CSR_MAP.items()}
 STATUS_BITS = ("err_last_misplaced", "err_too_many_keys", "err_q_last_misplaced")
 
 
@@ -76,16 +78,18 @@ class AxisEngine(wiring.Component):
         ]
 
         s = eng.settings
-        regs = {0: s.scale, 1: s.causal, 2: s.offset, 3: s.key_limit}
+        regs = {CSR["SCALE"]: s.scale, CSR["MODE"]: s.causal, CSR["OFFSET"]: s.offset,
+                CSR["KEY_LIMIT"]: s.key_limit}
         status = Cat(getattr(eng, name) for name in STATUS_BITS)
         # Registers narrower than 32 bits keep the low bits of a write (OFFSET: its
         # sign-extended low bits, so any in-range signed value round-trips).
         for addr, reg in regs.items():
             with m.If(self.csr_we & (self.csr_addr == addr)):
                 m.d.sync += reg.eq(self.csr_wdata[:len(reg)])
-        m.d.comb += eng.clear_errors.eq(self.csr_we & (self.csr_addr == 4))
-        read = {**{a: r.as_signed() if a == 2 else r for a, r in regs.items()}, 4: status,
-                5: p.head_dim | p.data_width << 16, 6: p.max_seq_len, 7: p.lanes | p.block << 16}
+        m.d.comb += eng.clear_errors.eq(self.csr_we & (self.csr_addr == CSR["STATUS"]))
+        read = {**regs, CSR["OFFSET"]: s.offset.as_signed(), CSR["STATUS"]: status,
+                CSR["SHAPE"]: p.head_dim | p.data_width << 16, CSR["MAX_SEQ_LEN"]: p.max_seq_len,
+                CSR["PARALLEL"]: p.lanes | p.block << 16}
         with m.Switch(self.csr_addr):
             for addr, value in read.items():
                 with m.Case(addr):

@@ -92,9 +92,11 @@ class AttentionEngine(wiring.Component):
                      self.err_too_many_keys.eq(store.err_too_many_keys)]
 
         # Block descriptors, written when a block's final query has gone to its core:
-        # one for the pass over the keys (masks, which cores), one for the output order.
+        # one for the pass over the keys (masks, which cores), one for the output order,
+        # and the store's command (release the head after this pass). The store takes
+        # its command a pass ahead of the broadcast, hence its own FIFO.
         limit_shape = data.ArrayLayout(unsigned(limit_w), B)
-        pass_shape = data.StructLayout({"active": B, "limits": limit_shape, "release": 1})
+        pass_shape = data.StructLayout({"active": B, "limits": limit_shape})
         out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
         depth = 4
         m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
@@ -137,7 +139,6 @@ class AttentionEngine(wiring.Component):
         pass_desc = Signal(pass_shape)
         out_desc = Signal(out_shape)
         m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
-                     pass_desc.release.eq(self.q.payload.last),
                      out_desc.count.eq(slot + 1), out_desc.head_end.eq(self.q.payload.last),
                      pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(block_done),
                      cmd_fifo.w_data.eq(self.q.payload.last), cmd_fifo.w_en.eq(block_done),

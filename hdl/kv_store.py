@@ -68,7 +68,7 @@ class KVStore(wiring.Component):
         rd = ram.read_port()
 
         full = Signal(2)                     # bank holds a head not yet released
-        n_keys = [Signal(range(p.max_seq_len + 1), name=f"n_keys{b}") for b in range(2)]
+        last_key = [Signal(key_bits, name=f"last_key{b}") for b in range(2)]   # its final key
 
         # Loader: bank `lbank`; key and slice counted by the framing rule.
         lbank = Signal()
@@ -81,7 +81,7 @@ class KVStore(wiring.Component):
         m.d.comb += [wr.addr.eq(Cat(l_slice[:slice_bits], l_key, lbank)), wr.en.eq(l_take),
                      wr.data.k.eq(ld.k), wr.data.v.eq(ld.v), wr.data.masked.eq(ld.masked)]
         with m.If(l_done):
-            m.d.sync += [n_keys[b].eq(Mux(lbank == b, l_key + 1, n_keys[b])) for b in range(2)]
+            m.d.sync += [last_key[b].eq(Mux(lbank == b, l_key, last_key[b])) for b in range(2)]
             m.d.sync += lbank.eq(~lbank)
 
         # Reader: passes over bank `rbank`. `en` advances the one-stage read pipeline
@@ -91,7 +91,7 @@ class KVStore(wiring.Component):
         release = Signal()                   # the current pass releases its bank
         r_key = Signal(key_bits)
         r_slice = Signal(max(1, slice_bits))
-        r_last_key = Signal(range(p.max_seq_len))     # n_keys - 1 of the current head
+        r_last_key = Signal(key_bits)        # the current head's final key
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), rd.en.eq(en),
                      rd.addr.eq(Cat(r_slice[:slice_bits], r_key, rbank))]
@@ -120,7 +120,7 @@ class KVStore(wiring.Component):
             m.d.sync += rbank.eq(~rbank)
         with m.If(start):
             m.d.sync += [active.eq(1), release.eq(self.cmd.payload),
-                         r_last_key.eq(Mux(bank, n_keys[1], n_keys[0]) - 1)]
+                         r_last_key.eq(Mux(bank, last_key[1], last_key[0]))]
 
         # Side information travels with the read, through the same enable.
         with m.If(en):
