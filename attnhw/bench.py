@@ -22,8 +22,8 @@ from sim.runner import run_engine_job
 
 from .outputs import atomic_write
 
-__all__ = ["DEFAULT_CONFIGS", "DEFAULT_SEQ_LENS", "TARGETS", "run_bench", "write_report",
-           "README_BEGIN", "README_END"]
+__all__ = ["DEFAULT_CONFIGS", "DEFAULT_SEQ_LENS", "TARGETS", "config_params", "run_bench",
+           "write_report", "README_BEGIN", "README_END"]
 
 README_BEGIN = "<!-- benchmark table: written by make bench (attnhw bench --update-readme) -->"
 README_END = "<!-- end of benchmark table -->"
@@ -40,15 +40,20 @@ def target_for(nk):
     return next((u for n, u in TARGETS if nk >= n), None)
 
 
+def config_params(base, d, lanes, block, seq_lens):
+    """The parameters of one configuration: ``base`` (other fields) with ``max_seq_len``
+    raised to the longest ``N``; :class:`ParamError` names a bad field."""
+    base = base or {}
+    return AttnParams(**{**base, "head_dim": d, "lanes": lanes, "block": block,
+                         "max_seq_len": max(max(seq_lens), base.get("max_seq_len", 0))})
+
+
 def run_bench(configs=DEFAULT_CONFIGS, seq_lens=DEFAULT_SEQ_LENS, *, heads=1, base=None,
               simulator="verilator", seed=1, log=print):
     """One record per (config, N): cycles, floor, utilisation, simulator speed."""
-    base = base or {}
     records = []
-    max_n = max(seq_lens)
     for d, lanes, block in configs:
-        p = AttnParams(**{**base, "head_dim": d, "lanes": lanes, "block": block,
-                          "max_seq_len": max(max_n, base.get("max_seq_len", 0))})
+        p = config_params(base, d, lanes, block, seq_lens)
         for n in seq_lens:
             rng = np.random.default_rng([seed, d, lanes, block, n])
             hs = [random_head(p, rng, n, n, modes=False) for _ in range(heads)]

@@ -110,16 +110,15 @@ def _int_list(text, what, parts=1):
 
 
 def cmd_bench(args):
-    from attnhw.bench import run_bench, write_report
+    from attnhw.bench import config_params, run_bench, write_report
     configs = _int_list(args.configs, "--configs", 3)
     seq_lens = _int_list(args.seq_lens, "--seq-lens")
     if args.heads < 1:
         raise ValueError(f"--heads {args.heads}: at least 1")
     base = {k: getattr(args, k) for k in AttnParams.field_names()
             if k not in ("head_dim", "lanes", "block") and getattr(args, k) is not None}
-    for d, lanes, block in configs:        # every configuration valid before any run
-        AttnParams(**{**base, "head_dim": d, "lanes": lanes, "block": block,
-                      "max_seq_len": max(seq_lens)})
+    for config in configs:                  # every configuration valid before any run
+        config_params(base, *config, seq_lens)
     records = run_bench(configs, seq_lens, heads=args.heads, base=base,
                         simulator=args.simulator, seed=args.seed)
     command = "attnhw " + " ".join(sys.argv[1:]) if sys.argv[1:2] == ["bench"] else "attnhw bench"

@@ -5,6 +5,7 @@ import json
 import pathlib
 
 from .outputs import replace_between
+from .synth import TARGETS
 
 __all__ = ["engine_synth_table", "README_BEGIN", "README_END"]
 
@@ -29,10 +30,8 @@ def engine_synth_table(reports, bench, commands):
         p = r["params"]
         mults = 2 * p["lanes"] * p["block"]
         util = r["utilization"]
-        avail = {k: util.get(v, {}).get("available") for k, v in
-                 (("luts", "TRELLIS_COMB" if r["target"] == "ecp5" else "ICESTORM_LC"),
-                  ("dsps", "MULT18X18D" if r["target"] == "ecp5" else "ICESTORM_DSP"),
-                  ("brams", "DP16KD" if r["target"] == "ecp5" else "ICESTORM_RAM"))}
+        cells = TARGETS[r["target"]]["cells"]
+        avail = {k: util.get(cells[k], {}).get("available") for k in ("luts", "dsps", "brams")}
         b = _utilisation(bench, p)
         peak = r["fmax_mhz"] * mults / 1000
         gmacs = (f"{peak * b['utilisation']:.2f} (utilisation {b['utilisation']:.3f} at N = "

@@ -4,6 +4,7 @@ the golden rows they must produce (``golden.engine``)."""
 import numpy as np
 
 from golden.engine import check_mode, engine_attention
+from golden.scale import scale_to_port
 from hdl.engine import engine_out_layout, engine_query_layout, engine_settings_layout
 from hdl.layouts import kv_layout
 
@@ -18,7 +19,6 @@ _SETTINGS = ("scale", "causal", "offset", "key_limit")
 def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True):
     """One head of random integer tensors. ``modes``: random causal/offset/key_limit
     settings (else none); ``mask_prob``: probability of each key's padding bit."""
-    from golden.scale import scale_to_port
     lo, hi = -(1 << (p.data_width - 1)), 1 << (p.data_width - 1)
     head = dict(q=rng.integers(lo, hi, (nq, p.head_dim)), k=rng.integers(lo, hi, (nk, p.head_dim)),
                 v=rng.integers(lo, hi, (nk, p.head_dim)), pad=rng.random(nk) < mask_prob,

@@ -139,30 +139,26 @@ class _ProgressReporter:
         self.thread.join()
 
 
-def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
-    """Simulate ``job`` (see :func:`sim.jobs.make_job`); returns the summary dict with
-    the output rows under ``"o"`` and the golden rows under ``"expect"``."""
+def _run_testbench(top, p, save, simulator, waves, work_dir, log):
+    """Build ``top`` for ``p``, write the job with ``save(path)`` into a work folder,
+    run ``sim.tb_<top>`` there and return its summary, with the output and golden rows
+    (``"o"``, ``"expect"``), the folder and the VCD path (if ``waves``)."""
     import numpy as np
     from cocotb_tools.runner import get_runner
 
-    from golden.params import AttnParams
-
-    p = AttnParams(**json.loads(job["params"]))
-    build_dir = build(p, simulator, waves, log)
-    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix="run-", dir=ROOT / "build" / "sim"))
+    build_dir = build(p, simulator, waves, log, top=top)
+    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"{top}-", dir=ROOT / "build" / "sim"))
     work.mkdir(parents=True, exist_ok=True)
-    job_path = work / "job.npz"
-    result_path = work / "result.json"
-    save_job(job_path, job)
-    runner = get_runner(simulator)
-    progress_path = work / "progress.txt"
+    job_path, result_path, progress_path = work / "job.npz", work / "result.json", work / "progress.txt"
+    save(job_path)
     env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
            "ATTNHW_PROGRESS": str(progress_path),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     with _ProgressReporter(progress_path, log):
-        runner.test(test_module="sim.tb_core", hdl_toplevel=top_name("core"),
-                    hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
-                    extra_env=env, waves=waves, log_file=work / "sim.log")
+        get_runner(simulator).test(
+            test_module=f"sim.tb_{top}", hdl_toplevel=top_name(top), hdl_toplevel_lang="verilog",
+            build_dir=build_dir, test_dir=work, extra_env=env, waves=waves,
+            log_file=work / "sim.log")
     if not result_path.exists():
         raise RuntimeError(f"the simulation wrote no result; see {work / 'sim.log'}")
     summary = json.loads(result_path.read_text())
@@ -174,27 +170,22 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
     return summary
 
 
+def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
+    """Simulate ``job`` (see :func:`sim.jobs.make_job`) on the core; returns the summary
+    dict with the output rows under ``"o"`` and the golden rows under ``"expect"``."""
+    from golden.params import AttnParams
+
+    p = AttnParams(**json.loads(job["params"]))
+    return _run_testbench("core", p, lambda path: save_job(path, job), simulator, waves,
+                          work_dir, log)
+
+
 def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator",
                    waves=False, work_dir=None, log=print):
     """Simulate the engine on ``heads`` (``sim.engine_job.random_head`` dicts); returns
-    the testbench's summary dict (cycles, mismatches, simulator speed)."""
-    from cocotb_tools.runner import get_runner
-
+    the testbench's summary dict (cycles, mismatches, simulator speed, ``"o"`` rows)."""
     from .engine_job import save_heads
 
-    build_dir = build(p, simulator, waves, log, top="engine")
-    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix="engine-", dir=ROOT / "build" / "sim"))
-    work.mkdir(parents=True, exist_ok=True)
-    job_path, result_path = work / "heads.npz", work / "result.json"
-    save_heads(job_path, p, heads, gap=gap, stall=stall, seed=seed)
-    env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    get_runner(simulator).test(
-        test_module="sim.tb_engine", hdl_toplevel=top_name("engine"),
-        hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work, extra_env=env,
-        waves=waves, log_file=work / "sim.log")
-    if not result_path.exists():
-        raise RuntimeError(f"the engine simulation wrote no result; see {work / 'sim.log'}")
-    summary = json.loads(result_path.read_text())
-    summary["work_dir"] = str(work)
-    return summary
+    return _run_testbench(
+        "engine", p, lambda path: save_heads(path, p, heads, gap=gap, stall=stall, seed=seed),
+        simulator, waves, work_dir, log)

@@ -19,11 +19,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from hdl.axis_engine import CSR_MAP
+from hdl.axis_engine import CSR
 
-from .engine_job import expected_rows, kv_beats, load_heads, rows_from_beats
-
-CSR = {name: addr for addr, (name, _, _) in CSR_MAP.items()}
+from .engine_job import expected_rows, kv_beats, load_heads, q_beats, rows_from_beats
 
 
 class _AxisSource:
@@ -79,15 +77,9 @@ async def run_engine(dut):
     rng = np.random.default_rng(opts["seed"])
     lane_bits = p.lanes * p.data_width
     kv = _split(kv_beats(p, heads), 2 * lane_bits)
-    # q beats with their head: tlast only on the final beat of the head's final query.
-    q, q_head = [], []
-    for h, head in enumerate(heads):
-        words = head["q"].reshape(-1, p.lanes)
-        for n, row in enumerate(words):
-            data = sum((int(x) & ((1 << p.data_width) - 1)) << (i * p.data_width)
-                       for i, x in enumerate(row))
-            q.append((data, 0, int(n == len(words) - 1)))
-            q_head.append(h)
+    # q beats ({q, last}: no tuser) and the head each belongs to.
+    q = [(w & ((1 << lane_bits) - 1), 0, w >> lane_bits) for w, _ in q_beats(p, heads)]
+    q_head = np.repeat(np.arange(len(heads)), [len(h["q"]) * p.slices for h in heads]).tolist()
     expect = expected_rows(p, heads)
     n_out = len(expect) * p.slices
 
