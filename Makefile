@@ -7,12 +7,14 @@ SIM ?= verilator
 ARGS ?=
 # A configuration that fits an iCE40 UP5K (8 DSPs): 16-bit exp weights and scale port.
 ICE40_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 256
-# The engine: the benchmark's default configuration on ECP5; the iCE40 core above with
-# K/V for 64 keys (two banks) on the UP5K.
-ENGINE_PARAMS ?= --max-seq-len 1024 --block 4
+# The engine: on ECP5 d 64, lanes 16, one core, K/V for 1024 or 256 keys (two banks);
+# on the UP5K the iCE40 core above with K/V for 64 keys.
+ENGINE_PARAMS ?= --max-seq-len 1024 --block 1
+ENGINE_SMALL_PARAMS ?= --max-seq-len 256 --block 1
+ENGINE_BENCH ?= 64:16:1
 ICE40_ENGINE_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 64 --block 1
 
-.PHONY: all example verilog test lint synth synth-engine formal soak accuracy bench clean distclean
+.PHONY: all example verilog test lint synth synth-engine fmax-budget formal soak accuracy bench clean distclean
 
 all: example
 
@@ -38,16 +40,27 @@ synth: $(STAMP)
 	$(BIN)/attnhw synth $(ARGS) --target ecp5 --json build/synth-ecp5.json
 	$(BIN)/attnhw synth $(ICE40_PARAMS) --target ice40 --json build/synth-ice40.json
 
-# The engine on ECP5 and iCE40 (~30 min), then the README's engine synthesis table
-# (GMAC/s from docs/bench/bench.json).
+# The engine on ECP5 (two store sizes) and iCE40 (~25 min), a benchmark of the ECP5
+# configuration, then the README's engine synthesis table (GMAC/s from the benchmarks).
+# Block 2 and 4 did not route with nextpnr's router2 (README, Known limits).
 ENGINE_ECP5 = synth --top engine $(ENGINE_PARAMS) --target ecp5
+ENGINE_ECP5_SMALL = synth --top engine $(ENGINE_SMALL_PARAMS) --target ecp5
 ENGINE_ICE40 = synth --top engine $(ICE40_ENGINE_PARAMS) --target ice40
 synth-engine: $(STAMP)
 	$(BIN)/attnhw $(ENGINE_ECP5) --json build/synth-engine-ecp5.json
+	$(BIN)/attnhw $(ENGINE_ECP5_SMALL) --json build/synth-engine-ecp5-small.json
 	$(BIN)/attnhw $(ENGINE_ICE40) --json build/synth-engine-ice40.json
-	$(BIN)/attnhw synth-table --bench docs/bench/bench.json --update-readme README.md \
+	$(BIN)/attnhw bench --configs $(ENGINE_BENCH) --seq-lens 256,1024 --max-seq-len 1024 \
+	    --out-dir build/bench-engine
+	$(BIN)/attnhw synth-table --update-readme README.md \
+	    --bench docs/bench/bench.json --bench build/bench-engine/bench.json \
 	    --report build/synth-engine-ecp5.json --command "attnhw $(ENGINE_ECP5)" \
+	    --report build/synth-engine-ecp5-small.json --command "attnhw $(ENGINE_ECP5_SMALL)" \
 	    --report build/synth-engine-ice40.json --command "attnhw $(ENGINE_ICE40)"
+
+# ECP5 Fmax of each core unit alone and of the core (~15 min): docs/synth and the README.
+fmax-budget: $(STAMP)
+	$(BIN)/attnhw fmax-budget $(ARGS) --out-dir docs/synth --update-readme README.md
 
 # Formal properties (yowasp-sby + Yices) and the exhaustive exp check; report in build/formal.
 formal: $(STAMP)

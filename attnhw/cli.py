@@ -69,11 +69,30 @@ def cmd_synth(args):
     from attnhw.synth import synthesize, format_report
     p = _params(args)
     unit = None
-    if args.top == "engine":
+    if args.unit and args.top != "core":
+        raise ValueError(f"--unit {args.unit} builds one of the core's units: leave out --top")
+    if args.unit:
+        from hdl.synth_harness import unit_component
+        unit = unit_component(p, args.unit)
+    elif args.top == "engine":
         from hdl.emit import top_component
         unit = top_component(p, "engine")
     rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit)
     print(format_report(rep))
+
+
+def _unit_names():
+    from hdl.synth_harness import UNITS
+    return list(UNITS)
+
+
+def cmd_fmax_budget(args):
+    from attnhw.fmax_budget import run_fmax_budget
+    r = run_fmax_budget(_params(args), args.out_dir, seed=args.seed, readme=args.update_readme)
+    print(f"wrote {args.out_dir}/fmax_budget.md, fmax_budget.json, fmax_budget.png")
+    if args.update_readme:
+        print(f"updated the Fmax budget table in {args.update_readme}")
+    print(r["markdown"])
 
 
 def cmd_accuracy(args):
@@ -246,7 +265,8 @@ def _parser():
     t.add_argument("--report", action="append", required=True, help="a synth JSON report")
     t.add_argument("--command", action="append", required=True,
                    help="the command that made the report (one per --report)")
-    t.add_argument("--bench", help="bench JSON (utilisation for GMAC/s)")
+    t.add_argument("--bench", action="append",
+                   help="bench JSON (utilisation for GMAC/s); may be repeated")
     t.add_argument("--update-readme", metavar="README")
     t.set_defaults(func=cmd_synth_table)
 
@@ -256,7 +276,17 @@ def _parser():
     y.add_argument("--json", help="write the report as JSON")
     y.add_argument("--seed", type=int, default=1)
     y.add_argument("--top", default="core", choices=["core", "engine"])
+    y.add_argument("--unit", metavar="NAME",
+                   help="one of the core's units alone: " + ", ".join(_unit_names()))
     y.set_defaults(func=cmd_synth)
+
+    b = sub.add_parser("fmax-budget", help="ECP5 Fmax of each core unit alone and of the "
+                                           "core: table, JSON and plot")
+    _add_params(b)
+    b.add_argument("--out-dir", default="docs/synth")
+    b.add_argument("--update-readme", metavar="README")
+    b.add_argument("--seed", type=int, default=1)
+    b.set_defaults(func=cmd_fmax_budget)
     return ap
 
 

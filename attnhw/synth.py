@@ -7,6 +7,7 @@ subtracted from the figures.
 
 import json
 import os
+import re
 import pathlib
 import shutil
 import subprocess
@@ -20,7 +21,7 @@ from hdl.synth_harness import SynthHarness
 
 from .outputs import atomic_write
 
-__all__ = ["TARGETS", "synthesize", "format_report"]
+__all__ = ["TARGETS", "synthesize", "format_report", "critical_path"]
 
 # The WASM builds of Yosys cannot run ABC9 (YoWASP/yosys#29), which synth_ecp5 and
 # synth_ice40 use for LUT mapping; each flow runs the stock script around that step
@@ -41,6 +42,30 @@ TARGETS = {
                   cells=dict(luts="ICESTORM_LC", ffs=None, dsps="ICESTORM_DSP",
                              brams="ICESTORM_RAM", lutram=None)),
 }
+
+
+def _cell_owner(cell):
+    """``unit.acc.delta1_TRELLIS_FF_Q_5`` -> ``unit.acc.delta1``: the RTL name a
+    mapped cell was made from (Yosys appends the cell type and an index)."""
+    return re.split(r"_(?:TRELLIS|CCU2C|LUT4|PFUMX|L6MUX21|MULT18X18D|DP16KD|SB_|ICESTORM)",
+                    cell, maxsplit=1)[0].split("$")[0]
+
+
+def critical_path(report):
+    """The clock's worst path in nextpnr's ``--report`` JSON, summarised:
+    ``{from, to, ns, logic_ns, routing_ns, logic_steps}``."""
+    paths = [c for c in report.get("critical_paths", [])
+             if c.get("from", "").startswith("posedge") and c.get("to", "").startswith("posedge")]
+    if not paths:
+        return None
+    steps = paths[0]["path"]
+    logic = sum(s["delay"] for s in steps if s["type"] in ("clk-to-q", "logic", "setup"))
+    routing = sum(s["delay"] for s in steps if s["type"] == "routing")
+    return {"from": _cell_owner(steps[0]["from"]["cell"]),
+            "to": _cell_owner(steps[-1]["to"]["cell"]),
+            "ns": round(logic + routing, 2), "logic_ns": round(logic, 2),
+            "routing_ns": round(routing, 2),
+            "logic_steps": sum(s["type"] == "logic" for s in steps)}
 
 
 def _tool(name):
@@ -103,6 +128,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         "lutram": used(cells["lutram"]),
         "fmax_mhz": round(min(fmax), 2) if fmax else None,
         "harness_ffs_subtracted": top.harness_ffs,
+        "critical_path": critical_path(rep),
         "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
         "date": time.strftime("%Y-%m-%d"), "seed": seed,
     }
@@ -124,4 +150,8 @@ def format_report(r):
     if r.get("lutram") is not None:
         lines.append(f"  LUT-RAM blocks {r['lutram']}")
     lines.append(f"  Fmax  {r['fmax_mhz']} MHz   ({r['seconds']} s)")
+    cp = r.get("critical_path")
+    if cp:
+        lines.append(f"  worst path {cp['ns']} ns ({cp['logic_ns']} logic, {cp['routing_ns']} "
+                     f"routing): {cp['from']} -> {cp['to']}")
     return "\n".join(lines)

@@ -14,9 +14,10 @@ README_END = "<!-- end of engine synthesis table -->"
 
 
 def _utilisation(bench, p):
-    """Utilisation at the longest benchmarked N for the report's configuration."""
+    """Utilisation at the longest benchmarked N that the report's configuration holds
+    (N <= its max_seq_len)."""
     rs = [r for r in bench if (r["head_dim"], r["lanes"], r["block"])
-          == (p["head_dim"], p["lanes"], p["block"])]
+          == (p["head_dim"], p["lanes"], p["block"]) and r["seq_len"] <= p["max_seq_len"]]
     return max(rs, key=lambda r: r["seq_len"]) if rs else None
 
 
@@ -44,9 +45,11 @@ def engine_synth_table(reports, bench, commands):
     return "\n".join(lines)
 
 
-def write_table(report_paths, bench_path, commands, readme=None):
+def write_table(report_paths, bench_paths, commands, readme=None):
+    """``bench_paths``: bench JSON files whose records are pooled (one per run)."""
     reports = [json.loads(pathlib.Path(path).read_text()) for path in report_paths]
-    bench = json.loads(pathlib.Path(bench_path).read_text())["records"] if bench_path else []
+    bench = [r for path in bench_paths or []
+             for r in json.loads(pathlib.Path(path).read_text())["records"]]
     md = engine_synth_table(reports, bench, commands)
     if readme:
         replace_between(readme, README_BEGIN, README_END, md)

@@ -5,9 +5,34 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .accumulator import Accumulator
 from .core import AttentionCore
+from .dot_product import DotProduct
+from .exp2 import Exp2
+from .normalize import Normalize
+from .normalize_recip import NormalizeRecip
+from .online_softmax import OnlineSoftmax
+from .score_scale import ScoreScale
 
-__all__ = ["SynthHarness"]
+__all__ = ["SynthHarness", "UNITS", "unit_component"]
+
+#: The core's units in datapath order, each as it is built inside the core for
+#: ``params`` (side-band tags reduced to one bit), for synthesis on their own.
+UNITS = {
+    "dot_product": lambda p: DotProduct(p, 1),
+    "score_scale": lambda p: ScoreScale(p, 1),
+    "online_softmax": OnlineSoftmax,        # includes the exp unit
+    "exp2": lambda p: Exp2(p, 1),
+    "accumulator": Accumulator,
+    "normalize": lambda p: Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p),
+}
+
+
+def unit_component(p, name):
+    """A fresh instance of the unit ``name`` (a key of :data:`UNITS`) for ``p``."""
+    if name not in UNITS:
+        raise ValueError(f"unknown unit {name!r}; choose one of {', '.join(UNITS)}")
+    return UNITS[name](p)
 
 
 class SynthHarness(wiring.Component):

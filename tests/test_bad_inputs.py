@@ -118,6 +118,13 @@ CLI_CASES = [
     ("target", "an unknown synthesis target",
      lambda t: ["synth", "--target", "xc7", "--json", str(t / "out" / "s.json")],
      "unknown --target 'xc7'; choose one of ecp5, ice40"),
+    ("synth_unit", "attnhw synth --unit naming no unit",
+     lambda t: ["synth", "--unit", "adder", "--json", str(t / "out" / "s.json")],
+     "unknown unit 'adder'; choose one of dot_product, score_scale, online_softmax, exp2, "
+     "accumulator, normalize"),
+    ("synth_unit_top", "attnhw synth --unit with --top engine",
+     lambda t: ["synth", "--unit", "exp2", "--top", "engine", "--json", str(t / "out" / "s.json")],
+     "--unit exp2 builds one of the core's units: leave out --top"),
     ("no_icarus", "--simulator icarus without iverilog installed",
      lambda t: ["sim", "--simulator", "icarus"], "SIM=icarus needs iverilog"),
     ("no_yosys", "synthesis without the YoWASP toolchain",
