@@ -62,8 +62,11 @@ def run_bench(configs=DEFAULT_CONFIGS, seq_lens=DEFAULT_SEQ_LENS, *, heads=1, ba
             start = time.time()
             res = run_engine_job(p, hs, simulator=simulator, seed=seed, log=log)
             if res["mismatches"] or res["rows_out"] != res["rows_expected"]:
-                raise RuntimeError(f"bench run d={d} lanes={lanes} block={block} N={n} did not "
-                                   f"match the golden model; see {res['work_dir']}")
+                what = (f"{res['mismatches']} words differ from the golden model"
+                        if res["mismatches"] else f"{res['rows_out']} of "
+                        f"{res['rows_expected']} rows came out in {res['sim_cycles']:,} cycles")
+                raise RuntimeError(f"bench run d={d} lanes={lanes} block={block} N={n}: "
+                                   f"{what}; see {res['work_dir']}")
             floor = heads * n * n * d / (lanes * block)
             rec = dict(seq_len=n, nq=n, nk=n, heads=heads, head_dim=d, lanes=lanes, block=block,
                        multipliers=2 * lanes * block, cycles=res["cycles"], floor=floor,

@@ -121,7 +121,10 @@ async def run_engine(dut):
 
     held = None
     cycle, first_in, kv_last_cycle, q_fired = 0, None, None, False
-    budget = 40 * (len(kv) + len(q) * (p.data_width + 4) + 1000)
+    # Cycle budget: every head's K/V load and ceil(Nq / block) passes over its keys
+    # (the engine's floor), plus the row tails, times a margin for gaps and stalls.
+    passes = sum(-(-len(h["q"]) // p.block) * len(h["k"]) * p.slices for h in heads)
+    budget = 4 * passes + 40 * (len(kv) + len(q) * (p.data_width + 4) + 1000)
     budget = int(budget / max(1e-3, 1 - max(opts["gap"], opts["stall"])))
     started = time.time()
     kv_src.advance(False)
