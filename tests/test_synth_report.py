@@ -37,3 +37,23 @@ def test_each_unit_builds_alone(name):
     assert harness._inputs and harness._outputs
     text = rtlil.convert(harness, name="top", emit_src=False)
     assert "module \\top" in text
+
+
+def test_engine_table_takes_utilisation_the_configuration_can_run():
+    """GMAC/s = Fmax x multipliers x utilisation at the longest benchmarked N that the
+    report's max_seq_len holds; a configuration never benchmarked shows its peak."""
+    from attnhw.synth_table import engine_synth_table
+
+    def report(max_seq_len, lanes=16):
+        return {"target": "ecp5", "device": "dev", "luts": 1, "ffs": 1, "dsps": 1, "brams": 1,
+                "fmax_mhz": 100.0, "date": "d",
+                "utilization": {c: {"available": 9} for c in ("TRELLIS_COMB", "MULT18X18D", "DP16KD")},
+                "params": {"head_dim": 64, "data_width": 8, "lanes": lanes, "block": 1,
+                           "max_seq_len": max_seq_len, "exp_bits": 17}}
+    bench = [{"head_dim": 64, "lanes": 16, "block": 1, "seq_len": n, "utilisation": u}
+             for n, u in ((256, 0.5), (1024, 0.75))]
+    rows = engine_synth_table([report(1024), report(256), report(256, lanes=8)], bench,
+                              ["a", "b", "c"]).splitlines()[2:]
+    assert "| 2.40 (utilisation 0.750 at N = 1024) |" in rows[0]     # 100 MHz x 32 x 0.75
+    assert "| 1.60 (utilisation 0.500 at N = 256) |" in rows[1]
+    assert "| 1.60 peak (not benchmarked) |" in rows[2]               # 100 MHz x 16
