@@ -145,9 +145,7 @@ def _source_hash():
 
 def unit_cost(p, kind, cache_dir, log=print):
     """ECP5 figures of the exp unit (``kind="exp"``) or the normaliser (``"norm"``)."""
-    from hdl.exp2 import Exp2
-    from hdl.normalize import Normalize
-    from hdl.normalize_recip import NormalizeRecip
+    from hdl.synth_harness import unit_component
     from .synth import synthesize
     method = p.exp_method if kind == "exp" else p.norm_method
     # The other unit's method does not change this unit: leave it out of the key.
@@ -156,10 +154,7 @@ def unit_cost(p, kind, cache_dir, log=print):
     path = pathlib.Path(cache_dir) / f"{kind}-{method}-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
-    if kind == "exp":
-        unit = Exp2(p, tag_shape=1)
-    else:
-        unit = Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p)
+    unit = unit_component(p, "exp2" if kind == "exp" else "normalize")
     for seed in (1, 2, 3):
         # nextpnr's router occasionally fails on a placement (seen: the clock pad's arc
         # to the global buffer); another placement seed is the documented remedy.

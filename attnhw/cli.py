@@ -81,11 +81,6 @@ def cmd_synth(args):
     print(format_report(rep))
 
 
-def _unit_names():
-    from hdl.synth_harness import UNITS
-    return list(UNITS)
-
-
 def cmd_fmax_budget(args):
     from attnhw.fmax_budget import run_fmax_budget
     r = run_fmax_budget(_params(args), args.out_dir, seed=args.seed, readme=args.update_readme)
@@ -277,7 +272,8 @@ def _parser():
     y.add_argument("--seed", type=int, default=1)
     y.add_argument("--top", default="core", choices=["core", "engine"])
     y.add_argument("--unit", metavar="NAME",
-                   help="one of the core's units alone: " + ", ".join(_unit_names()))
+                   help="one of the core's units alone (hdl.synth_harness.UNITS; "
+                        "a wrong name lists them)")
     y.set_defaults(func=cmd_synth)
 
     b = sub.add_parser("fmax-budget", help="ECP5 Fmax of each core unit alone and of the "

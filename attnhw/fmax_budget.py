@@ -19,7 +19,7 @@ from amaranth.lib.wiring import In, Out
 from hdl.synth_harness import UNITS, unit_component
 
 from .outputs import atomic_write, replace_between
-from .synth import synthesize
+from .synth import TARGETS, synthesize
 
 __all__ = ["run_fmax_budget", "budget_table", "RegisteredMult18", "ROWS", "README_BEGIN", "README_END", "TARGET_MHZ"]
 
@@ -76,7 +76,7 @@ def run_fmax_budget(p, out_dir, *, seed=1, readme=None, log=print):
             f"{r['critical_path']['to']}")
     md = budget_table(records)
     atomic_write(out / "fmax_budget.json", lambda f: f.write(json.dumps(
-        {"params": p.as_dict(), "device": "LFE5U-85F-8CABGA381", "seed": seed,
+        {"params": p.as_dict(), "device": TARGETS["ecp5"]["device"], "seed": seed,
          "target_mhz": TARGET_MHZ, "records": records}, indent=2) + "\n"))
     atomic_write(out / "fmax_budget.md", lambda f: f.write(md + "\n"))
     _plot(records, out / "fmax_budget.png")

@@ -10,8 +10,7 @@ from .accumulator import Accumulator
 from .dot_product import DotProduct
 from .framing import key_framing
 from .layouts import kv_layout, out_layout, query_layout, row_layout, slice_layout
-from .normalize import Normalize
-from .normalize_recip import NormalizeRecip
+from .normalize_recip import normalizer
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
 from .skid_buffer import SkidBuffer
@@ -119,7 +118,7 @@ class AttentionCore(wiring.Component):
         # address, which Amaranth emits as `[-1:0]` and Verilator rejects: use 3.
         m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size,
                                                     depth=3 if p.slices == 2 else p.slices)
-        m.submodules.norm = norm = Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p)
+        m.submodules.norm = norm = normalizer(p)
 
         # `room`: the value FIFO can take a beat. A register computed from the previous
         # level with one place to spare (at most one write happened since), so the kv

@@ -9,8 +9,15 @@ from golden.normalize import recip_table
 
 from .pipeline import delay
 from .layouts import out_layout, row_layout
+from .normalize import Normalize
 
-__all__ = ["NormalizeRecip"]
+__all__ = ["NormalizeRecip", "normalizer"]
+
+
+def normalizer(p):
+    """The normaliser ``p.norm_method`` names: :class:`Normalize` (``divide``) or
+    :class:`NormalizeRecip` (``recip_nr``, ``recip_lut``)."""
+    return Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p)
 
 
 class NormalizeRecip(wiring.Component):

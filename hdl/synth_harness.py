@@ -9,8 +9,7 @@ from .accumulator import Accumulator
 from .core import AttentionCore
 from .dot_product import DotProduct
 from .exp2 import Exp2
-from .normalize import Normalize
-from .normalize_recip import NormalizeRecip
+from .normalize_recip import normalizer
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
 
@@ -24,7 +23,7 @@ UNITS = {
     "online_softmax": OnlineSoftmax,        # includes the exp unit
     "exp2": lambda p: Exp2(p, 1),
     "accumulator": Accumulator,
-    "normalize": lambda p: Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p),
+    "normalize": normalizer,
 }
 
 

@@ -7,8 +7,7 @@ from golden.attention import attention, normalize, online_sum
 from golden.params import AttnParams
 from golden.quantize import random_problem
 from hdl.accumulator import Accumulator
-from hdl.normalize import Normalize
-from hdl.normalize_recip import NormalizeRecip
+from hdl.normalize_recip import normalizer
 from hdl.online_softmax import OnlineSoftmax
 from tests.unit_sim import run_stream_unit
 
@@ -86,7 +85,7 @@ def test_normalize_matches_golden(kw):
     acc[3, 0] = sums[3] // 2 * 3 if sums[3] % 2 == 0 else 3 * sums[3]   # tie or exact
     acc = acc.astype(np.int64)
     beats = [{"acc": acc[r].tolist(), "sum": int(sums[r]), "last": r % 2} for r in range(n)]
-    unit = Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p)
+    unit = normalizer(p)
     out = run_stream_unit(unit, beats, n, rng)
     expect = normalize(acc, sums, p)
     assert np.array([o["o"] for o in out]).tolist() == expect.tolist()
