@@ -36,9 +36,13 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/attnhw verilog $(ARGS) -o build/attention.v --lint
 
+# Place and route of the core on ECP5 and iCE40, then post-synthesis simulation: the
+# ECP5 netlist of a small core (DSP and RAM primitives) against golden (~25 min).
+POSTSYNTH_PARAMS ?= --head-dim 16 --lanes 4 --max-seq-len 64
 synth: $(STAMP)
 	$(BIN)/attnhw synth $(ARGS) --target ecp5 --json build/synth-ecp5.json
 	$(BIN)/attnhw synth $(ICE40_PARAMS) --target ice40 --json build/synth-ice40.json
+	$(BIN)/attnhw postsynth $(POSTSYNTH_PARAMS) --json build/postsynth.json
 
 # The engine on ECP5 (two store sizes) and iCE40 (~25 min), a benchmark of the ECP5
 # configuration, then the README's engine synthesis table (GMAC/s from the benchmarks).
@@ -66,10 +70,12 @@ fmax-budget: $(STAMP)
 formal: $(STAMP)
 	$(BIN)/attnhw formal
 
-# >= 10^6 output words over random parameter sets; SEED replays a run.
+# >= 10^6 output words of the core and >= 10^6 of the engine over random parameter
+# sets; SEED replays a run.
 SEED ?= 1
 soak: $(STAMP)
-	$(BIN)/attnhw soak --words 1000000 --configs 4 --seed $(SEED) --simulator $(SIM) --json build/soak.json
+	$(BIN)/attnhw soak --words 1000000 --configs 4 --engine-words 1000000 --engine-configs 4 \
+	    --seed $(SEED) --simulator $(SIM) --json build/soak.json
 
 # Every numerics variant and the peers: error, ECP5 cost, plots. The report is committed
 # in docs/accuracy (the README shows it); synthesis results are cached in build/.

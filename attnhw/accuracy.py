@@ -137,15 +137,16 @@ def _measure_peer(fn, p, x, masked):
 def _source_hash():
     root = pathlib.Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
-    for f in ("hdl/exp2.py", "hdl/normalize.py", "hdl/normalize_recip.py", "golden/exp2.py",
-              "golden/normalize.py", "hdl/synth_harness.py", "attnhw/synth.py"):
+    for f in ("hdl/exp2.py", "hdl/multiplier.py", "hdl/normalize.py", "hdl/normalize_recip.py",
+              "golden/exp2.py",
+              "golden/normalize.py", "attnhw/synth_harness.py", "attnhw/synth.py"):
         h.update((root / f).read_bytes())
     return h.hexdigest()[:12]
 
 
 def unit_cost(p, kind, cache_dir, log=print):
     """ECP5 figures of the exp unit (``kind="exp"``) or the normaliser (``"norm"``)."""
-    from hdl.synth_harness import unit_component
+    from .synth_harness import unit_component
     from .synth import synthesize
     method = p.exp_method if kind == "exp" else p.norm_method
     # The other unit's method does not change this unit: leave it out of the key.

@@ -72,13 +72,38 @@ def cmd_synth(args):
     if args.unit and args.top != "core":
         raise ValueError(f"--unit {args.unit} builds one of the core's units: leave out --top")
     if args.unit:
-        from hdl.synth_harness import unit_component
+        from .synth_harness import unit_component
         unit = unit_component(p, args.unit)
     elif args.top == "engine":
         from hdl.emit import top_component
         unit = top_component(p, "engine")
-    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit)
+    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit,
+                     abc=args.abc)
     print(format_report(rep))
+
+
+def cmd_postsynth(args):
+    import json
+
+    import numpy as np
+
+    from attnhw.postsynth import run_postsynth
+    from sim.scenarios import scenario_job
+    p = _params(args)
+    job, _ = scenario_job(p, np.random.default_rng(args.seed), n_max=min(p.max_seq_len, 12),
+                          repeats=args.repeats)
+    r = run_postsynth(job)
+    keys = ("words_compared", "mismatches", "missing_rows", "extra_output_beats", "cycles")
+    summary = {"params": p.as_dict(), **{k: r[k] for k in keys},
+               "protocol_errors": len(r["protocol_errors"])}
+    if args.json:
+        from attnhw.outputs import atomic_write
+        atomic_write(args.json, lambda f: f.write(json.dumps(summary, indent=2) + "\n"))
+    print(f"ECP5 netlist of the core: {r['words_compared']} words compared with golden, "
+          f"{r['mismatches']} mismatches, {r['missing_rows']} missing rows, "
+          f"{r['extra_output_beats']} extra beats")
+    bad = r["mismatches"] + r["missing_rows"] + r["extra_output_beats"] + len(r["protocol_errors"])
+    return 1 if bad or not r["words_compared"] else 0
 
 
 def cmd_fmax_budget(args):
@@ -159,7 +184,8 @@ def cmd_synth_table(args):
 def cmd_soak(args):
     from attnhw.soak import format_soak, soak
     s = soak(args.words, args.seed, args.configs, simulator=args.simulator,
-             json_path=args.json, replay=args.replay)
+             json_path=args.json, replay=args.replay, engine_words=args.engine_words,
+             engine_configs=args.engine_configs)
     print(format_soak(s))
     return 1 if s["failed_jobs"] else 0
 
@@ -229,11 +255,16 @@ def _parser():
     f.add_argument("only", nargs="*", help="property names (default: all)")
     f.set_defaults(func=cmd_formal)
 
-    k = sub.add_parser("soak", help="long random regression of the RTL against the golden model")
+    k = sub.add_parser("soak", help="long random regression of the core's and the engine's "
+                                    "RTL against the golden model")
     k.add_argument("--words", type=int, default=1_000_000, help="output words to compare")
     k.add_argument("--seed", type=int, default=1)
     k.add_argument("--configs", type=int, default=4, help="random parameter sets")
-    k.add_argument("--replay", metavar="C.J", help="re-run only job J of configuration C")
+    k.add_argument("--engine-words", type=int, default=0,
+                   help="engine output words to compare after the core's")
+    k.add_argument("--engine-configs", type=int, default=2, help="random engine parameter sets")
+    k.add_argument("--replay", metavar="C.J", help="re-run only job J of configuration C "
+                                                   "(engine:C.J: of an engine configuration)")
     k.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     k.add_argument("--json", help="write every job's record as JSON")
     k.set_defaults(func=cmd_soak)
@@ -272,9 +303,19 @@ def _parser():
     y.add_argument("--seed", type=int, default=1)
     y.add_argument("--top", default="core", choices=["core", "engine"])
     y.add_argument("--unit", metavar="NAME",
-                   help="one of the core's units alone (hdl.synth_harness.UNITS; "
+                   help="one of the core's units alone (attnhw.synth_harness.UNITS; "
                         "a wrong name lists them)")
+    y.add_argument("--abc", default="abc", choices=["abc", "abc9"],
+                   help="LUT mapper: classic ABC (default) or Yosys's stock ABC9")
     y.set_defaults(func=cmd_synth)
+
+    ps = sub.add_parser("postsynth", help="simulate the core's synthesised ECP5 netlist "
+                                          "(DSP and RAM primitives) against golden")
+    _add_params(ps)
+    ps.add_argument("--seed", type=int, default=1)
+    ps.add_argument("--repeats", type=int, default=1, help="times each directed scenario runs")
+    ps.add_argument("--json", help="write the summary as JSON")
+    ps.set_defaults(func=cmd_postsynth)
 
     b = sub.add_parser("fmax-budget", help="ECP5 Fmax of each core unit alone and of the "
                                            "core: table, JSON and plot")

@@ -1,53 +1,32 @@
 """Where the clock goes: ECP5 Fmax of each core unit alone and of the whole core.
 
 ``attnhw fmax-budget`` / ``make fmax-budget`` synthesises every unit of
-:data:`hdl.synth_harness.UNITS` and the core on the LFE5U-85F-8 and writes
+:data:`attnhw.synth_harness.UNITS` and the core on the LFE5U-85F-8 and writes
 ``fmax_budget.{json,md,png}``: per unit its LUTs, FFs, DSPs, Fmax and the worst
 path nextpnr reports (from which register to which, logic against routing time).
 The slowest unit bounds the core. A last row, ``mult18_registered``, is not part of
-the design: one ECP5 multiplier instantiated with its own input and output
-registers, which Yosys's inference does not use, to show what the DSP itself allows.
+the design: one :class:`hdl.multiplier.Multiplier` (s18 x s18, a MULT18X18D with its
+own input and output registers), to show what the DSP itself allows.
 """
 
 import json
 import pathlib
 
-from amaranth.hdl import ClockSignal, Const, Instance, Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import signed
 
-from hdl.synth_harness import UNITS, unit_component
+from hdl.multiplier import Multiplier
+
+from .synth_harness import UNITS, unit_component
 
 from .outputs import atomic_write, replace_between
 from .synth import TARGETS, synthesize
 
-__all__ = ["run_fmax_budget", "budget_table", "RegisteredMult18", "ROWS", "README_BEGIN", "README_END", "TARGET_MHZ"]
+__all__ = ["run_fmax_budget", "budget_table", "ROWS", "README_BEGIN", "README_END", "TARGET_MHZ"]
 
 README_BEGIN = "<!-- Fmax budget: written by make fmax-budget (attnhw fmax-budget) -->"
 README_END = "<!-- end of Fmax budget -->"
-#: The engine's ECP5 clock target (issue 3).
-TARGET_MHZ = 200.0
-
-
-class RegisteredMult18(wiring.Component):
-    """``p = a * b`` (s18 x s18 -> s36) in one MULT18X18D with its input and output
-    registers on (2 cycles). ECP5 only; a synthesis reference, never simulated."""
-
-    a: In(18)
-    b: In(18)
-    p: Out(36)
-
-    def elaborate(self, platform):
-        m = Module()
-        ports = {f"i_A{n}": self.a[n] for n in range(18)}
-        ports |= {f"i_B{n}": self.b[n] for n in range(18)}
-        ports |= {f"o_P{n}": self.p[n] for n in range(36)}
-        m.submodules.mult = Instance(
-            "MULT18X18D", p_REG_INPUTA_CLK="CLK0", p_REG_INPUTB_CLK="CLK0",
-            p_REG_OUTPUT_CLK="CLK0", p_REG_PIPELINE_CLK="NONE", p_CLK0_DIV="ENABLED",
-            i_SIGNEDA=Const(1), i_SIGNEDB=Const(1), i_CLK0=ClockSignal(), i_CE0=Const(1),
-            i_RST0=Const(0), **ports)
-        return m
+#: The engine's ECP5 clock target (issue 12: at least 200 MHz, every unit 250).
+TARGET_MHZ = 250.0
 
 
 #: Rows of the budget: the core's units, the core, then the DSP reference.
@@ -58,7 +37,7 @@ def _component(p, name):
     if name == "core":
         return None                         # SynthHarness's default: the whole core
     if name == "mult18_registered":
-        return RegisteredMult18()
+        return Multiplier(signed(18), signed(18))
     return unit_component(p, name)
 
 
@@ -69,7 +48,8 @@ def run_fmax_budget(p, out_dir, *, seed=1, readme=None, log=print):
     records = []
     for name in ROWS:
         log(f"[{len(records) + 1}/{len(ROWS)}] {name} ...")
-        r = synthesize(p, "ecp5", unit=_component(p, name), seed=seed, log=lambda *_: None)
+        r = synthesize(p, "ecp5", unit=_component(p, name), seed=seed, freq_mhz=TARGET_MHZ,
+                       log=lambda *_: None)
         records.append({"unit": name, **{k: r[k] for k in (
             "luts", "ffs", "dsps", "brams", "fmax_mhz", "critical_path", "seconds", "date")}})
         log(f"    {r['fmax_mhz']} MHz, worst path {r['critical_path']['from']} -> "

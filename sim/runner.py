@@ -72,18 +72,29 @@ def _check_simulator(simulator):
         raise SimulatorMissing("SIM=icarus needs iverilog (apt-get install iverilog)")
 
 
-def build(p, simulator="verilator", waves=False, log=print, top="core"):
+def build(p, simulator="verilator", waves=False, log=print, top="core", netlist=None):
     """Build the simulation model of ``top`` (core or engine) for ``p``; returns its
-    folder."""
+    folder. ``netlist``: instead of the RTL, a synthesised netlist of ``top``,
+    ``{"verilog": text, "models": [primitive model files], "include_dirs": [...]}``
+    (post-synthesis simulation)."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(simulator)
-    verilog = generate_verilog(p, top)
+    verilog = generate_verilog(p, top) if netlist is None else netlist["verilog"]
+    models = [pathlib.Path(f) for f in (netlist or {}).get("models", [])]
+    includes = [str(d) for d in (netlist or {}).get("include_dirs", [])]
     name = top_name(top)
     build_args = [f"-Wno-{w}" for w in VERILATOR_WAIVERS] if simulator == "verilator" else []
+    if netlist is not None and simulator == "verilator":
+        # Primitive models: timing checks and unused ports are not the design's. A
+        # gate-level netlist is hundreds of MB of C++: compile it unoptimised.
+        build_args += ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-Wno-SPECIFYIGN",
+                       "-CFLAGS", "-O0"]
     timescale = ("1ns", "1ps")
     # The key covers everything that goes into the build.
-    key = hashlib.sha256(f"{simulator}|{waves}|{build_args}|{timescale}|{verilog}".encode())
+    model_text = "".join(f.read_text() for f in models)
+    key = hashlib.sha256(f"{simulator}|{waves}|{build_args}|{timescale}|{verilog}|"
+                         f"{model_text}|{includes}".encode())
     key = key.hexdigest()[:12]
     build_dir = ROOT / "build" / "sim" / f"{simulator}-{key}"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -102,8 +113,8 @@ def build(p, simulator="verilator", waves=False, log=print, top="core"):
             "(first time for these parameters; takes up to a minute)")
         try:
             get_runner(simulator).build(
-                sources=[source], hdl_toplevel=name, build_dir=build_dir,
-                build_args=build_args, waves=waves, timescale=timescale,
+                sources=[source, *models], hdl_toplevel=name, build_dir=build_dir,
+                includes=includes, build_args=build_args, waves=waves, timescale=timescale,
                 log_file=build_dir / "build.log")
         except Exception as e:    # cocotb's runner raises a bare "Command failed" error
             raise RuntimeError(f"the {simulator} build failed ({e}); see "
@@ -139,14 +150,15 @@ class _ProgressReporter:
         self.thread.join()
 
 
-def _run_testbench(top, p, save, simulator, waves, work_dir, log):
-    """Build ``top`` for ``p``, write the job with ``save(path)`` into a work folder,
-    run ``sim.tb_<top>`` there and return its summary, with the output and golden rows
-    (``"o"``, ``"expect"``), the folder and the VCD path (if ``waves``)."""
+def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
+    """Build ``top`` for ``p`` (or its ``netlist``, see :func:`build`), write the job
+    with ``save(path)`` into a work folder, run ``sim.tb_<top>`` there and return its
+    summary, with the output and golden rows (``"o"``, ``"expect"``), the folder and
+    the VCD path (if ``waves``)."""
     import numpy as np
     from cocotb_tools.runner import get_runner
 
-    build_dir = build(p, simulator, waves, log, top=top)
+    build_dir = build(p, simulator, waves, log, top=top, netlist=netlist)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"{top}-", dir=ROOT / "build" / "sim"))
     work.mkdir(parents=True, exist_ok=True)
     job_path, result_path, progress_path = work / "job.npz", work / "result.json", work / "progress.txt"
@@ -170,22 +182,26 @@ def _run_testbench(top, p, save, simulator, waves, work_dir, log):
     return summary
 
 
-def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print):
-    """Simulate ``job`` (see :func:`sim.jobs.make_job`) on the core; returns the summary
-    dict with the output rows under ``"o"`` and the golden rows under ``"expect"``."""
+def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print, netlist=None):
+    """Simulate ``job`` (see :func:`sim.jobs.make_job`) on the core (or its ``netlist``,
+    see :func:`build`); returns the summary dict with the output rows under ``"o"``
+    and the golden rows under ``"expect"``."""
     from golden.params import AttnParams
 
     p = AttnParams(**json.loads(job["params"]))
     return _run_testbench("core", p, lambda path: save_job(path, job), simulator, waves,
-                          work_dir, log)
+                          work_dir, log, netlist)
 
 
 def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator",
-                   waves=False, work_dir=None, log=print):
-    """Simulate the engine on ``heads`` (``sim.engine_job.random_head`` dicts); returns
-    the testbench's summary dict (cycles, mismatches, simulator speed, ``"o"`` rows)."""
+                   waves=False, work_dir=None, log=print, kv_last_flips=(), q_last_flips=()):
+    """Simulate the engine on ``heads`` (``sim.engine_job.random_head`` dicts), with a
+    misplaced ``tlast`` on the ``kv``/``q`` beats listed; returns the testbench's
+    summary dict (cycles, mismatches, STATUS, simulator speed, ``"o"`` rows)."""
     from .engine_job import save_heads
 
     return _run_testbench(
-        "engine", p, lambda path: save_heads(path, p, heads, gap=gap, stall=stall, seed=seed),
+        "engine", p, lambda path: save_heads(path, p, heads, gap=gap, stall=stall, seed=seed,
+                                             kv_last_flips=kv_last_flips,
+                                             q_last_flips=q_last_flips),
         simulator, waves, work_dir, log)

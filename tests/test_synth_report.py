@@ -6,7 +6,7 @@ from amaranth.back import rtlil
 
 from attnhw.synth import critical_path
 from golden.params import AttnParams
-from hdl.synth_harness import UNITS, SynthHarness, unit_component
+from attnhw.synth_harness import UNITS, SynthHarness, unit_component
 
 
 def _step(kind, delay, src, dst):

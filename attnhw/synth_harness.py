@@ -5,13 +5,13 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .accumulator import Accumulator
-from .core import AttentionCore
-from .dot_product import DotProduct
-from .exp2 import Exp2
-from .normalize_recip import normalizer
-from .online_softmax import OnlineSoftmax
-from .score_scale import ScoreScale
+from hdl.accumulator import Accumulator
+from hdl.core import AttentionCore
+from hdl.dot_product import DotProduct
+from hdl.exp2 import Exp2
+from hdl.normalize_recip import normalizer
+from hdl.online_softmax import OnlineSoftmax
+from hdl.score_scale import ScoreScale
 
 __all__ = ["SynthHarness", "UNITS", "unit_component"]
 
