@@ -146,7 +146,7 @@ def _source_hash():
 
 def unit_cost(p, kind, cache_dir, log=print):
     """ECP5 figures of the exp unit (``kind="exp"``) or the normaliser (``"norm"``)."""
-    from .synth_harness import unit_component
+    from .synth_harness import READY_TIED, unit_component
     from .synth import synthesize
     method = p.exp_method if kind == "exp" else p.norm_method
     # The other unit's method does not change this unit: leave it out of the key.
@@ -155,13 +155,15 @@ def unit_cost(p, kind, cache_dir, log=print):
     path = pathlib.Path(cache_dir) / f"{kind}-{method}-{key}.json"
     if path.exists():
         return json.loads(path.read_text())
-    unit = unit_component(p, "exp2" if kind == "exp" else "normalize")
+    name = "exp2" if kind == "exp" else "normalize"
+    unit = unit_component(p, name)
     for seed in (1, 2, 3):
         # nextpnr's router occasionally fails on a placement (seen: the clock pad's arc
         # to the global buffer); another placement seed is the documented remedy.
         log(f"  synthesising the {kind} unit ({method}) for ECP5, seed {seed} ...")
         try:
-            r = synthesize(p, "ecp5", unit=unit, seed=seed, log=lambda *_: None,
+            r = synthesize(p, "ecp5", unit=unit, seed=seed, tie_ready=name in READY_TIED,
+                           log=lambda *_: None,
                            work_dir=pathlib.Path(cache_dir) / f"work-{kind}-{method}")
         except RuntimeError as e:
             log(f"  {e}")

@@ -72,13 +72,13 @@ def cmd_synth(args):
     if args.unit and args.top != "core":
         raise ValueError(f"--unit {args.unit} builds one of the core's units: leave out --top")
     if args.unit:
-        from .synth_harness import unit_component
+        from .synth_harness import READY_TIED, unit_component
         unit = unit_component(p, args.unit)
     elif args.top == "engine":
         from hdl.emit import top_component
         unit = top_component(p, "engine")
     rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit,
-                     abc=args.abc)
+                     abc=args.abc, tie_ready=bool(args.unit) and args.unit in READY_TIED)
     print(format_report(rep))
 
 

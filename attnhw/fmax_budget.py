@@ -16,7 +16,7 @@ from amaranth.hdl import signed
 
 from hdl.multiplier import Multiplier
 
-from .synth_harness import UNITS, unit_component
+from .synth_harness import READY_TIED, UNITS, unit_component
 
 from .outputs import atomic_write, replace_between
 from .synth import TARGETS, synthesize
@@ -49,7 +49,7 @@ def run_fmax_budget(p, out_dir, *, seed=1, readme=None, log=print):
     for name in ROWS:
         log(f"[{len(records) + 1}/{len(ROWS)}] {name} ...")
         r = synthesize(p, "ecp5", unit=_component(p, name), seed=seed, freq_mhz=TARGET_MHZ,
-                       log=lambda *_: None)
+                       tie_ready=name in READY_TIED, log=lambda *_: None)
         records.append({"unit": name, **{k: r[k] for k in (
             "luts", "ffs", "dsps", "brams", "fmax_mhz", "critical_path", "seconds", "date")}})
         log(f"    {r['fmax_mhz']} MHz, worst path {r['critical_path']['from']} -> "

@@ -129,10 +129,11 @@ def run_tool(cmd, log_path, what):
 
 
 def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_dir=None,
-               log=print, unit=None, abc="abc"):
+               log=print, unit=None, abc="abc", tie_ready=False):
     """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
-    ``unit``: a component to build alone instead of the whole core; ``abc``: the LUT
-    mapper (:data:`ABC_FLOWS`)."""
+    ``unit``: a component to build alone instead of the whole core (``tie_ready``: its
+    ``o.ready`` tied high, see :class:`SynthHarness`); ``abc``: the LUT mapper
+    (:data:`ABC_FLOWS`)."""
     if target not in TARGETS:
         raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
     t = TARGETS[target]
@@ -141,7 +142,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         tool_path(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
     work.mkdir(parents=True, exist_ok=True)
-    top = SynthHarness(p, unit)
+    top = SynthHarness(p, unit, tie_ready=tie_ready)
     (work / "top.il").write_text(rtlil.convert(top, name="top", platform=platform(target),
                                                emit_src=False))
     start = time.time()

@@ -1,10 +1,11 @@
 """Accumulator for ``sum_j e_j * v_j``, rescaled by shifts as the max grows."""
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
+from .credits import credit_room
 from .layouts import row_layout, weight_layout
 from .multiplier import Multiplier
 from .replicate import register_copies
@@ -24,9 +25,10 @@ class Accumulator(wiring.Component):
     (:attr:`row_depth` slices, one finished row) has a place reserved for every
     slice it will emit, counted by a credit counter, so no enable fans out from the
     output handshake to the lanes. The rescale is split from the add: a slice's
-    recurrence repeats every ``slices`` beats, so its shift ``acc >> delta`` is
-    computed a cycle ahead from the ring slot that will be at the head (``ring[1]``
-    when the head is being updated in the same cycle). With one slice per vector
+    recurrence repeats every ``slices`` beats, so its shift ``acc >> delta`` starts a
+    cycle ahead from the ring slot that will be at the head (``ring[1]`` when the head
+    is being updated in the same cycle): by the multiple of 8 in ``delta`` there, by
+    the remainder beside the add. With one slice per vector
     the slot is the sum being written, bypassed into the shifter: correct, but that
     path is a shift and an add in one cycle (head_dim == lanes only).
     Every lane has its own copy of the shift, ``first`` and the slot select, and
@@ -47,10 +49,10 @@ class Accumulator(wiring.Component):
         finished row, ``last`` on its final slice.
 
     Latency: :attr:`latency` cycles from a value beat to its slice written into the
-    output FIFO (multiplier, shift, add), plus the FIFO's own.
+    output FIFO (multiplier, shift and add, register), plus the FIFO's own.
     """
 
-    latency = Multiplier.latency + 1
+    latency = Multiplier.latency + 2
 
     def __init__(self, params):
         self.params = params
@@ -67,22 +69,22 @@ class Accumulator(wiring.Component):
 
     @property
     def row_depth(self):
-        """Output FIFO depth in slices: one finished row (3 at least, so
-        SyncFIFOBuffered's inner FIFO has an address bit)."""
-        return max(3, self.params.slices)
+        """Output FIFO depth in slices: one finished row, 2 at least (a 1-entry FIFO
+        has a zero-width address, which Verilator rejects)."""
+        return max(2, self.params.slices)
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         L = p.lanes
-        m.submodules.rows = rows = SyncFIFOBuffered(width=row_layout(p).size,
-                                                    depth=self.row_depth)
+        # Unbuffered: its output is an asynchronous LUT-RAM read, so the reader's
+        # per-lane registers take it without a ~700-bit output register whose enable
+        # would be the reader's handshake.
+        m.submodules.rows = rows = SyncFIFO(width=row_layout(p).size, depth=self.row_depth)
         wiring.connect(m, rows.r_stream, wiring.flipped(self.o))
 
         # Credits: slices that will be written to the FIFO and not yet read out.
-        # `room` is registered from the count after this cycle, so it is exact.
-        reserved = Signal(range(self.row_depth + 1))
-        room = Signal(init=1)
+        room = Signal()
 
         # Join: a value beat moves only with its key's weight present.
         slice_idx = Signal(range(max(2, p.slices)))  # >= 1 bit: no zero-width wire in Verilog
@@ -98,10 +100,8 @@ class Accumulator(wiring.Component):
         ]
         with m.If(take):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
-        emits = take & w_in.last
-        read = rows.r_en & rows.r_rdy
-        next_reserved = reserved + emits - read
-        m.d.sync += [reserved.eq(next_reserved), room.eq(next_reserved < self.row_depth)]
+        m.d.comb += room.eq(credit_room(m, self.row_depth, take & w_in.last,
+                                        rows.r_en & rows.r_rdy, "rows")[0])
 
         # Stages 0-1: products e * v, s(w+E+1).E, one Multiplier per lane.
         prods = []
@@ -132,22 +132,30 @@ class Accumulator(wiring.Component):
         ring = [Signal(data.ArrayLayout(signed(p.acc_width), L), name=f"ring{s}")
                 for s in range(p.slices)]
         updated = self.updated
-        shifted = Signal(data.ArrayLayout(signed(p.acc_width), L))
+        # The shift in two parts, exact since floor(floor(a / 2^c) / 2^f) = floor(a /
+        # 2^(c+f)): stage A by the multiple of 8 in delta, stage B by the rest.
+        coarse = Signal(data.ArrayLayout(signed(p.acc_width), L))
+        fine_b = [Signal(3, name=f"fine_b{n}") for n in range(L)]
         for n in range(L):
-            # Stage A: the slot this beat will update, shifted (0 on a query's first key).
+            # Stage A: the slot this beat will update, coarsely shifted (0 on a query's
+            # first key).
             if p.slices > 1:
                 slot = Mux(rotate[n], ring[1][n], ring[0][n])
             else:
                 slot = Mux(rotate[n], updated[n], ring[0][n])
-            m.d.sync += shifted[n].eq(Mux(first_a[n], 0, slot >> delta_a[n]))
-            # Stage B: add the product.
-            m.d.comb += updated[n].eq(shifted[n] + (prods[n] << p.guard_bits))
+            m.d.sync += [coarse[n].eq(Mux(first_a[n], 0, slot >> Cat(C(0, 3), delta_a[n][3:]))),
+                         fine_b[n].eq(delta_a[n][:3])]
+            # Stage B: the fine shift and the product.
+            m.d.comb += updated[n].eq((coarse[n] >> fine_b[n]) + (prods[n] << p.guard_bits))
             for s in range(p.slices):
                 with m.If(shift_ring[n * p.slices + s]):
                     m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])
         m.d.comb += self.update_valid.eq(valid_b)
 
+        # The finished slice is registered before the FIFO's LUT-RAM write port.
         row = Signal(row_layout(p))
-        m.d.comb += [row.acc.eq(updated), row.sum.eq(sum_b), row.last.eq(row_end_b),
-                     rows.w_data.eq(row), rows.w_en.eq(valid_b & last_b)]
+        row_valid = Signal()
+        m.d.sync += [row.acc.eq(updated), row.sum.eq(sum_b), row.last.eq(row_end_b),
+                     row_valid.eq(valid_b & last_b)]
+        m.d.comb += [rows.w_data.eq(row), rows.w_en.eq(row_valid)]
         return m

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accumulator import Accumulator
 from .dot_product import DotProduct
+from .credits import credit_room
 from .framing import key_framing
 from .layouts import kv_layout, out_layout, query_layout, slice_layout, weight_layout
 from .normalize_recip import normalizer
@@ -127,10 +128,8 @@ class AttentionCore(wiring.Component):
         # The score pipeline (dot product, scale, softmax) never stalls: its units see
         # `ready` tied high, so their enables are constant and vanish in synthesis.
         # Instead a key enters only with a place reserved for its weight in the weight
-        # FIFO: `reserved` counts keys taken and weights not yet read by the
-        # accumulator, `key_room` is registered from the count after this cycle.
-        reserved = Signal(range(self.weight_fifo_depth + 1))
-        key_room = Signal(init=1)
+        # FIFO (`key_room`, a credit count of keys taken and weights not yet read).
+        key_room = Signal()
 
         # `room`: the value FIFO can take a beat. A register computed from the previous
         # level with one place to spare (at most one write happened since), so the kv
@@ -172,11 +171,9 @@ class AttentionCore(wiring.Component):
         m.d.sync += [bank_full.eq(next_full),
                      serving.eq(next_full.bit_select(Mux(query_done, ~serve, serve), 1))]
 
-        key_in = kv_take & end_of_key
-        weight_out = weights.r_en & weights.r_rdy
-        next_reserved = reserved + key_in - weight_out
-        m.d.sync += [reserved.eq(next_reserved),
-                     key_room.eq(next_reserved < self.weight_fifo_depth)]
+        m.d.comb += key_room.eq(credit_room(
+            m, self.weight_fifo_depth, kv_take & end_of_key, weights.r_en & weights.r_rdy,
+            "weights")[0])
 
         # Score path, ready tied high (see `key_room`).
         m.d.comb += [

@@ -12,6 +12,9 @@ from .pipeline import delay
 
 __all__ = ["Exp2"]
 
+#: Yosys's memory mapping: build the table from LUTs, not a block RAM.
+_LOGIC_ROM = {"rom_style": "logic"}
+
 
 class Exp2(wiring.Component):
     """``e = min(round(2^(f/2^F) * 2^-(n+1) * 2^E), 2^E - 1)``, ``u0.E``, ``2^frac`` by
@@ -30,11 +33,11 @@ class Exp2(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{e: u0.E, tag}``
 
-    Latency: 6 cycles for every method (``"interp"``: ROM read, ROM word register,
-    interpolation product, interpolation sum, shift, round).
+    Latency: 7 cycles for every method (``"interp"``: ROM address, ROM word,
+    interpolation product (2), interpolation sum, shift, round).
     """
 
-    latency = 6
+    latency = 7
 
     def __init__(self, params, tag_shape=0):
         self.params = params
@@ -64,18 +67,18 @@ class Exp2(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
-        # Stages 1-4 compute `value` = 2^frac, u1.(E+1); n, valid and tag travel beside it.
+        # Stages 1-5 compute `value` = 2^frac, u1.(E+1); n, valid and tag travel beside it.
         value = getattr(self, f"_value_{p.exp_method}")(m, en, self.i.payload.f)
-        n = delay(m, en, self.i.payload.n, 4, "n")
-        valid = delay(m, en, self.i.valid, 4, "valid")
-        tag = delay(m, en, self.i.payload.tag, 4, "tag")
+        n = delay(m, en, self.i.payload.n, 5, "n")
+        valid = delay(m, en, self.i.valid, 5, "valid")
+        tag = delay(m, en, self.i.payload.tag, 5, "tag")
 
-        # Stage 5: half = floor(value / 2^(n+1)) (value <= 2^(E+2): "lut"'s last entry
+        # Stage 6: half = floor(value / 2^(n+1)) (value <= 2^(E+2): "lut"'s last entry
         # is 2.0).
         half = delay(m, en, value >> (n + 1), 1, "half")
         valid = delay(m, en, valid, 1, "valid_half")
         tag = delay(m, en, tag, 1, "tag_half")
-        # Stage 6: e = (half + 1) / 2, i.e. rounded to u0.E, and 1.0 saturated to
+        # Stage 7: e = (half + 1) / 2, i.e. rounded to u0.E, and 1.0 saturated to
         # 1 - 2^-E.
         e = Signal(p.exp_bits + 1)
         m.d.comb += e.eq((half + 1) >> 1)
@@ -91,21 +94,25 @@ class Exp2(wiring.Component):
         slopes = self.slopes(table)
         slope_w = max(1, max(slopes).bit_length())
         lo_bits = p.score_frac_bits - p.exp_table_bits
-        # Stage 1: ROM read of (base, slope); stage 2: the ROM word registered (block
-        # RAM clock-to-out is slow), the slope into the multiplier's operand register.
+        # Stage 1: the ROM address registered; stage 2: the ROM word (base, slope),
+        # read asynchronously from LUTs (`rom_style`), registered: a block RAM's
+        # clock-to-out alone (~4 ns on ECP5 without its output register) capped the
+        # unit at 177 MHz, and Yosys folds the word register back into a block RAM
+        # read port unless told the ROM is logic.
         m.submodules.rom = rom = Memory(
             shape=unsigned(base_w + slope_w), depth=len(slopes),
-            init=[a | (s << base_w) for a, s in zip(table, slopes)])
-        rd = rom.read_port(domain="sync")
-        m.d.comb += [rd.en.eq(en), rd.addr.eq(f >> lo_bits)]
-        base = delay(m, en, rd.data[:base_w], 2, "base")
+            init=[a | (s << base_w) for a, s in zip(table, slopes)], attrs=_LOGIC_ROM)
+        rd = rom.read_port(domain="comb")
+        m.d.comb += rd.addr.eq(delay(m, en, f >> lo_bits, 1, "rom_addr"))
+        rom_word = delay(m, en, rd.data, 1, "rom_word")
+        base = delay(m, en, rom_word[:base_w], 2, "base")
         if not lo_bits:
             return delay(m, en, base, 1, "value")
-        # Stage 3: the interpolation product slope * f_lo (a registered Multiplier).
-        f_lo = delay(m, en, f[:lo_bits], 1, "f_lo")
+        # Stages 3-4: the interpolation product slope * f_lo (a registered Multiplier).
+        f_lo = delay(m, en, f[:lo_bits], 2, "f_lo")
         m.submodules.interp = mult = Multiplier(unsigned(slope_w), unsigned(lo_bits))
-        m.d.comb += [mult.a.eq(rd.data[base_w:]), mult.b.eq(f_lo), mult.en.eq(en)]
-        # Stage 4: value = base + round(product / 2^lo_bits).
+        m.d.comb += [mult.a.eq(rom_word[base_w:]), mult.b.eq(f_lo), mult.en.eq(en)]
+        # Stage 5: value = base + round(product / 2^lo_bits).
         return delay(m, en, base + ((mult.p + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
 
     def _value_lut(self, m, en, f):
@@ -113,11 +120,11 @@ class Exp2(wiring.Component):
         table = self.table()
         lo_bits = p.score_frac_bits - p.exp_table_bits
         m.submodules.rom = rom = Memory(shape=unsigned(max(table).bit_length()),
-                                        depth=len(table), init=table)
-        rd = rom.read_port(domain="sync")
+                                        depth=len(table), init=table, attrs=_LOGIC_ROM)
+        rd = rom.read_port(domain="comb")        # registered address, LUT ROM (as interp)
         idx = f if lo_bits == 0 else (f + (1 << (lo_bits - 1))) >> lo_bits   # rounded
-        m.d.comb += [rd.en.eq(en), rd.addr.eq(idx)]
-        return delay(m, en, rd.data, 3, "value")
+        m.d.comb += rd.addr.eq(delay(m, en, idx, 1, "rom_addr"))
+        return delay(m, en, rd.data, 4, "value")
 
     def _value_poly(self, m, en, f):
         p = self.params
@@ -130,9 +137,9 @@ class Exp2(wiring.Component):
         prod = delay(m, en, b * f2, 1, "b_t")                        # stage 3
         top = (1 << (p.exp_bits + 2)) - 1
         v = (prod >> fb) + c0
-        return delay(m, en, Mux(v > top, top, v), 1, "value")        # stage 4
+        return delay(m, en, Mux(v > top, top, v), 2, "value")        # stages 4-5
 
     def _value_shift(self, m, en, f):
         e1 = self.params.exp_bits + 1
-        return delay(m, en, Mux(f[-1], C(1 << (e1 + 1)), C(1 << e1)), 4, "value")
+        return delay(m, en, Mux(f[-1], C(1 << (e1 + 1)), C(1 << e1)), 5, "value")
 

@@ -5,7 +5,7 @@ from amaranth.hdl import Signal
 __all__ = ["register_copies"]
 
 
-def register_copies(m, value, count, name, *, en=None, reset_less=True):
+def register_copies(m, value, count, name, *, en=None, reset_less=True, init=0):
     """``count`` registers that each take ``value`` (when ``en`` is high, if given).
 
     Each copy drives one lane's share of a wide fan-out (a shift amount, a select, an
@@ -13,12 +13,13 @@ def register_copies(m, value, count, name, *, en=None, reset_less=True):
     are short local ones. The copies carry ``keep``, so Yosys (``attrmvcp -attr keep``
     in :mod:`attnhw.synth`'s flow puts it on the flip-flops before ``opt_merge``) and
     vendor tools do not merge them back into one. Reset-less by default (data that a
-    separately reset ``valid`` qualifies); ``reset_less=False`` for valid bits.
+    separately reset ``valid`` qualifies); ``reset_less=False`` (reset to ``init``)
+    for control state.
     """
     copies = []
     for n in range(count):
         reg = Signal(value.shape(), name=f"{name}_copy{n}", reset_less=reset_less,
-                     attrs={"keep": 1})
+                     init=init, attrs={"keep": 1})
         if en is None:
             m.d.sync += reg.eq(value)
         else:

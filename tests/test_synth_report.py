@@ -6,7 +6,7 @@ from amaranth.back import rtlil
 
 from attnhw.synth import critical_path
 from golden.params import AttnParams
-from attnhw.synth_harness import UNITS, SynthHarness, unit_component
+from attnhw.synth_harness import READY_TIED, UNITS, SynthHarness, unit_component
 
 
 def _step(kind, delay, src, dst):
@@ -37,6 +37,29 @@ def test_each_unit_builds_alone(name):
     assert harness._inputs and harness._outputs
     text = rtlil.convert(harness, name="top", emit_src=False)
     assert "module \\top" in text
+
+
+def test_units_the_core_runs_unstalled_are_built_with_ready_high():
+    """The score pipeline's units see `o.ready` tied high in the core, and so in the
+    harness with `tie_ready`: it leaves the shift chain and its stall logic folds away."""
+    from amaranth.sim import Simulator
+
+    p = AttnParams(head_dim=8, lanes=4, max_seq_len=16)
+    assert READY_TIED == {"dot_product", "score_scale", "online_softmax", "exp2"}
+    free, tied = (SynthHarness(p, unit_component(p, "exp2"), tie_ready=t) for t in (False, True))
+    assert tied.harness_ffs == free.harness_ffs - 1
+    seen = []
+
+    async def tb(ctx):
+        for _ in range(3):
+            await ctx.tick()
+            seen.append(ctx.get(tied.unit.o.ready))
+
+    sim = Simulator(tied)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    assert seen == [1, 1, 1]
 
 
 def test_engine_table_takes_utilisation_the_configuration_can_run():
