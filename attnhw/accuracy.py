@@ -138,8 +138,8 @@ def _source_hash():
     root = pathlib.Path(__file__).resolve().parent.parent
     h = hashlib.sha256()
     for f in ("hdl/exp2.py", "hdl/multiplier.py", "hdl/normalize.py", "hdl/normalize_recip.py",
-              "golden/exp2.py",
-              "golden/normalize.py", "attnhw/synth_harness.py", "attnhw/synth.py"):
+              "golden/exp2.py", "golden/normalize.py", "attnhw/synth_harness.py",
+              "attnhw/synth.py"):
         h.update((root / f).read_bytes())
     return h.hexdigest()[:12]
 

@@ -17,12 +17,12 @@ import pathlib
 from amaranth.back import rtlil
 
 from hdl.emit import top_component, top_name
+from sim.runner import ROOT
 
 from .synth import platform, run_tool, tool_path, yosys_script
 
 __all__ = ["ecp5_netlist", "run_postsynth"]
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 MODELS = ROOT / "sim" / "models"
 
 
