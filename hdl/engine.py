@@ -6,7 +6,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .core import AttentionCore
-from .kv_store import KVStore
+from .block_ram import BlockRAM
+from .kv_store import KVStore, kv_pass_layout
 from .layouts import kv_layout, slice_layout
 from .skid_buffer import SkidBuffer
 
@@ -76,13 +77,21 @@ class AttentionEngine(wiring.Component):
             "clear_errors": In(1),
         })
 
+    @property
+    def kv_buffer_depth(self):
+        """Places in each core's K/V buffer, and the store's credits per core: the
+        credit round trip (a read issued, the RAM's latency, the broadcast register,
+        the buffer's own two cycles, the credit's return) plus slack, so that credits
+        never throttle a core that takes a beat every cycle."""
+        return BlockRAM.latency + 1 + 2 + 2 + 7
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
         B = p.block
         n = p.max_seq_len
         limit_w = n.bit_length()
-        m.submodules.store = store = KVStore(p)
+        m.submodules.store = store = KVStore(p, credits=self.kv_buffer_depth)
         cores = [AttentionCore(p) for _ in range(B)]
         for b, core in enumerate(cores):
             m.submodules[f"core{b}"] = core
@@ -92,15 +101,13 @@ class AttentionEngine(wiring.Component):
                      self.err_too_many_keys.eq(store.err_too_many_keys)]
 
         # Block descriptors, written when a block's final query has gone to its core:
-        # one for the pass over the keys (masks, which cores), one for the output order,
-        # and the store's command (release the head after this pass). The store takes
-        # its command a pass ahead of the broadcast, hence its own FIFO.
-        limit_shape = data.ArrayLayout(unsigned(limit_w), B)
-        pass_shape = data.StructLayout({"active": B, "limits": limit_shape})
+        # the store's pass command (which cores, their key limits, release the head
+        # after this pass) and one for the output order.
+        pass_shape = kv_pass_layout(p)
+        limit_shape = pass_shape["limits"].shape
         out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
         depth = 4
         m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
-        m.submodules.cmd_fifo = cmd_fifo = SyncFIFOBuffered(width=1, depth=depth)
         m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(width=out_shape.size, depth=depth)
 
         # Query distributor: query i of the head goes to core i mod block.
@@ -109,7 +116,7 @@ class AttentionEngine(wiring.Component):
         q_index = Signal(range(2 * n + 1))     # saturates at 2n: i + offset + 1 > n there
         limits = Signal(limit_shape)
         end_of_query = q_slice == p.slices - 1
-        room = pass_fifo.w_rdy & cmd_fifo.w_rdy & out_fifo.w_rdy
+        room = pass_fifo.w_rdy & out_fifo.w_rdy
         core_ready = Signal()
         m.d.comb += core_ready.eq(Cat(c.q.ready for c in cores).bit_select(slot, 1))
         m.d.comb += self.q.ready.eq(core_ready & room)
@@ -139,9 +146,9 @@ class AttentionEngine(wiring.Component):
         pass_desc = Signal(pass_shape)
         out_desc = Signal(out_shape)
         m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
+                     pass_desc.release.eq(self.q.payload.last),
                      out_desc.count.eq(slot + 1), out_desc.head_end.eq(self.q.payload.last),
                      pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(block_done),
-                     cmd_fifo.w_data.eq(self.q.payload.last), cmd_fifo.w_en.eq(block_done),
                      out_fifo.w_data.eq(out_desc), out_fifo.w_en.eq(block_done)]
         with m.If(q_take):
             m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
@@ -153,26 +160,27 @@ class AttentionEngine(wiring.Component):
         with m.If(q_take & self.q.payload.last & ~end_of_query):
             m.d.sync += self.err_q_last_misplaced.eq(1)
 
-        # Pass: the store streams the head's slices once per block; each slice goes to
-        # every active core at once (a beat moves when all of them can take it).
-        wiring.connect(m, cmd_fifo.r_stream, store.cmd)
-        desc = Signal(pass_shape)
-        m.d.comb += desc.eq(pass_fifo.r_data)
+        # Pass: the store streams the head's slices once per block. Each beat is
+        # registered once per core (the broadcast), then waits in that core's buffer;
+        # the store issued it only with a credit for a place there, so nothing stalls
+        # between the RAM and the buffers.
+        m.d.comb += [store.cmd.valid.eq(pass_fifo.r_rdy), store.cmd.payload.eq(pass_fifo.r_data),
+                     pass_fifo.r_en.eq(store.cmd.ready)]
         src = store.o
-        readies = Cat(c.kv.ready | ~desc.active[b] for b, c in enumerate(cores))
-        m.d.comb += [src.ready.eq(pass_fifo.r_rdy & readies.all()),
-                     pass_fifo.r_en.eq(src.valid & src.ready & src.payload.last)]
+        kv_shape = kv_layout(p)
         for b, core in enumerate(cores):
-            others = Cat(readies[c] for c in range(B) if c != b)
-            m.d.comb += [
-                core.kv.valid.eq(src.valid & pass_fifo.r_rdy & desc.active[b]
-                                 & (others.all() if B > 1 else 1)),
-                core.kv.payload.k.eq(src.payload.k), core.kv.payload.v.eq(src.payload.v),
-                core.kv.payload.masked.eq(src.payload.masked
-                                          | (src.payload.key >= desc.limits[b])),
-                core.kv.payload.last.eq(src.payload.last),
-                core.clear_errors.eq(self.clear_errors),
-            ]
+            beat = Signal(kv_shape, name=f"broadcast{b}")
+            beat_valid = Signal(name=f"broadcast{b}_valid")
+            m.d.sync += [beat_valid.eq(src.valid & src.payload.active[b]),
+                         beat.k.eq(src.payload.k), beat.v.eq(src.payload.v),
+                         beat.masked.eq(src.payload.masked[b]), beat.last.eq(src.payload.last)]
+            buf = SyncFIFOBuffered(width=kv_shape.size, depth=self.kv_buffer_depth)
+            m.submodules[f"kv_buffer{b}"] = buf
+            m.d.comb += [buf.w_en.eq(beat_valid), buf.w_data.eq(beat),
+                         core.kv.valid.eq(buf.r_rdy), core.kv.payload.eq(buf.r_data),
+                         buf.r_en.eq(core.kv.ready),
+                         store.taken[b].eq(buf.r_rdy & core.kv.ready),
+                         core.clear_errors.eq(self.clear_errors)]
 
         # Output collector: rows in query order, core 0 .. count - 1 of each block.
         # Each core's rows wait in a one-row FIFO, so all B normalisers work at once

@@ -2,29 +2,47 @@
 
 from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .block_ram import BlockRAM
+from .credits import credit_room
 from .framing import key_framing
 from .layouts import kv_layout, slice_layout
 
-__all__ = ["KVStore", "kv_read_layout"]
+__all__ = ["KVStore", "kv_pass_layout", "kv_read_layout"]
+
+
+def kv_pass_layout(p):
+    """A pass command: ``release`` (free the head's bank after this pass), ``active``
+    (one bit per destination: it takes this pass) and ``limits`` (destination ``b``
+    sees keys ``j >= limits[b]`` as masked)."""
+    limit_w = p.max_seq_len.bit_length()
+    return data.StructLayout({"release": 1, "active": p.block,
+                              "limits": data.ArrayLayout(unsigned(limit_w), p.block)})
 
 
 def kv_read_layout(p):
-    """A slice read back: ``k``, ``v``, ``masked`` (the key's padding bit), ``key``
-    (its index in the head) and ``last`` (the final beat of the pass)."""
-    return data.StructLayout({"k": slice_layout(p), "v": slice_layout(p), "masked": 1,
-                              "key": unsigned(max(1, (p.max_seq_len - 1).bit_length())),
-                              "last": 1})
+    """A slice read back: ``k``, ``v``, ``masked`` (per destination: the key's padding
+    bit or beyond its limit), ``active`` (the destinations of this beat) and ``last``
+    (the final beat of the pass)."""
+    return data.StructLayout({"k": slice_layout(p), "v": slice_layout(p),
+                              "masked": p.block, "active": p.block, "last": 1})
 
 
 class KVStore(wiring.Component):
     """Holds the keys and values of two heads: the ``load`` port fills one bank while
-    passes over the other stream out of ``o`` (double buffering).
+    passes over the other stream out of ``o`` to up to ``block`` destinations (double
+    buffering).
 
     Framing of ``load`` is the core's (``golden.framing``): a head's keys end at the
     final beat of a key that carries ``last``, or after ``max_seq_len`` keys.
+
+    The read side never stalls (``o`` has no ``ready``): it issues a read only when
+    every destination of the pass holds a credit, a place reserved in the
+    :attr:`credits`-deep buffer in front of it. A destination returns its credit by
+    pulsing its bit of ``taken`` when a beat leaves that buffer. So no handshake
+    reaches back into the RAM: its address, enable and output are registered
+    (:class:`~hdl.block_ram.BlockRAM`) and it reads every cycle.
 
     Members
     -------
@@ -32,30 +50,38 @@ class KVStore(wiring.Component):
         ``head_dim // lanes`` beats per key, ``{k, v: lanes x s(w).0, masked: padding
         bit, last: final beat of the head's final key}``. Stalls while both banks hold
         heads not yet released.
-    cmd : ``In(stream.Signature(1))``
-        One beat per pass over the current head; payload 1 releases the head after this
-        pass (its bank may then be loaded again; the next pass reads the other bank).
-    o : ``Out(stream.Signature(kv_read_layout(params)))``
+    cmd : ``In(stream.Signature(kv_pass_layout(params)))``
+        One beat per pass over the current head (see :func:`kv_pass_layout`).
+    o : ``Out(stream.Signature(kv_read_layout(params), always_ready=True))``
         The head's slices in order, key by key; ``last`` on the pass's final beat.
+    taken : ``In(block)``
+        Credit returns, one bit per destination.
     err_last_misplaced, err_too_many_keys : ``Out(1)``
         Sticky framing errors of ``load`` (as :class:`AttentionCore`'s).
     clear_errors : ``In(1)``
 
     Memory: ``2 * 2^ceil(log2 max_seq_len) * 2^ceil(log2 slices)`` words of
-    ``2 * lanes * w + 1`` bits; one write port, one synchronous read port.
+    ``2 * lanes * w + 1`` bits; one write port, one read port.
     Throughput: one slice per cycle on each port; passes follow back to back.
+    Latency: a read leaves on ``o`` :attr:`latency` cycles after it is issued.
     """
 
-    def __init__(self, params):
+    def __init__(self, params, credits):
         self.params = params
+        self.credits = credits
         super().__init__({
             "load": In(stream.Signature(kv_layout(params))),
-            "cmd": In(stream.Signature(1)),
-            "o": Out(stream.Signature(kv_read_layout(params))),
+            "cmd": In(stream.Signature(kv_pass_layout(params))),
+            "o": Out(stream.Signature(kv_read_layout(params), always_ready=True)),
+            "taken": In(params.block),
             "err_last_misplaced": Out(1),
             "err_too_many_keys": Out(1),
             "clear_errors": In(1),
         })
+
+    @property
+    def latency(self):
+        return BlockRAM.latency
 
     def elaborate(self, platform):
         m = Module()
@@ -63,9 +89,10 @@ class KVStore(wiring.Component):
         slice_bits = (p.slices - 1).bit_length()
         key_bits = max(1, (p.max_seq_len - 1).bit_length())
         word = data.StructLayout({"k": slice_layout(p), "v": slice_layout(p), "masked": 1})
-        m.submodules.ram = ram = Memory(shape=word, depth=2 << (key_bits + slice_bits), init=[])
-        wr = ram.write_port()
-        rd = ram.read_port()
+        m.submodules.ram = ram = BlockRAM(word.size, 2 << (key_bits + slice_bits))
+        wr_data = Signal(word)
+        rd_data = Signal(word)
+        m.d.comb += [ram.w_data.eq(wr_data), rd_data.eq(ram.r_data)]
 
         full = Signal(2)                     # bank holds a head not yet released
         last_key = [Signal(key_bits, name=f"last_key{b}") for b in range(2)]   # its final key
@@ -78,27 +105,28 @@ class KVStore(wiring.Component):
         l_slice, l_key, _, l_end = key_framing(m, p, l_take, ld.last, self.clear_errors,
                                                self.err_last_misplaced, self.err_too_many_keys)
         l_done = l_take & l_end
-        m.d.comb += [wr.addr.eq(Cat(l_slice[:slice_bits], l_key, lbank)), wr.en.eq(l_take),
-                     wr.data.k.eq(ld.k), wr.data.v.eq(ld.v), wr.data.masked.eq(ld.masked)]
+        m.d.comb += [ram.w_addr.eq(Cat(l_slice[:slice_bits], l_key, lbank)), ram.w_en.eq(l_take),
+                     wr_data.k.eq(ld.k), wr_data.v.eq(ld.v), wr_data.masked.eq(ld.masked)]
         with m.If(l_done):
             m.d.sync += [last_key[b].eq(Mux(lbank == b, l_key, last_key[b])) for b in range(2)]
             m.d.sync += lbank.eq(~lbank)
 
-        # Reader: passes over bank `rbank`. `en` advances the one-stage read pipeline
-        # (address -> registered RAM output); the RAM holds its output while stalled.
+        # Reader: passes over bank `rbank`, a read issued in every cycle in which each
+        # of the pass's destinations has a credit (`go`).
         rbank = Signal()
         active = Signal()                    # a pass is issuing reads
-        release = Signal()                   # the current pass releases its bank
+        desc = Signal(kv_pass_layout(p))     # the current pass
         r_key = Signal(key_bits)
         r_slice = Signal(max(1, slice_bits))
         r_last_key = Signal(key_bits)        # the current head's final key
-        en = Signal()
-        m.d.comb += [en.eq(~self.o.valid | self.o.ready), rd.en.eq(en),
-                     rd.addr.eq(Cat(r_slice[:slice_bits], r_key, rbank))]
-        issue = en & active
+        issue = Signal()
+        room = Cat(credit_room(m, self.credits, issue & desc.active[b], self.taken[b],
+                               f"credits{b}")[0] for b in range(p.block))
+        m.d.comb += issue.eq(active & (room | ~desc.active).all())
+        m.d.comb += ram.r_addr.eq(Cat(r_slice[:slice_bits], r_key, rbank))
         final = (r_slice == p.slices - 1) & (r_key == r_last_key)
         pass_end = issue & final
-        freed = pass_end & release
+        freed = pass_end & desc.release
 
         # The next pass may start in the cycle the current one issues its final read.
         next_full = Signal(2)
@@ -119,13 +147,22 @@ class KVStore(wiring.Component):
         with m.If(freed):
             m.d.sync += rbank.eq(~rbank)
         with m.If(start):
-            m.d.sync += [active.eq(1), release.eq(self.cmd.payload),
+            m.d.sync += [active.eq(1), desc.eq(self.cmd.payload),
                          r_last_key.eq(Mux(bank, last_key[1], last_key[0]))]
 
-        # Side information travels with the read, through the same enable.
-        with m.If(en):
-            m.d.sync += [self.o.valid.eq(issue), self.o.payload.key.eq(r_key),
-                         self.o.payload.last.eq(final)]
-        m.d.comb += [self.o.payload.k.eq(rd.data.k), self.o.payload.v.eq(rd.data.v),
-                     self.o.payload.masked.eq(rd.data.masked)]
+        # Side information travels beside the read, through as many registers as the
+        # RAM has; the limit masks are compared at issue time.
+        side = data.StructLayout({"valid": 1, "masked": p.block, "active": p.block, "last": 1})
+        stage = Signal(side)
+        m.d.comb += [stage.valid.eq(issue), stage.active.eq(desc.active),
+                     stage.last.eq(final),
+                     stage.masked.eq(Cat(r_key >= desc.limits[b] for b in range(p.block)))]
+        for n in range(ram.latency):
+            nxt = Signal(side, name=f"side{n}")
+            m.d.sync += nxt.eq(stage)
+            stage = nxt
+        m.d.comb += [self.o.valid.eq(stage.valid), self.o.payload.active.eq(stage.active),
+                     self.o.payload.last.eq(stage.last),
+                     self.o.payload.masked.eq(stage.masked | rd_data.masked.replicate(p.block)),
+                     self.o.payload.k.eq(rd_data.k), self.o.payload.v.eq(rd_data.v)]
         return m

@@ -2,9 +2,6 @@
 (same job, same seed for gaps and stalls). `.ci/run` installs iverilog and sets
 ATTNHW_REQUIRE_ICARUS=1, so in CI a missing Icarus fails instead of skipping."""
 
-import os
-import shutil
-
 import numpy as np
 import pytest
 
@@ -12,19 +9,13 @@ from golden.params import AttnParams
 from sim.jobs import with_faults
 from sim.runner import run_job
 from sim.scenarios import head_job, scenario_job
+from tests.conftest import need_icarus
 
 P = AttnParams(head_dim=8, lanes=4, max_seq_len=32)
 
 
-def _need_icarus():
-    if shutil.which("iverilog") is None:
-        if os.environ.get("ATTNHW_REQUIRE_ICARUS") == "1":
-            pytest.fail("iverilog is not installed but ATTNHW_REQUIRE_ICARUS=1")
-        pytest.skip("iverilog is not installed (apt-get install iverilog)")
-
-
 def test_icarus_equals_verilator(tmp_path):
-    _need_icarus()
+    need_icarus()
     rng = np.random.default_rng(21)
     job, _ = scenario_job(P, rng, gap=0.3, stall=0.4, seed=21)
     prelude, _ = head_job(P, rng, 3, 6, seed=22)

@@ -1,0 +1,143 @@
+"""A wide, deep block RAM whose read path is registered at every step."""
+
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .replicate import register_copies
+
+__all__ = ["BlockRAM", "ecp5_tiling"]
+
+# DP16KD words per data width (ECP5, one port): the modes the tiling uses.
+_DP16KD_DEPTH = {18: 1024, 9: 2048}
+# BRAM columns that share one copy of the address (and one copy of each enable).
+_COLUMNS_PER_COPY = 4
+
+
+def ecp5_tiling(width, depth):
+    """``(bram_width, rows, columns)`` of the DP16KD array for a ``width`` x ``depth``
+    RAM: 18-bit words when ``depth`` fits 1024, else 9-bit words (2048 deep) in
+    ``rows`` banks selected by the address's high bits."""
+    bram_width = 18 if depth <= _DP16KD_DEPTH[18] else 9
+    rows = -(-depth // _DP16KD_DEPTH[bram_width])
+    return bram_width, rows, -(-width // bram_width)
+
+
+class BlockRAM(wiring.Component):
+    """Simple dual-port RAM (one write port, one read port, one clock) that reads every
+    cycle, without an enable, through registers only: the read address is registered
+    (one copy per group of RAM columns), the RAM's output register is on, and the row
+    select is a registered mux. No signal reaches more than a group of RAMs.
+
+    On a platform whose ``family`` is ``"ecp5"`` it is an array of ``DP16KD``
+    instances with ``REGMODE_B = "OUTREG"`` (:func:`ecp5_tiling`; Yosys's own BRAM
+    mapping never turns that register on, and without it the BRAM's 4.1 ns
+    clock-to-data caps the clock near 200 MHz); elsewhere an Amaranth
+    :class:`~amaranth.lib.memory.Memory` with the same registers, which other tools
+    map onto their block RAMs. Both behave identically, cycle for cycle.
+
+    Parameters
+    ----------
+    width, depth : int
+        Word width in bits and number of words.
+
+    Members
+    -------
+    w_addr : ``In(range(depth))``, w_data : ``In(width)``, w_en : ``In(1)``
+        A write, registered once before it reaches the RAM: the word is stored two
+        clock edges after it is presented.
+    r_addr : ``In(range(depth))``
+    r_data : ``Out(width)``
+        The word at the address presented :attr:`latency` cycles earlier (read every
+        cycle). A word must not be read within 3 cycles after its write was presented.
+
+    Latency: 4 cycles (address copy, RAM address register, RAM output register, row
+    select).
+    """
+
+    latency = 4
+
+    def __init__(self, width, depth):
+        self.width, self.depth = width, depth
+        super().__init__({
+            "w_addr": In(range(depth)), "w_data": In(width), "w_en": In(1),
+            "r_addr": In(range(depth)), "r_data": Out(width),
+        })
+
+    def elaborate(self, platform):
+        if getattr(platform, "family", None) == "ecp5":
+            return self._ecp5()
+        return self._generic()
+
+    def _generic(self):
+        m = Module()
+        m.submodules.mem = mem = Memory(shape=self.width, depth=self.depth, init=[])
+        wr = mem.write_port()
+        rd = mem.read_port(transparent_for=())
+        out_reg = Signal(self.width)
+        m.d.sync += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
+                     rd.addr.eq(self.r_addr), out_reg.eq(rd.data), self.r_data.eq(out_reg)]
+        return m
+
+    def _ecp5(self):
+        m = Module()
+        bram_width, rows, columns = ecp5_tiling(self.width, self.depth)
+        row_bits = (rows - 1).bit_length()
+        word_bits = (_DP16KD_DEPTH[bram_width] - 1).bit_length()
+        low_bits = 14 - word_bits          # address bits below the word address
+        groups = -(-columns // _COLUMNS_PER_COPY)
+
+        w_data = Signal(columns * bram_width)
+        m.d.sync += w_data.eq(self.w_data)
+        w_addr = register_copies(m, self.w_addr, groups, "bram_w_addr")
+        r_addr = register_copies(m, self.r_addr, groups, "bram_r_addr")
+        w_en = [register_copies(m, self.w_en & (self.w_addr >> word_bits == row), groups,
+                                f"bram_w_en{row}") for row in range(rows)]
+        # The row select follows its read through the RAM's two registers, then picks
+        # the row in the fourth stage; one copy per group as well.
+        row_sel = []
+        for g in range(groups):
+            delayed = r_addr[g][word_bits:] if rows > 1 else Const(0, 1)
+            for stage in range(2):
+                delayed = register_copies(m, delayed, 1, f"bram_row_g{g}_s{stage}")[0]
+            row_sel.append(delayed)
+
+        # Write low bits: byte enables (both on) in 18-bit mode, zero in 9-bit mode.
+        low = Const(0b11 if bram_width == 18 else 0, low_bits)
+        outs = [[Signal(bram_width, name=f"bram_do_r{r}_c{c}") for c in range(columns)]
+                for r in range(rows)]
+        for r in range(rows):
+            for c in range(columns):
+                g = c // _COLUMNS_PER_COPY
+                wa = Cat(low, w_addr[g][:word_bits])
+                ra = Cat(Const(0, low_bits), r_addr[g][:word_bits])
+                di = w_data[c * bram_width:(c + 1) * bram_width]
+                # A RAM shallower than the BRAM leaves its high address bits at 0.
+                ports = {f"i_ADA{n}": wa[n] if n < len(wa) else Const(0) for n in range(14)}
+                ports |= {f"i_ADB{n}": ra[n] if n < len(ra) else Const(0) for n in range(14)}
+                ports |= {f"i_DIA{n}": di[n] if n < bram_width else Const(0) for n in range(18)}
+                ports |= {f"i_DIB{n}": Const(0) for n in range(18)}
+                ports |= {f"o_DOB{n}": outs[r][c][n] for n in range(bram_width)}
+                for port in "AB":
+                    ports |= {f"i_CS{port}{n}": Const(0) for n in range(3)}
+                m.submodules[f"bram_r{r}_c{c}"] = Instance(
+                    "DP16KD",
+                    p_DATA_WIDTH_A=bram_width, p_DATA_WIDTH_B=bram_width,
+                    p_REGMODE_A="NOREG", p_REGMODE_B="OUTREG",
+                    p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
+                    p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
+                    p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL", p_GSR="DISABLED",
+                    i_CLKA=ClockSignal(), i_CLKB=ClockSignal(),
+                    i_CEA=Const(1), i_CEB=Const(1), i_OCEA=Const(1), i_OCEB=Const(1),
+                    i_RSTA=Const(0), i_RSTB=Const(0),
+                    i_WEA=w_en[r][g], i_WEB=Const(0),
+                    **ports)
+
+        picked = Cat(outs[0][c] if rows == 1 else
+                     Cat(*(outs[r][c] for r in range(rows)), Const(0, bram_width *
+                         ((1 << row_bits) - rows))).word_select(
+                             row_sel[c // _COLUMNS_PER_COPY], bram_width)
+                     for c in range(columns))
+        m.d.sync += self.r_data.eq(picked[:self.width])
+        return m
