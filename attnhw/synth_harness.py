@@ -20,7 +20,8 @@ __all__ = ["SynthHarness", "UNITS", "READY_TIED", "unit_component"]
 UNITS = {
     "dot_product": lambda p: DotProduct(p, 1),
     "score_scale": lambda p: ScoreScale(p, 1),
-    "online_softmax": OnlineSoftmax,        # includes the exp unit
+    # Includes the exp unit; the core's keys are `slices` cycles apart.
+    "online_softmax": lambda p: OnlineSoftmax(p, key_spacing=p.slices),
     "exp2": lambda p: Exp2(p, 1),
     "accumulator": Accumulator,
     "normalize": normalizer,

@@ -2,13 +2,13 @@
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .credits import credit_room
 from .layouts import row_layout, weight_layout
 from .multiplier import Multiplier
 from .replicate import register_copies
+from .row_buffer import RowBuffer
 
 __all__ = ["Accumulator"]
 
@@ -28,7 +28,9 @@ class Accumulator(wiring.Component):
     recurrence repeats every ``slices`` beats, so its shift ``acc >> delta`` starts a
     cycle ahead from the ring slot that will be at the head (``ring[1]`` when the head
     is being updated in the same cycle): by the multiple of 8 in ``delta`` there, by
-    the remainder beside the add. With one slice per vector
+    the remainder in the next stage, and with three slices or more the add in a stage
+    of its own (the slot is then the one after the rotations of the two beats
+    ahead). With one slice per vector
     the slot is the sum being written, bypassed into the shifter: correct, but that
     path is a shift and an add in one cycle (head_dim == lanes only).
     Every lane has its own copy of the shift, ``first`` and the slot select, and
@@ -49,10 +51,13 @@ class Accumulator(wiring.Component):
         finished row, ``last`` on its final slice.
 
     Latency: :attr:`latency` cycles from a value beat to its slice written into the
-    output FIFO (multiplier, shift and add, register), plus the FIFO's own.
+    output FIFO (multiplier, coarse shift, fine shift and add, with three slices or
+    more in two stages, register), plus the FIFO's own.
     """
 
-    latency = Multiplier.latency + 2
+    @property
+    def latency(self):
+        return Multiplier.latency + (3 if self.params.slices >= 3 else 2)
 
     def __init__(self, params):
         self.params = params
@@ -69,19 +74,20 @@ class Accumulator(wiring.Component):
 
     @property
     def row_depth(self):
-        """Output FIFO depth in slices: one finished row, 2 at least (a 1-entry FIFO
-        has a zero-width address, which Verilator rejects)."""
-        return max(2, self.params.slices)
+        """Output buffer depth in slices: one finished row, rounded up to a power of
+        two, 2 at least (a 1-entry buffer has a zero-width address, which Verilator
+        rejects)."""
+        return max(2, 1 << (self.params.slices - 1).bit_length())
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         L = p.lanes
-        # Unbuffered: its output is an asynchronous LUT-RAM read, so the reader's
-        # per-lane registers take it without a ~700-bit output register whose enable
-        # would be the reader's handshake.
-        m.submodules.rows = rows = SyncFIFO(width=row_layout(p).size, depth=self.row_depth)
-        wiring.connect(m, rows.r_stream, wiring.flipped(self.o))
+        # Read asynchronously, so the reader's per-lane registers take a row without a
+        # ~700-bit output register whose enable would be the reader's handshake; one
+        # LUT-RAM per lane, each with its own enable and pointer copies.
+        m.submodules.rows = rows = RowBuffer(row_layout(p), "acc", self.row_depth)
+        wiring.connect(m, rows.r, wiring.flipped(self.o))
 
         # Credits: slices that will be written to the FIFO and not yet read out.
         room = Signal()
@@ -101,7 +107,7 @@ class Accumulator(wiring.Component):
         with m.If(take):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
         m.d.comb += room.eq(credit_room(m, self.row_depth, take & w_in.last,
-                                        rows.r_en & rows.r_rdy, "rows")[0])
+                                        rows.r.valid & rows.r.ready, "rows")[0])
 
         # Stages 0-1: products e * v, s(w+E+1).E, one Multiplier per lane.
         prods = []
@@ -123,10 +129,29 @@ class Accumulator(wiring.Component):
         sum_b = Signal.like(w_in.sum)
         m.d.sync += [valid_b.eq(valid_a), last_b.eq(last_a), row_end_b.eq(row_end_a),
                      sum_b.eq(sum_a)]
-        # The beat in B rotates the ring: one copy per lane selects the slot, one per
-        # lane and slice enables the slice's 40-odd flip-flops.
-        rotate = register_copies(m, valid_a, L, "rotate_b", reset_less=False)
-        shift_ring = register_copies(m, valid_a, L * p.slices, "shift_ring_b",
+        # With three slices or more, the fine shift (stage B) and the add (stage C)
+        # get a cycle each; with fewer, a slice comes back to the head too soon for
+        # that and both are in stage B.
+        split = p.slices >= 3
+        if split:
+            valid_c, last_c, row_end_c = Signal(), Signal(), Signal()
+            sum_c = Signal.like(w_in.sum)
+            m.d.sync += [valid_c.eq(valid_b), last_c.eq(last_b), row_end_c.eq(row_end_b),
+                         sum_c.eq(sum_b)]
+            valid_add, last_add, row_end_add, sum_add = valid_c, last_c, row_end_c, sum_c
+            before_add = valid_b
+        else:
+            valid_add, last_add, row_end_add, sum_add = valid_b, last_b, row_end_b, sum_b
+            before_add = valid_a
+        # The beat in the add stage rotates the ring: per lane, copies of the rotations
+        # pending (they select the slot) and one enable per slice of its 40-odd flip-flops.
+        # Four copies of each select per lane, each for a quarter of its bits.
+        Q = 4
+        rotate = register_copies(m, valid_a, L * Q, "rotate_b", reset_less=False)
+        rotate_c = (register_copies(m, valid_b, L * Q, "rotate_c", reset_less=False)
+                    if split else None)
+        quarters = [(q * p.acc_width // Q, (q + 1) * p.acc_width // Q) for q in range(Q)]
+        shift_ring = register_copies(m, before_add, L * p.slices, "shift_ring",
                                      reset_less=False)
 
         ring = [Signal(data.ArrayLayout(signed(p.acc_width), L), name=f"ring{s}")
@@ -138,24 +163,37 @@ class Accumulator(wiring.Component):
         fine_b = [Signal(3, name=f"fine_b{n}") for n in range(L)]
         for n in range(L):
             # Stage A: the slot this beat will update, coarsely shifted (0 on a query's
-            # first key).
-            if p.slices > 1:
-                slot = Mux(rotate[n], ring[1][n], ring[0][n])
-            else:
-                slot = Mux(rotate[n], updated[n], ring[0][n])
+            # first key): the ring slice that will be at the head when the beat adds,
+            # after the rotations of the beats ahead of it.
+            parts = []
+            for q, (lo, hi) in enumerate(quarters):
+                r_b = rotate[n * Q + q]
+                if split:
+                    r_c = rotate_c[n * Q + q]
+                    parts.append(Mux(r_b & r_c, ring[2][n][lo:hi],
+                                     Mux(r_b | r_c, ring[1][n][lo:hi], ring[0][n][lo:hi])))
+                elif p.slices > 1:
+                    parts.append(Mux(r_b, ring[1][n][lo:hi], ring[0][n][lo:hi]))
+                else:
+                    parts.append(Mux(r_b, updated[n][lo:hi], ring[0][n][lo:hi]))
+            slot = Cat(*parts).as_signed()
             m.d.sync += [coarse[n].eq(Mux(first_a[n], 0, slot >> Cat(C(0, 3), delta_a[n][3:]))),
                          fine_b[n].eq(delta_a[n][:3])]
-            # Stage B: the fine shift and the product.
-            m.d.comb += updated[n].eq((coarse[n] >> fine_b[n]) + (prods[n] << p.guard_bits))
+            # Stage B: the fine shift; the add here or, split, in stage C.
+            fine = coarse[n] >> fine_b[n]
+            prod = prods[n]
+            if split:
+                fine_c = Signal(signed(p.acc_width), name=f"fine_c{n}")
+                prod_c = Signal.like(prods[n], name=f"prod_c{n}")
+                m.d.sync += [fine_c.eq(fine), prod_c.eq(prods[n])]
+                fine, prod = fine_c, prod_c
+            m.d.comb += updated[n].eq(fine + (prod << p.guard_bits))
             for s in range(p.slices):
                 with m.If(shift_ring[n * p.slices + s]):
                     m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])
-        m.d.comb += self.update_valid.eq(valid_b)
+        m.d.comb += self.update_valid.eq(valid_add)
 
-        # The finished slice is registered before the FIFO's LUT-RAM write port.
-        row = Signal(row_layout(p))
-        row_valid = Signal()
-        m.d.sync += [row.acc.eq(updated), row.sum.eq(sum_b), row.last.eq(row_end_b),
-                     row_valid.eq(valid_b & last_b)]
-        m.d.comb += [rows.w_data.eq(row), rows.w_en.eq(row_valid)]
+        # The finished slice; the row buffer registers it before its LUT-RAMs.
+        m.d.comb += [rows.w_data.acc.eq(updated), rows.w_data.sum.eq(sum_add),
+                     rows.w_data.last.eq(row_end_add), rows.w_en.eq(valid_add & last_add)]
         return m

@@ -55,7 +55,7 @@ class AttentionCore(wiring.Component):
         })
         self._dot = DotProduct(params, self._dot_tag())
         self._scale = ScoreScale(params, data.StructLayout({"masked": 1, "last": 1}))
-        self._softmax = OnlineSoftmax(params)
+        self._softmax = OnlineSoftmax(params, key_spacing=params.slices)
 
     def _dot_tag(self):
         return data.StructLayout({"scale": unsigned(self.params.scale_width),

@@ -1,6 +1,6 @@
 """Exp unit: ``2^y`` for ``y < 0`` as a shift and ``2^frac`` (table, polynomial or shift)."""
 
-from amaranth.hdl import C, Module, Mux, Signal, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -112,8 +112,11 @@ class Exp2(wiring.Component):
         f_lo = delay(m, en, f[:lo_bits], 2, "f_lo")
         m.submodules.interp = mult = Multiplier(unsigned(slope_w), unsigned(lo_bits))
         m.d.comb += [mult.a.eq(rom_word[base_w:]), mult.b.eq(f_lo), mult.en.eq(en)]
-        # Stage 5: value = base + round(product / 2^lo_bits).
-        return delay(m, en, base + ((mult.p + (1 << (lo_bits - 1))) >> lo_bits), 1, "value")
+        # Stage 5: value = base + round(product / 2^lo_bits)
+        #              = floor((base * 2^lo_bits + 2^(lo_bits-1) + product) / 2^lo_bits):
+        # one adder, the rounding constant wired in below the base.
+        biased = Cat(C(1 << (lo_bits - 1), lo_bits), base)
+        return delay(m, en, (biased + mult.p) >> lo_bits, 1, "value")
 
     def _value_lut(self, m, en, f):
         p = self.params

@@ -11,6 +11,8 @@ from .replicate import register_copies
 
 __all__ = ["Normalize"]
 
+_KEEP = {"keep": 1}     # see hdl.replicate: synthesis keeps such registers apart
+
 
 class Normalize(wiring.Component):
     """Divides each accumulator by the row's sum, rounded half up and saturated.
@@ -20,15 +22,17 @@ class Normalize(wiring.Component):
     ``o = Q - 2^(w-1)``, which equals ``sat_w(floor(acc/l + 1/2))``. A row whose keys
     were all masked has ``l = 0`` and outputs 0.
 
-    Results leave through a 3-slice FIFO; a slice enters the divider only with a
-    place reserved there (a credit count), and every lane derives its enables from
-    its own copies of the control registers, so no enable reaches all lanes.
+    Results leave through a 3-slice FIFO. A slice is taken from ``i`` only with a
+    place reserved there (a credit count) and at least ``w + 2`` cycles after the
+    previous one, so the divider is free when it arrives: nothing in between has an
+    enable, and each lane loads from its own copy of the valid bit.
 
     Each lane has an iterative restoring divider: one cycle to load, ``w`` cycles of
     one quotient bit each (a ``sum_width + 2``-bit compare and subtract), one cycle
-    to hand over, so a slice takes ``w + 2`` cycles. Two registered stages in front
+    to hand over, so a slice takes ``w + 2`` cycles. Four registered stages in front
     prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
-    divider works on the previous slice.
+    divider works on the previous slice; the wide additions and the compare are split
+    into halves with a registered carry.
 
     Members
     -------
@@ -81,53 +85,92 @@ class Normalize(wiring.Component):
                               quot=Signal(unsigned(w), name=f"quot{n}"),
                               sat=Signal(2, name=f"sat{n}")))
 
-        r_valid = Signal()
-        room = Signal()                      # the output FIFO has a place for one more
-        load = Signal()
-        en = Signal()
+        # Issue: a slice is taken from `i` only when the divider will be free when it
+        # reaches it (slices enter at least w + 2 cycles apart, the divider's period)
+        # and with a place reserved in the output FIFO. So the preparation stages
+        # below never stall: they have no enable at all, and the divider loads
+        # whatever valid slice comes out of them.
+        ready = Signal(init=1)               # register: no issue in the last w+1 cycles
+        cooldown = Signal(range(w + 2))
+        out_room = Signal()
+        issue = Signal()
         finish = Signal()
-        m.d.comb += [load.eq(r_valid & ~busy & room), en.eq(~r_valid | load),
-                     self.i.ready.eq(en)]
-
-        # Control state with a copy per lane: each lane derives its own enables from
-        # copies of r_valid, busy and room (registered from the same next values), so
-        # no single register drives the ~90 preparation flip-flops of all lanes.
-        r_valid_next, busy_next = Signal(), Signal()
-        p_valid = Signal()
-        out_room, room_next = credit_room(m, self.out_depth, load, out.r_en & out.r_rdy, "out")
-        m.d.comb += [room.eq(out_room), r_valid_next.eq(Mux(en, p_valid, r_valid)),
-                     busy_next.eq(load | (busy & ~finish))]
-        m.d.sync += [r_valid.eq(r_valid_next), busy.eq(busy_next)]
-        lane_rv = register_copies(m, r_valid_next, L, "r_valid", reset_less=False)
-        lane_busy = register_copies(m, busy_next, L, "busy", reset_less=False)
-        lane_room = register_copies(m, room_next, L, "room", reset_less=False, init=1)
-        lane_load = [rv & ~b & r for rv, b, r in zip(lane_rv, lane_busy, lane_room)]
-        lane_en = [~rv | ld for rv, ld in zip(lane_rv, lane_load)]
-
-        # Preparation, two registered stages, so the divider loads without arithmetic
-        # and the next slice is prepared while the current one iterates.
-        # Stage 1: 2*acc, and per lane l*(2^w + 1) and the saturation limit l*(2^w - 1).
-        p_last = Signal()
-        p_sum = Signal(unsigned(p.sum_width))
-        l_in = self.i.payload.sum
-        p_lw = [Signal(unsigned(p.sum_width + w + 1), name=f"p_lw{n}") for n in range(L)]
-        p_lim = [Signal(unsigned(p.sum_width + w), name=f"p_lim{n}") for n in range(L)]
-        p_acc = [Signal(signed(p.acc_width + 1), name=f"p_acc{n}") for n in range(L)]
-        # Stage 2: N = 2*acc + l*(2^w + 1); N >= 2^w * 2l  <=>  2*acc >= l*(2^w - 1).
-        r_last, r_zero = Signal(), Signal()
+        m.d.comb += [self.i.ready.eq(ready & out_room), issue.eq(self.i.valid & self.i.ready)]
+        with m.If(issue):
+            m.d.sync += [cooldown.eq(w + 1), ready.eq(0)]
+        with m.Elif(cooldown != 0):
+            m.d.sync += [cooldown.eq(cooldown - 1), ready.eq(cooldown == 1)]
+        m.d.comb += out_room.eq(credit_room(m, self.out_depth, issue, out.r_en & out.r_rdy,
+                                            "out")[0])
+        # Preparation, four registered stages, so the divider loads without arithmetic
+        # and the next slice is prepared while the current one iterates:
+        # 0: the row's accumulators and sum, registered before anything else (the row
+        #    FIFO is read asynchronously, so its data arrive late);
+        # 1: per lane 2*acc, l*(2^w + 1) and the saturation limit l*(2^w - 1);
+        # 2: the low halves of N = 2*acc + l*(2^w + 1) and of 2*acc - l*(2^w - 1);
+        # 3: the high halves with the carries: N, and N >= 2^w * 2l <=> 2*acc >= l*(2^w - 1).
+        lw_w = p.sum_width + w + 1
+        cmp_w = max(p.acc_width + 1, lw_w) + 1
+        half = cmp_w // 2
+        s0_last, s1_last, s2_last, r_last = (Signal(name=f"{n}_last") for n in ("s0", "s1", "s2", "r"))
+        s0_sum, s1_sum, s2_sum = (Signal(unsigned(p.sum_width), name=f"s{n}_sum")
+                                  for n in range(3))
+        s0_valid, s1_valid, s2_valid = (Signal(name=f"s{n}_valid") for n in range(3))
+        s0_acc = [Signal(signed(p.acc_width), name=f"s0_acc{n}") for n in range(L)]
+        s1_acc = [Signal(signed(p.acc_width + 1), name=f"s1_acc{n}") for n in range(L)]
+        # l, one copy per 4 lanes; each lane multiplies its copy by 2^w +- 1 itself.
+        s0_l = register_copies(m, self.i.payload.sum, -(-L // 4), "s0_l")
+        # `keep`: a register per lane, not merged with its equals in the lane's group,
+        # so each lane's adders read local flip-flops.
+        s1_lw = [Signal(unsigned(p.sum_width + w + 1), name=f"s1_lw{n}", attrs=_KEEP)
+                 for n in range(L)]
+        s1_lim = [Signal(unsigned(p.sum_width + w), name=f"s1_lim{n}", attrs=_KEEP)
+                  for n in range(L)]
+        # Stage 2: low halves with their carry out (bit `half`), high halves as they are.
+        s2_numer_lo = [Signal(half + 1, name=f"s2_numer_lo{n}") for n in range(L)]
+        s2_over_lo = [Signal(half + 1, name=f"s2_over_lo{n}") for n in range(L)]
+        s2_acc_hi = [Signal(signed(cmp_w - half), name=f"s2_acc_hi{n}") for n in range(L)]
+        s2_lw_hi = [Signal(signed(cmp_w - half), name=f"s2_lw_hi{n}", attrs=_KEEP)
+                    for n in range(L)]
+        s2_lim_hi = [Signal(signed(cmp_w - half), name=f"s2_lim_hi{n}", attrs=_KEEP)
+                     for n in range(L)]
+        r_zero = Signal()
         r_denom = Signal(unsigned(den_w))
         r_numer = [Signal(signed(num_w), name=f"r_numer{n}") for n in range(L)]
         r_over = [Signal(name=f"r_over{n}") for n in range(L)]
 
-        with m.If(en):
-            m.d.sync += [p_valid.eq(self.i.valid), p_last.eq(self.i.payload.last),
-                         p_sum.eq(l_in), r_last.eq(p_last), r_zero.eq(p_sum == 0),
-                         r_denom.eq(p_sum << 1)]
+        r_valid = Signal()
+        m.d.sync += [s0_valid.eq(issue), s0_last.eq(self.i.payload.last),
+                     s0_sum.eq(self.i.payload.sum),
+                     s1_valid.eq(s0_valid), s1_last.eq(s0_last), s1_sum.eq(s0_sum),
+                     s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum),
+                     r_valid.eq(s2_valid), r_last.eq(s2_last), r_zero.eq(s2_sum == 0),
+                     r_denom.eq(s2_sum << 1)]
+        # The divider loads every valid slice out of stage 3 (`load`); each lane from
+        # its own copy of the valid bit.
+        load = r_valid
+        lane_load = register_copies(m, s2_valid, L, "load", reset_less=False)
         for n in range(L):
-            with m.If(lane_en[n]):
-                m.d.sync += [p_acc[n].eq(self.i.payload.acc[n] << 1),
-                             p_lw[n].eq((l_in << w) + l_in), p_lim[n].eq((l_in << w) - l_in),
-                             r_numer[n].eq(p_acc[n] + p_lw[n]), r_over[n].eq(p_acc[n] >= p_lim[n])]
+            wide = dict(acc=Signal(signed(cmp_w), name=f"acc_wide{n}"),
+                        lw=Signal(signed(cmp_w), name=f"lw_wide{n}"),
+                        lim=Signal(signed(cmp_w), name=f"lim_wide{n}"))
+            m.d.comb += [wide["acc"].eq(s1_acc[n]), wide["lw"].eq(s1_lw[n]), wide["lim"].eq(s1_lim[n])]
+            m.d.sync += [
+                s0_acc[n].eq(self.i.payload.acc[n]),
+                s1_acc[n].eq(s0_acc[n] << 1),
+                s1_lw[n].eq((s0_l[n // 4] << w) + s0_l[n // 4]),
+                s1_lim[n].eq((s0_l[n // 4] << w) - s0_l[n // 4]),
+                s2_numer_lo[n].eq(wide["acc"][:half] + wide["lw"][:half]),
+                # Low half of acc - lim, plus 2^half: bit `half` is 1 when no borrow.
+                s2_over_lo[n].eq(Cat(wide["acc"][:half], 1) - wide["lim"][:half]),
+                s2_acc_hi[n].eq(wide["acc"][half:]), s2_lw_hi[n].eq(wide["lw"][half:]),
+                s2_lim_hi[n].eq(wide["lim"][half:]),
+                r_numer[n].eq(Cat(s2_numer_lo[n][:half],
+                                  s2_acc_hi[n] + s2_lw_hi[n] + s2_numer_lo[n][half]
+                                  ).as_signed()),
+                # acc - lim >= 0: the high halves' difference minus the low borrow.
+                r_over[n].eq(~(s2_acc_hi[n] - s2_lim_hi[n] - ~s2_over_lo[n][half])[-1]),
+            ]
 
         # The divisor, one copy per lane (each feeds that lane's subtractor).
         lane_denom = [Signal(unsigned(den_w), name=f"denom{n}") for n in range(L)]
@@ -149,7 +192,7 @@ class Normalize(wiring.Component):
         next_iterating = Signal()
         m.d.comb += [next_iterating.eq(load | (iterating & (count != 1))),
                      finish.eq(busy & ~iterating)]
-        m.d.sync += iterating.eq(next_iterating)
+        m.d.sync += [iterating.eq(next_iterating), busy.eq(load | (busy & ~finish))]
         lane_iterating = register_copies(m, next_iterating, L, "iterating",
                                          reset_less=False)
         with m.If(iterating):

@@ -27,14 +27,27 @@ class OnlineSoftmax(wiring.Component):
         sum: u(sum_width - E - G).(E+G)}``; ``sum`` is the running sum after this key,
         ``first`` marks a query's first key (the accumulator restarts there).
 
-    Latency: :attr:`latency` cycles (max stage, difference stage, exp unit, sum stage).
+    Parameters
+    ----------
+    params : AttnParams
+    key_spacing : int
+        Cycles between keys that the user guarantees, with ``o.ready`` tied high (as in
+        :class:`AttentionCore`, where a key is ``slices`` beats). From 2 on, the sum
+        recurrence ``l = (l >> delta) + e`` gets two cycles (the shift, registered,
+        then the add) and so does the max recurrence (the compare, registered, then
+        the select). With 1 (the default), any spacing and backpressure are allowed
+        and both recurrences are one cycle.
+
+    Latency: :attr:`latency` cycles (compare stage when split, max stage, difference
+    stage, clamp stage, exp unit, sum stage(s)).
     """
 
     #: The exp unit's class; formal harnesses substitute an abstract one.
     exp_unit = Exp2
 
-    def __init__(self, params):
+    def __init__(self, params, key_spacing=1):
         self.params = params
+        self.key_spacing = key_spacing
         p = params
         super().__init__({
             "i": In(stream.Signature(data.StructLayout({
@@ -44,7 +57,16 @@ class OnlineSoftmax(wiring.Component):
 
     @property
     def latency(self):
-        return 2 + self.exp_unit.latency + 1    # max, difference, exp unit, sum
+        # (compare,) max, difference, clamp, exp unit, (shift,) sum
+        return 3 + self._split_max + self.exp_unit.latency + self._sum_stages
+
+    @property
+    def _split_max(self):
+        return int(self.key_spacing >= 2)
+
+    @property
+    def _sum_stages(self):
+        return 2 if self.key_spacing >= 2 else 1
 
     def elaborate(self, platform):
         m = Module()
@@ -57,17 +79,33 @@ class OnlineSoftmax(wiring.Component):
         # Max stage (registered). The hardware tracks Mf = max floor(x) = M - 1, so
         # n = M - 1 - floor(x) = Mf - floor(x) and delta = Mf_new - Mf_old need no +1.
         # Only the compare-and-select is in the recurrence; the subtractions follow
-        # in the next stage.
+        # in the next stage. With keys >= 2 cycles apart, the compare has a stage of
+        # its own (z) and the select follows; the next key compares with the new max.
         run_max = Signal(signed(p.max_width))
         seen = Signal()                  # an unmasked key of this query was seen
-        floor_x = Signal(signed(p.max_width))
-        new_max = Signal(signed(p.max_width))
         x = self.i.payload.x
+        floor_x = Signal(signed(p.max_width))
         m.d.comb += floor_x.eq(x >> F)
-        with m.If(self.i.payload.masked | (seen & (floor_x <= run_max))):
-            m.d.comb += new_max.eq(run_max)
-        with m.Else():
-            m.d.comb += new_max.eq(floor_x)
+        keep_in = self.i.payload.masked | (seen & (floor_x <= run_max))
+        en_a = Signal()
+        src = dict(valid=self.i.valid, keep=keep_in, floor=floor_x, f=x[:F], seen=seen,
+                   masked=self.i.payload.masked, last=self.i.payload.last)
+        if self._split_max:
+            z = {k: Signal.like(v, name=f"z_{k}") if isinstance(v, Signal) else
+                 Signal(len(v), name=f"z_{k}") for k, v in src.items()}
+            en_z = Signal()
+            m.d.comb += [en_z.eq(~z["valid"] | en_a), self.i.ready.eq(en_z)]
+            with m.If(en_z):
+                m.d.sync += [z[k].eq(v) for k, v in src.items()]
+            seen_en = en_z & self.i.valid
+            src = z
+        else:
+            m.d.comb += self.i.ready.eq(en_a)
+            seen_en = en_a & self.i.valid
+        with m.If(seen_en):
+            m.d.sync += seen.eq(Mux(self.i.payload.last, 0, seen | ~self.i.payload.masked))
+        new_max = Signal(signed(p.max_width))
+        m.d.comb += new_max.eq(Mux(src["keep"], run_max, src["floor"]))
 
         a_valid = Signal()
         a_max, a_old, a_floor = (Signal(signed(p.max_width), name=n)
@@ -75,21 +113,18 @@ class OnlineSoftmax(wiring.Component):
         a_f = Signal(F)
         a_rescale, a_masked, a_last = Signal(), Signal(), Signal()
         b_valid = Signal()
-        en_a = Signal()
         en_b = Signal()
-        m.d.comb += [en_b.eq(~b_valid | exp2.i.ready), self.i.ready.eq(en_a)]
         with m.If(en_a):
-            m.d.sync += [a_valid.eq(self.i.valid), a_max.eq(new_max), a_old.eq(run_max),
-                         a_floor.eq(floor_x), a_f.eq(x[:F]),
-                         a_rescale.eq(seen & ~self.i.payload.masked),
-                         a_masked.eq(self.i.payload.masked), a_last.eq(self.i.payload.last)]
-            with m.If(self.i.valid):
+            m.d.sync += [a_valid.eq(src["valid"]), a_max.eq(new_max), a_old.eq(run_max),
+                         a_floor.eq(src["floor"]), a_f.eq(src["f"]),
+                         a_rescale.eq(src["seen"] & ~src["masked"]),
+                         a_masked.eq(src["masked"]), a_last.eq(src["last"])]
+            with m.If(src["valid"]):
                 m.d.sync += run_max.eq(new_max)
-                m.d.sync += seen.eq(Mux(self.i.payload.last, 0, seen | ~self.i.payload.masked))
 
         # Difference stage (registered): delta = Mf_new - Mf_old >= 0 (0 for the first
-        # unmasked key); n = Mf_new - floor(x) >= 0. The clamps follow on the way into
-        # the exp unit, where the result no longer changes.
+        # unmasked key); n = Mf_new - floor(x) >= 0. The clamps follow in a stage of
+        # their own, where the result no longer changes.
         b_delta = Signal(signed(p.max_width + 1))
         b_n = Signal(signed(p.max_width + 1))
         b_f = Signal(F)
@@ -99,17 +134,27 @@ class OnlineSoftmax(wiring.Component):
             m.d.sync += [b_valid.eq(a_valid), b_delta.eq(Mux(a_rescale, a_max - a_old, 0)),
                          b_n.eq(Mux(a_masked, 0, a_max - a_floor)), b_f.eq(a_f),
                          b_masked.eq(a_masked), b_last.eq(a_last)]
-        m.d.comb += [
-            exp2.i.valid.eq(b_valid),
-            exp2.i.payload.n.eq(Mux(b_n > p.exp_shift_limit, p.exp_shift_limit, b_n)),
-            exp2.i.payload.f.eq(b_f),
-            exp2.i.payload.tag.delta.eq(Mux(b_delta > p.shift_limit, p.shift_limit, b_delta)),
-            exp2.i.payload.tag.masked.eq(b_masked),
-            exp2.i.payload.tag.last.eq(b_last),
-        ]
+        # Clamp stage (registered): the clamps into the exp unit's ranges.
+        c_valid = Signal()
+        c_in = exp2.i.payload
+        c = Signal.like(c_in)
+        en_c = Signal()
+        m.d.comb += [en_c.eq(~c_valid | exp2.i.ready), en_b.eq(~b_valid | en_c),
+                     exp2.i.valid.eq(c_valid), exp2.i.payload.eq(c)]
+        with m.If(en_c):
+            m.d.sync += [
+                c_valid.eq(b_valid),
+                c.n.eq(Mux(b_n > p.exp_shift_limit, p.exp_shift_limit, b_n)),
+                c.f.eq(b_f),
+                c.tag.delta.eq(Mux(b_delta > p.shift_limit, p.shift_limit, b_delta)),
+                c.tag.masked.eq(b_masked),
+                c.tag.last.eq(b_last),
+            ]
 
         # Sum stage: l = (first ? 0 : l >> delta) + e * 2^G.
         # Bound: l <= max_seq_len * 2^E * 2^G fits sum_width (see AttnParams.sum_width).
+        # With keys >= 2 cycles apart, the shift is registered (stage s) and the add
+        # follows a cycle later; the next key's shift then reads the updated sum.
         run_sum = Signal(unsigned(p.sum_width))
         first = Signal(init=1)
         tag = exp2.o.payload.tag
@@ -117,15 +162,30 @@ class OnlineSoftmax(wiring.Component):
         m.d.comb += e.eq(Mux(tag.masked, 0, exp2.o.payload.e))
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), exp2.o.ready.eq(en)]
+        shifted = Signal(unsigned(p.sum_width))
+        m.d.comb += shifted.eq(Mux(first, 0, run_sum >> tag.delta))
+        if self._sum_stages == 2:
+            s_valid = Signal()
+            s_shifted = Signal(unsigned(p.sum_width))
+            s = Signal(weight_layout(p))
+            with m.If(en):
+                m.d.sync += s_valid.eq(exp2.o.valid)
+                with m.If(exp2.o.valid):
+                    m.d.sync += [s_shifted.eq(shifted), first.eq(tag.last),
+                                 s.e.eq(e), s.delta.eq(tag.delta), s.first.eq(first),
+                                 s.last.eq(tag.last)]
+            add_valid, add_in, add_e = s_valid, s_shifted, s.e
+            side = [self.o.payload.e.eq(s.e), self.o.payload.delta.eq(s.delta),
+                    self.o.payload.first.eq(s.first), self.o.payload.last.eq(s.last)]
+        else:
+            add_valid, add_in, add_e = exp2.o.valid, shifted, e
+            side = [first.eq(tag.last), self.o.payload.e.eq(e),
+                    self.o.payload.delta.eq(tag.delta), self.o.payload.first.eq(first),
+                    self.o.payload.last.eq(tag.last)]
         new_sum = Signal(unsigned(p.sum_width))
-        m.d.comb += new_sum.eq(Mux(first, 0, run_sum >> tag.delta) + (e << p.guard_bits))
+        m.d.comb += new_sum.eq(add_in + (add_e << p.guard_bits))
         with m.If(en):
-            m.d.sync += self.o.valid.eq(exp2.o.valid)
-            with m.If(exp2.o.valid):
-                m.d.sync += [
-                    run_sum.eq(new_sum), first.eq(tag.last),
-                    self.o.payload.e.eq(e), self.o.payload.delta.eq(tag.delta),
-                    self.o.payload.first.eq(first), self.o.payload.last.eq(tag.last),
-                    self.o.payload.sum.eq(new_sum),
-                ]
+            m.d.sync += self.o.valid.eq(add_valid)
+            with m.If(add_valid):
+                m.d.sync += [run_sum.eq(new_sum), self.o.payload.sum.eq(new_sum), *side]
         return m

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from amaranth.sim import Simulator
 
 from golden.attention import attention, normalize, online_sum
 from golden.params import AttnParams
@@ -47,7 +48,50 @@ def test_online_softmax_matches_golden():
         assert out == _weights(p, st)
 
 
-@pytest.mark.parametrize("kw", [SMALL, dict(SMALL, lanes=1), dict(SMALL, lanes=8)])
+@pytest.mark.parametrize("spacing", [2, 3])
+def test_online_softmax_two_cycle_sum_with_spaced_keys(spacing):
+    """As in the core: keys at least `key_spacing` cycles apart, o.ready tied high, so
+    the sum recurrence takes two cycles; every output beat compared, none extra."""
+    p = AttnParams(**SMALL)
+    rng = np.random.default_rng(15)
+    cases = _rows(p, rng)
+    beats, expect = [], []
+    for pr, _, st in cases:
+        nq, nk = st["x"].shape
+        beats += [{"x": int(st["x"][i, j]), "masked": int(pr["masked"][i, j]),
+                   "last": int(j == nk - 1)} for i in range(nq) for j in range(nk)]
+        expect += _weights(p, st)
+    dut = OnlineSoftmax(p, key_spacing=spacing)
+    assert dut.latency == 4 + dut.exp_unit.latency + 2   # compare, max, difference, clamp, exp, shift, add
+    seen = []
+
+    async def tb(ctx):
+        ctx.set(dut.o.ready, 1)
+        pending = list(beats)
+        idle = 0
+        for _ in range(len(beats) * (spacing + 3) + 4 * dut.latency):
+            send = bool(pending) and idle <= 0
+            if send:
+                ctx.set(dut.i.payload, dut.i.payload.shape().const(pending.pop(0)))
+                idle = spacing - 1 + int(rng.integers(0, 3))
+            else:
+                idle -= 1
+            ctx.set(dut.i.valid, send)
+            await ctx.tick()
+            if ctx.get(dut.o.valid):
+                seen.append(ctx.get(dut.o.payload))
+        ctx.set(dut.i.valid, 0)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    got = [{k: getattr(b, k) for k in ("e", "delta", "first", "last", "sum")} for b in seen]
+    assert got == expect
+
+
+@pytest.mark.parametrize("kw", [SMALL, dict(SMALL, lanes=1), dict(SMALL, lanes=8),
+                                dict(SMALL, lanes=4), dict(SMALL, head_dim=6)])
 def test_accumulator_matches_golden(kw):
     p = AttnParams(**kw)
     rng = np.random.default_rng(6)
