@@ -57,7 +57,11 @@ class Accumulator(wiring.Component):
 
     @property
     def latency(self):
-        return Multiplier.latency + (3 if self.params.slices >= 3 else 2)
+        return 1 + self._stages   # `take`, the stages up to the add, the row register
+
+    @property
+    def _stages(self):
+        return 2 if self.params.slices <= 2 else min(self.params.slices, 4)
 
     def __init__(self, params):
         self.params = params
@@ -117,81 +121,79 @@ class Accumulator(wiring.Component):
             m.d.comb += [mult.a.eq(w_in.e), mult.b.eq(self.values.payload[n])]
             prods.append(mult.p)
 
-        # Side band, stage A (one cycle after `take`): per-lane copies of the shift
-        # and `first`; stage B (two cycles after): the beat is added into the ring.
-        valid_a, last_a, row_end_a = Signal(), Signal(), Signal()
-        sum_a = Signal.like(w_in.sum)
-        m.d.sync += [valid_a.eq(take), last_a.eq(w_in.last),
-                     row_end_a.eq(w_in.last & end_of_key), sum_a.eq(w_in.sum)]
-        delta_a = register_copies(m, w_in.delta, L, "delta_a")
-        first_a = register_copies(m, w_in.first, L, "first_a")
-        valid_b, last_b, row_end_b = Signal(), Signal(), Signal()
-        sum_b = Signal.like(w_in.sum)
-        m.d.sync += [valid_b.eq(valid_a), last_b.eq(last_a), row_end_b.eq(row_end_a),
-                     sum_b.eq(sum_a)]
-        # With three slices or more, the fine shift (stage B) and the add (stage C)
-        # get a cycle each; with fewer, a slice comes back to the head too soon for
-        # that and both are in stage B.
-        split = p.slices >= 3
-        if split:
-            valid_c, last_c, row_end_c = Signal(), Signal(), Signal()
-            sum_c = Signal.like(w_in.sum)
-            m.d.sync += [valid_c.eq(valid_b), last_c.eq(last_b), row_end_c.eq(row_end_b),
-                         sum_c.eq(sum_b)]
-            valid_add, last_add, row_end_add, sum_add = valid_c, last_c, row_end_c, sum_c
-            before_add = valid_b
-        else:
-            valid_add, last_add, row_end_add, sum_add = valid_b, last_b, row_end_b, sum_b
-            before_add = valid_a
-        # The beat in the add stage rotates the ring: per lane, copies of the rotations
-        # pending (they select the slot) and one enable per slice of its 40-odd flip-flops.
-        # Four copies of each select per lane, each for a quarter of its bits.
+        # Stages after `take`: 1 reads the ring slot, the last (`P`) adds into it.
+        # A slice comes back to the head every `slices` beats, which bounds the
+        # stages in between: P = 2 (slot select and coarse shift; fine shift and
+        # add) for one or two slices, 3 (the fine shift apart) for three, 4 (the
+        # slot select apart too) for four or more.
+        P = 2 if p.slices <= 2 else min(p.slices, 4)
+        side = data.StructLayout({"valid": 1, "last": 1, "row_end": 1,
+                                  "sum": w_in.sum.shape()})
+        stage = {1: Signal(side, name="side1")}
+        m.d.sync += [stage[1].valid.eq(take), stage[1].last.eq(w_in.last),
+                     stage[1].row_end.eq(w_in.last & end_of_key), stage[1].sum.eq(w_in.sum)]
+        for k in range(2, P + 1):
+            stage[k] = Signal(side, name=f"side{k}")
+            m.d.sync += stage[k].eq(stage[k - 1])
+        add = stage[P]
+        # Per-lane copies of the shift and `first` (stage 1).
+        delta_1 = register_copies(m, w_in.delta, L, "delta_1")
+        first_1 = register_copies(m, w_in.first, L, "first_1")
+        # The beat in stage P rotates the ring. A beat reading in stage 1 finds its
+        # slice at ring[k], k the beats in stages 2..P (each rotates once before it
+        # adds): per lane four copies of k, each selecting a quarter of the bits, and
+        # one enable per lane and slice for the slice's 40-odd flip-flops.
         Q = 4
-        rotate = register_copies(m, valid_a, L * Q, "rotate_b", reset_less=False)
-        rotate_c = (register_copies(m, valid_b, L * Q, "rotate_c", reset_less=False)
-                    if split else None)
+        ahead = sum((stage[j].valid for j in range(1, P)), start=C(0, 2))
+        ahead_q = register_copies(m, ahead[:(P - 1).bit_length()], L * Q, "ahead",
+                                  reset_less=False)
         quarters = [(q * p.acc_width // Q, (q + 1) * p.acc_width // Q) for q in range(Q)]
-        shift_ring = register_copies(m, before_add, L * p.slices, "shift_ring",
+        shift_ring = register_copies(m, stage[P - 1].valid, L * p.slices, "shift_ring",
                                      reset_less=False)
 
         ring = [Signal(data.ArrayLayout(signed(p.acc_width), L), name=f"ring{s}")
                 for s in range(p.slices)]
         updated = self.updated
         # The shift in two parts, exact since floor(floor(a / 2^c) / 2^f) = floor(a /
-        # 2^(c+f)): stage A by the multiple of 8 in delta, stage B by the rest.
-        coarse = Signal(data.ArrayLayout(signed(p.acc_width), L))
-        fine_b = [Signal(3, name=f"fine_b{n}") for n in range(L)]
+        # 2^(c+f)): by the multiple of 8 in delta (with the slot select when P < 4,
+        # else in stage 2), then by the rest (stage 2, or 3 when P = 4).
+        coarse_at = 1 if P < 4 else 2
         for n in range(L):
-            # Stage A: the slot this beat will update, coarsely shifted (0 on a query's
-            # first key): the ring slice that will be at the head when the beat adds,
-            # after the rotations of the beats ahead of it.
-            parts = []
-            for q, (lo, hi) in enumerate(quarters):
-                r_b = rotate[n * Q + q]
-                if split:
-                    r_c = rotate_c[n * Q + q]
-                    parts.append(Mux(r_b & r_c, ring[2][n][lo:hi],
-                                     Mux(r_b | r_c, ring[1][n][lo:hi], ring[0][n][lo:hi])))
-                elif p.slices > 1:
-                    parts.append(Mux(r_b, ring[1][n][lo:hi], ring[0][n][lo:hi]))
-                else:
-                    parts.append(Mux(r_b, updated[n][lo:hi], ring[0][n][lo:hi]))
+            # Stage 1: the slot; with one slice, the sum being written (a bypass).
+            candidates = [ring[j][n] if j < p.slices else updated[n] for j in range(P)]
+            span = 1 << (P - 1).bit_length()
+            candidates += [candidates[0]] * (span - P)
+            parts = [Cat(*(c[lo:hi] for c in candidates)).word_select(ahead_q[n * Q + q], hi - lo)
+                     for q, (lo, hi) in enumerate(quarters)]
             slot = Cat(*parts).as_signed()
-            m.d.sync += [coarse[n].eq(Mux(first_a[n], 0, slot >> Cat(C(0, 3), delta_a[n][3:]))),
-                         fine_b[n].eq(delta_a[n][:3])]
-            # Stage B: the fine shift; the add here or, split, in stage C.
-            fine = coarse[n] >> fine_b[n]
+            delta, first = delta_1[n], first_1[n]
+            if coarse_at == 2:
+                slot_2 = Signal(signed(p.acc_width), name=f"slot_2_{n}")
+                delta_2 = Signal.like(delta, name=f"delta_2_{n}")
+                first_2 = Signal(name=f"first_2_{n}")
+                m.d.sync += [slot_2.eq(slot), delta_2.eq(delta), first_2.eq(first)]
+                slot, delta, first = slot_2, delta_2, first_2
+            coarse = Signal(signed(p.acc_width), name=f"coarse{n}")
+            fine_by = Signal(3, name=f"fine_by{n}")
+            m.d.sync += [coarse.eq(Mux(first, 0, slot >> Cat(C(0, 3), delta[3:]))),
+                         fine_by.eq(delta[:3])]
+            fine = coarse >> fine_by                       # stage coarse_at + 1
+            for k in range(coarse_at + 1, P):
+                fine_k = Signal(signed(p.acc_width), name=f"fine_{k + 1}_{n}")
+                m.d.sync += fine_k.eq(fine)
+                fine = fine_k
+            # Products arrive in stage 2 (Multiplier.latency after `take`).
             prod = prods[n]
-            if split:
-                fine_c = Signal(signed(p.acc_width), name=f"fine_c{n}")
-                prod_c = Signal.like(prods[n], name=f"prod_c{n}")
-                m.d.sync += [fine_c.eq(fine), prod_c.eq(prods[n])]
-                fine, prod = fine_c, prod_c
+            for k in range(2, P):
+                prod_k = Signal.like(prods[n], name=f"prod_{k + 1}_{n}")
+                m.d.sync += prod_k.eq(prod)
+                prod = prod_k
             m.d.comb += updated[n].eq(fine + (prod << p.guard_bits))
             for s in range(p.slices):
                 with m.If(shift_ring[n * p.slices + s]):
                     m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])
-        m.d.comb += self.update_valid.eq(valid_add)
+        m.d.comb += self.update_valid.eq(add.valid)
+        sum_add, row_end_add, valid_add, last_add = add.sum, add.row_end, add.valid, add.last
 
         # The finished slice; the row buffer registers it before its LUT-RAMs.
         m.d.comb += [rows.w_data.acc.eq(updated), rows.w_data.sum.eq(sum_add),

@@ -33,11 +33,11 @@ class Exp2(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{e: u0.E, tag}``
 
-    Latency: 7 cycles for every method (``"interp"``: ROM address, ROM word,
-    interpolation product (2), interpolation sum, shift, round).
+    Latency: 8 cycles for every method (``"interp"``: ROM address, ROM word,
+    interpolation product (2), interpolation sum, coarse shift, fine shift, round).
     """
 
-    latency = 7
+    latency = 8
 
     def __init__(self, params, tag_shape=0):
         self.params = params
@@ -67,18 +67,22 @@ class Exp2(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), self.i.ready.eq(en)]
 
-        # Stages 1-5 compute `value` = 2^frac, u1.(E+1); n, valid and tag travel beside it.
+        # Stages 1-5 compute `value` = 2^frac, u1.(E+1); n + 1, valid and tag travel
+        # beside it.
         value = getattr(self, f"_value_{p.exp_method}")(m, en, self.i.payload.f)
-        n = delay(m, en, self.i.payload.n, 5, "n")
+        n1 = delay(m, en, self.i.payload.n + 1, 5, "n1")
         valid = delay(m, en, self.i.valid, 5, "valid")
         tag = delay(m, en, self.i.payload.tag, 5, "tag")
 
-        # Stage 6: half = floor(value / 2^(n+1)) (value <= 2^(E+2): "lut"'s last entry
-        # is 2.0).
-        half = delay(m, en, value >> (n + 1), 1, "half")
-        valid = delay(m, en, valid, 1, "valid_half")
-        tag = delay(m, en, tag, 1, "tag_half")
-        # Stage 7: e = (half + 1) / 2, i.e. rounded to u0.E, and 1.0 saturated to
+        # Stages 6-7: half = floor(value / 2^(n+1)) (value <= 2^(E+2): "lut"'s last
+        # entry is 2.0), shifted by the multiple of 4 in n + 1, then by the rest
+        # (exact: floor(floor(v / 2^a) / 2^b) = floor(v / 2^(a+b))).
+        coarse = delay(m, en, value >> Cat(C(0, 2), n1[2:]), 1, "coarse")
+        fine = delay(m, en, n1[:2], 1, "fine")
+        half = delay(m, en, coarse >> fine, 1, "half")
+        valid = delay(m, en, valid, 2, "valid_half")
+        tag = delay(m, en, tag, 2, "tag_half")
+        # Stage 8: e = (half + 1) / 2, i.e. rounded to u0.E, and 1.0 saturated to
         # 1 - 2^-E.
         e = Signal(p.exp_bits + 1)
         m.d.comb += e.eq((half + 1) >> 1)

@@ -31,7 +31,8 @@ class Normalize(wiring.Component):
     one quotient bit each (a ``sum_width + 2``-bit compare and subtract), one cycle
     to hand over, so a slice takes ``w + 2`` cycles. Four registered stages in front
     prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
-    divider works on the previous slice; the wide additions and the compare are split
+    divider works on the previous slice (five with the register tree that copies
+    the sum per lane); the wide additions and the compare are split
     into halves with a registered carry.
 
     Members
@@ -118,8 +119,12 @@ class Normalize(wiring.Component):
         s0_valid, s1_valid, s2_valid = (Signal(name=f"s{n}_valid") for n in range(3))
         s0_acc = [Signal(signed(p.acc_width), name=f"s0_acc{n}") for n in range(L)]
         s1_acc = [Signal(signed(p.acc_width + 1), name=f"s1_acc{n}") for n in range(L)]
-        # l, one copy per 4 lanes; each lane multiplies its copy by 2^w +- 1 itself.
+        # l, one copy per 4 lanes, then one per lane (a register tree: stage "t"
+        # between 0 and 1, the accumulators wait beside it); each lane multiplies its
+        # own copy by 2^w +- 1.
         s0_l = register_copies(m, self.i.payload.sum, -(-L // 4), "s0_l")
+        t_l = [register_copies(m, s0_l[n // 4], 1, f"t_l{n}")[0] for n in range(L)]
+        t_acc = [Signal(signed(p.acc_width), name=f"t_acc{n}") for n in range(L)]
         # `keep`: a register per lane, not merged with its equals in the lane's group,
         # so each lane's adders read local flip-flops.
         s1_lw = [Signal(unsigned(p.sum_width + w + 1), name=f"s1_lw{n}", attrs=_KEEP)
@@ -140,9 +145,12 @@ class Normalize(wiring.Component):
         r_over = [Signal(name=f"r_over{n}") for n in range(L)]
 
         r_valid = Signal()
+        t_valid, t_last = Signal(), Signal()
+        t_sum = Signal(unsigned(p.sum_width))
         m.d.sync += [s0_valid.eq(issue), s0_last.eq(self.i.payload.last),
                      s0_sum.eq(self.i.payload.sum),
-                     s1_valid.eq(s0_valid), s1_last.eq(s0_last), s1_sum.eq(s0_sum),
+                     t_valid.eq(s0_valid), t_last.eq(s0_last), t_sum.eq(s0_sum),
+                     s1_valid.eq(t_valid), s1_last.eq(t_last), s1_sum.eq(t_sum),
                      s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum),
                      r_valid.eq(s2_valid), r_last.eq(s2_last), r_zero.eq(s2_sum == 0),
                      r_denom.eq(s2_sum << 1)]
@@ -157,9 +165,10 @@ class Normalize(wiring.Component):
             m.d.comb += [wide["acc"].eq(s1_acc[n]), wide["lw"].eq(s1_lw[n]), wide["lim"].eq(s1_lim[n])]
             m.d.sync += [
                 s0_acc[n].eq(self.i.payload.acc[n]),
-                s1_acc[n].eq(s0_acc[n] << 1),
-                s1_lw[n].eq((s0_l[n // 4] << w) + s0_l[n // 4]),
-                s1_lim[n].eq((s0_l[n // 4] << w) - s0_l[n // 4]),
+                t_acc[n].eq(s0_acc[n]),
+                s1_acc[n].eq(t_acc[n] << 1),
+                s1_lw[n].eq((t_l[n] << w) + t_l[n]),
+                s1_lim[n].eq((t_l[n] << w) - t_l[n]),
                 s2_numer_lo[n].eq(wide["acc"][:half] + wide["lw"][:half]),
                 # Low half of acc - lim, plus 2^half: bit `half` is 1 when no borrow.
                 s2_over_lo[n].eq(Cat(wide["acc"][:half], 1) - wide["lim"][:half]),

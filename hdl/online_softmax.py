@@ -10,6 +10,14 @@ from .layouts import weight_layout
 __all__ = ["OnlineSoftmax"]
 
 
+def _clamp(x, limit):
+    """``min(x, limit)`` for ``x >= 0``, as a few LUTs rather than a carry-chain compare:
+    ``x > limit`` when a bit above ``limit``'s width is set, or else its low bits are."""
+    k = limit.bit_length()
+    over = x.as_unsigned()[k:].any() | (x.as_unsigned()[:k] > limit)
+    return Mux(over, limit, x)
+
+
 class OnlineSoftmax(wiring.Component):
     """Per key: the running max ``M``, the rescale shift, the exp weight and the sum.
 
@@ -144,9 +152,9 @@ class OnlineSoftmax(wiring.Component):
         with m.If(en_c):
             m.d.sync += [
                 c_valid.eq(b_valid),
-                c.n.eq(Mux(b_n > p.exp_shift_limit, p.exp_shift_limit, b_n)),
+                c.n.eq(_clamp(b_n, p.exp_shift_limit)),
                 c.f.eq(b_f),
-                c.tag.delta.eq(Mux(b_delta > p.shift_limit, p.shift_limit, b_delta)),
+                c.tag.delta.eq(_clamp(b_delta, p.shift_limit)),
                 c.tag.masked.eq(b_masked),
                 c.tag.last.eq(b_last),
             ]

@@ -355,7 +355,7 @@ PROPERTIES = [
     Property("exp_matches_spec", exp_matches_spec, "bmc", Exp2.latency + 2,
              "exp unit = golden formula, within [0, 2^E - 1], for every input (F=8, T=4, E=8)",
              "rounding constant dropped"),
-    Property("core_protocol", core_protocol, "bmc", 40,
+    Property("core_protocol", core_protocol, "bmc", 52,
              "core: valid/ready rule, last framing, rows <= closed queries, error flags",
              "output last inverted"),
 ]
