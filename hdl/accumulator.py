@@ -143,13 +143,23 @@ class Accumulator(wiring.Component):
         # slice at ring[k], k the beats in stages 2..P (each rotates once before it
         # adds): per lane four copies of k, each selecting a quarter of the bits, and
         # one enable per lane and slice for the slice's 40-odd flip-flops.
+        # The valid bits these copies come from are themselves copied per group of
+        # 4 lanes (a register tree: 16 flip-flops per source, not 64).
         Q = 4
-        ahead = sum((stage[j].valid for j in range(1, P)), start=C(0, 2))
-        ahead_q = register_copies(m, ahead[:(P - 1).bit_length()], L * Q, "ahead",
-                                  reset_less=False)
+        G = -(-L // 4)
+        group_valid = {1: register_copies(m, take, G, "valid1_g", reset_less=False)}
+        for k in range(2, P):
+            group_valid[k] = [register_copies(m, v, 1, f"valid{k}_g{g}", reset_less=False)[0]
+                              for g, v in enumerate(group_valid[k - 1])]
+        ahead_q, shift_ring = [], []
+        for n in range(L):
+            g = n // 4
+            ahead = sum((group_valid[j][g] for j in range(1, P)), start=C(0, 2))
+            ahead_q += register_copies(m, ahead[:(P - 1).bit_length()], Q, f"ahead{n}",
+                                       reset_less=False)
+            shift_ring += register_copies(m, group_valid[P - 1][g], p.slices,
+                                          f"shift_ring{n}", reset_less=False)
         quarters = [(q * p.acc_width // Q, (q + 1) * p.acc_width // Q) for q in range(Q)]
-        shift_ring = register_copies(m, stage[P - 1].valid, L * p.slices, "shift_ring",
-                                     reset_less=False)
 
         ring = [Signal(data.ArrayLayout(signed(p.acc_width), L), name=f"ring{s}")
                 for s in range(p.slices)]

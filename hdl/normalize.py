@@ -199,9 +199,12 @@ class Normalize(wiring.Component):
         # as that lane's enable.
         iterating = Signal()
         next_iterating = Signal()
-        m.d.comb += [next_iterating.eq(load | (iterating & (count != 1))),
-                     finish.eq(busy & ~iterating)]
-        m.d.sync += [iterating.eq(next_iterating), busy.eq(load | (busy & ~finish))]
+        # `finish` (the cycle after the last iteration, the result is written to the
+        # output FIFO) is a register as well: busy and not iterating, one cycle ahead.
+        busy_next = load | (busy & ~finish)
+        m.d.comb += next_iterating.eq(load | (iterating & (count != 1)))
+        m.d.sync += [iterating.eq(next_iterating), busy.eq(busy_next),
+                     finish.eq(busy_next & ~next_iterating)]
         lane_iterating = register_copies(m, next_iterating, L, "iterating",
                                          reset_less=False)
         with m.If(iterating):

@@ -1,6 +1,6 @@
 """Online-softmax state: integer running max, exp weights, rescaled running sum."""
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -42,8 +42,8 @@ class OnlineSoftmax(wiring.Component):
         Cycles between keys that the user guarantees, with ``o.ready`` tied high (as in
         :class:`AttentionCore`, where a key is ``slices`` beats). From 2 on, the sum
         recurrence ``l = (l >> delta) + e`` gets two cycles (the shift, registered,
-        then the add) and so does the max recurrence (the compare, registered, then
-        the select). With 1 (the default), any spacing and backpressure are allowed
+        then the add; from 3 on three, the shift in two parts) and the max recurrence
+        two (the compare, registered, then the select). With 1 (the default), any spacing and backpressure are allowed
         and both recurrences are one cycle.
 
     Latency: :attr:`latency` cycles (compare stage when split, max stage, difference
@@ -74,7 +74,7 @@ class OnlineSoftmax(wiring.Component):
 
     @property
     def _sum_stages(self):
-        return 2 if self.key_spacing >= 2 else 1
+        return min(self.key_spacing, 3)
 
     def elaborate(self, platform):
         m = Module()
@@ -162,7 +162,8 @@ class OnlineSoftmax(wiring.Component):
         # Sum stage: l = (first ? 0 : l >> delta) + e * 2^G.
         # Bound: l <= max_seq_len * 2^E * 2^G fits sum_width (see AttnParams.sum_width).
         # With keys >= 2 cycles apart, the shift is registered (stage s) and the add
-        # follows a cycle later; the next key's shift then reads the updated sum.
+        # follows a cycle later, with keys >= 3 apart the shift takes two stages; the
+        # next key's shift then reads the updated sum.
         run_sum = Signal(unsigned(p.sum_width))
         first = Signal(init=1)
         tag = exp2.o.payload.tag
@@ -171,8 +172,12 @@ class OnlineSoftmax(wiring.Component):
         en = Signal()
         m.d.comb += [en.eq(~self.o.valid | self.o.ready), exp2.o.ready.eq(en)]
         shifted = Signal(unsigned(p.sum_width))
-        m.d.comb += shifted.eq(Mux(first, 0, run_sum >> tag.delta))
-        if self._sum_stages == 2:
+        stages = self._sum_stages
+        # With three stages, the first shifts by the multiple of 8 in delta, the second
+        # by the rest (exact: floor(floor(l / 2^a) / 2^b) = floor(l / 2^(a+b))).
+        coarse_by = Cat(C(0, 3), tag.delta[3:]) if stages == 3 else tag.delta
+        m.d.comb += shifted.eq(Mux(first, 0, run_sum >> coarse_by))
+        if stages >= 2:
             s_valid = Signal()
             s_shifted = Signal(unsigned(p.sum_width))
             s = Signal(weight_layout(p))
@@ -182,6 +187,14 @@ class OnlineSoftmax(wiring.Component):
                     m.d.sync += [s_shifted.eq(shifted), first.eq(tag.last),
                                  s.e.eq(e), s.delta.eq(tag.delta), s.first.eq(first),
                                  s.last.eq(tag.last)]
+            if stages == 3:
+                s2_valid = Signal()
+                s2_shifted = Signal(unsigned(p.sum_width))
+                s2 = Signal(weight_layout(p))
+                with m.If(en):
+                    m.d.sync += [s2_valid.eq(s_valid), s2.eq(s),
+                                 s2_shifted.eq(s_shifted >> s.delta[:3])]
+                s_valid, s_shifted, s = s2_valid, s2_shifted, s2
             add_valid, add_in, add_e = s_valid, s_shifted, s.e
             side = [self.o.payload.e.eq(s.e), self.o.payload.delta.eq(s.delta),
                     self.o.payload.first.eq(s.first), self.o.payload.last.eq(s.last)]
