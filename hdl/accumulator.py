@@ -78,10 +78,9 @@ class Accumulator(wiring.Component):
 
     @property
     def row_depth(self):
-        """Output buffer depth in slices: one finished row, rounded up to a power of
-        two, 2 at least (a 1-entry buffer has a zero-width address, which Verilator
-        rejects)."""
-        return max(2, 1 << (self.params.slices - 1).bit_length())
+        """Output buffer depth in slices: one finished row and the credit count's
+        slack (:func:`hdl.credits.credit_room`), rounded up to a power of two."""
+        return 1 << self.params.slices.bit_length()
 
     def elaborate(self, platform):
         m = Module()

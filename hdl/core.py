@@ -70,8 +70,9 @@ class AttentionCore(wiring.Component):
     def weight_fifo_depth(self):
         """Keys whose weights are computed or waiting for the accumulator: every key
         in the score pipeline at full rate (one per ``slices`` cycles), plus slack so
-        the credit round trip does not throttle a full-rate key stream."""
-        return -(-self.score_latency // self.params.slices) + 4
+        the credit round trip (and the count's own place in hand) does not throttle a
+        full-rate key stream."""
+        return -(-self.score_latency // self.params.slices) + 5
 
     @property
     def value_fifo_depth(self):

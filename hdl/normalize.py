@@ -1,6 +1,6 @@
 """Final normalisation: ``o = sat_w(round(acc / l))`` by restoring division."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -81,7 +81,9 @@ class Normalize(wiring.Component):
         last = Signal()
         lanes = []
         for n in range(L):
-            lanes.append(dict(rem=Signal(unsigned(rem_w), name=f"rem{n}"),
+            lanes.append(dict(rem=Signal(signed(rem_w + 1), name=f"rem{n}"),
+                              # r < 0, three copies (each selects a third of the addend)
+                              neg=[Signal(name=f"neg{n}_{k}", attrs=_KEEP) for k in range(3)],
                               low=Signal(unsigned(w), name=f"low{n}"),
                               quot=Signal(unsigned(w), name=f"quot{n}"),
                               sat=Signal(2, name=f"sat{n}")))
@@ -181,16 +183,18 @@ class Normalize(wiring.Component):
                 r_over[n].eq(~(s2_acc_hi[n] - s2_lim_hi[n] - ~s2_over_lo[n][half])[-1]),
             ]
 
-        # The divisor, one copy per lane (each feeds that lane's subtractor).
+        # The divisor and its negation, one copy per lane (each feeds that lane's adder).
         lane_denom = [Signal(unsigned(den_w), name=f"denom{n}") for n in range(L)]
+        lane_ndenom = [Signal(signed(den_w + 1), name=f"ndenom{n}") for n in range(L)]
         with m.If(load):
             m.d.sync += [count.eq(w), zero_sum.eq(r_zero), last.eq(r_last)]
         for n, lane in enumerate(lanes):
             numer = r_numer[n]
             with m.If(lane_load[n]):
                 m.d.sync += [
-                    lane_denom[n].eq(r_denom),
+                    lane_denom[n].eq(r_denom), lane_ndenom[n].eq(-r_denom),
                     lane["rem"].eq(numer >> w), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
+                    *(neg.eq(0) for neg in lane["neg"]),
                     # sat: bit 0 below range (N < 0), bit 1 above (N >= 2^w * D).
                     lane["sat"].eq(Mux(numer[-1], 1, Mux(r_over[n], 2, 0))),
                 ]
@@ -209,14 +213,23 @@ class Normalize(wiring.Component):
                                          reset_less=False)
         with m.If(iterating):
             m.d.sync += count.eq(count - 1)
-        for lane, lane_it, denom in zip(lanes, lane_iterating, lane_denom):
+        # Non-restoring steps: the partial remainder r stays negative instead of being
+        # restored, and the next step adds the divisor back: r' = 2r + bit -+ d. Then
+        # r' = 2R + bit - d, with R the restoring remainder, in every step, so the
+        # quotient bits (r' >= 0) are the restoring ones. The add-or-subtract is chosen
+        # by r's sign, held in copies (registered at the step before), instead of a
+        # multiplexer after the carry chain driven by the chain's own sign.
+        for lane, lane_it, denom, ndenom in zip(lanes, lane_iterating, lane_denom, lane_ndenom):
             with m.If(lane_it):
-                # One subtractor; its sign says whether the divisor fits.
-                trial = Cat(lane["low"][w - 1], lane["rem"])
-                diff = Signal(signed(rem_w + 2))
-                m.d.comb += diff.eq(trial - denom)
-                fits = ~diff[-1]
-                m.d.sync += [lane["rem"].eq(Mux(fits, diff, trial)),
+                trial = Cat(lane["low"][w - 1], lane["rem"]).as_signed()
+                parts = len(lane["neg"])
+                pos = Cat(denom, C(0, 1))
+                addend = Cat(*(Mux(lane["neg"][k * parts // (den_w + 1)], pos[k], ndenom[k])
+                               for k in range(den_w + 1))).as_signed()
+                r_next = Signal(signed(rem_w + 2))
+                m.d.comb += r_next.eq(trial + addend)
+                fits = ~r_next[-1]
+                m.d.sync += [lane["rem"].eq(r_next), *(neg.eq(r_next[-1]) for neg in lane["neg"]),
                              lane["low"].eq(lane["low"] << 1),
                              lane["quot"].eq(Cat(fits, lane["quot"]))]
 
