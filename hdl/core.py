@@ -77,9 +77,9 @@ class AttentionCore(wiring.Component):
     @property
     def value_fifo_depth(self):
         """Value slices in flight while their key's weight is computed and passes the
-        weight FIFO (2 cycles), plus slack, so the value FIFO never throttles a
-        full-rate key stream."""
-        return self.params.slices + self.score_latency + 2 + 6
+        weight FIFO (2 cycles), plus slack (one place for the registered write), so
+        the value FIFO never throttles a full-rate key stream."""
+        return self.params.slices + self.score_latency + 2 + 7
 
     def elaborate(self, platform):
         m = Module()
@@ -132,11 +132,15 @@ class AttentionCore(wiring.Component):
         # FIFO (`key_room`, a credit count of keys taken and weights not yet read).
         key_room = Signal()
 
-        # `room`: the value FIFO can take a beat. A register computed from the previous
-        # level with one place to spare (at most one write happened since), so the kv
-        # handshake does not wait on the FIFO's level comparison.
+        # `room`: the value FIFO can take a beat. Writes are registered (below), so the
+        # kv handshake does not drive the FIFO's ~130 RAM bits; `room` is a register
+        # computed from the level with two places to spare (at most one write since,
+        # and one pending in the write register).
         room = Signal()
-        m.d.sync += room.eq(values.level < values.depth - 1)
+        m.d.sync += room.eq(values.level < values.depth - 2)
+        v_en = Signal()
+        v_data = Signal(slice_shape)
+        m.d.comb += [values.w_en.eq(v_en), values.w_data.eq(v_data)]
 
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
         # Framing (golden.framing): `last` counts only on a key's final beat, and a query
@@ -154,8 +158,8 @@ class AttentionCore(wiring.Component):
             dot.i.payload.last.eq(end_of_key),
             dot.i.payload.tag.scale.eq(Mux(serve, scales[1], scales[0])),
             dot.i.payload.tag.masked.eq(kv.masked), dot.i.payload.tag.last.eq(end_of_query),
-            values.w_en.eq(kv_take), values.w_data.eq(kv.v),
         ]
+        m.d.sync += [v_en.eq(kv_take), v_data.eq(kv.v)]
         query_done = kv_take & end_of_query
         with m.If(query_done):
             m.d.sync += serve.eq(~serve)

@@ -1,6 +1,6 @@
 """Credits: places reserved in a FIFO before the beats that will fill them are taken."""
 
-from amaranth.hdl import Signal
+from amaranth.hdl import Mux, Signal
 
 __all__ = ["credit_room"]
 
@@ -28,7 +28,11 @@ def credit_room(m, depth, reserve, release, name):
     m.d.sync += [reserving.eq(reserve), released.eq(release)]
     count_next = reserved + reserving - released
     # Places taken after this cycle <= count_next + 1 (a reservation in `reserving`
-    # next cycle): one more fits while count_next + 1 < depth.
-    m.d.comb += room_next.eq(count_next < depth - 1)
+    # next cycle): one more fits while count_next + 1 < depth. Written as compares of
+    # the count with constants, selected by the two pulses, rather than after the
+    # adder: two LUT levels.
+    up, down = reserving & ~released, released & ~reserving
+    m.d.comb += room_next.eq(Mux(up, reserved < depth - 2,
+                                 Mux(down, reserved < depth, reserved < depth - 1)))
     m.d.sync += [reserved.eq(count_next), room.eq(room_next)]
     return room, room_next

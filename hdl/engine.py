@@ -116,7 +116,10 @@ class AttentionEngine(wiring.Component):
         q_index = Signal(range(2 * n + 1))     # saturates at 2n: i + offset + 1 > n there
         limits = Signal(limit_shape)
         end_of_query = q_slice == p.slices - 1
-        room = pass_fifo.w_rdy & out_fifo.w_rdy
+        # Room for a block's descriptors, which are written a cycle after its final
+        # query beat (stage d below): a place besides the one that may be pending.
+        room = Signal()
+        m.d.sync += room.eq((pass_fifo.w_level < depth - 2) & (out_fifo.w_level < depth - 2))
         core_ready = Signal()
         m.d.comb += core_ready.eq(Cat(c.q.ready for c in cores).bit_select(slot, 1))
         m.d.comb += self.q.ready.eq(core_ready & room)
@@ -127,33 +130,47 @@ class AttentionEngine(wiring.Component):
                          core.q.payload.q.eq(self.q.payload.q),
                          core.q.payload.scale.eq(cfg.scale)]
 
-        # This query's limit: keys j >= limit are masked (golden.engine.key_limits).
-        causal_limit = Signal(signed(limit_w + 3))
-        m.d.comb += causal_limit.eq(q_index + cfg.offset + 1)
-        limit = Signal(unsigned(limit_w))
-        base = Mux(cfg.key_limit == 0, n, cfg.key_limit)
-        clipped = Mux(causal_limit < 0, 0, Mux(causal_limit > n, n, causal_limit))
-        m.d.comb += limit.eq(Mux(cfg.causal & (clipped < base), clipped, base))
-        new_limits = Signal(limit_shape)
-        for b in range(B):
-            m.d.comb += new_limits[b].eq(Mux(slot == b, limit, limits[b]))
-
         query_done = q_take & end_of_query
         head_end = query_done & self.q.payload.last
         block_done = query_done & ((slot == B - 1) | self.q.payload.last)
+
+        # Stage d, the cycle after a query's final beat: its limit from the settings
+        # sampled at that beat (keys j >= limit are masked, golden.engine.key_limits),
+        # then, at a block's end, the block's descriptors. Registered first, so the
+        # limit's adders and compares are not in the q handshake's cycle.
+        d_valid, d_block, d_last = Signal(), Signal(), Signal()
+        d_index = Signal.like(q_index)
+        d_slot = Signal.like(slot)
+        d_cfg = Signal.like(cfg)
+        m.d.sync += d_valid.eq(query_done)
+        with m.If(query_done):
+            m.d.sync += [d_index.eq(q_index), d_slot.eq(slot), d_cfg.eq(cfg),
+                         d_block.eq(block_done), d_last.eq(self.q.payload.last)]
+        causal_limit = Signal(signed(limit_w + 3))
+        m.d.comb += causal_limit.eq(d_index + d_cfg.offset + 1)
+        limit = Signal(unsigned(limit_w))
+        base = Mux(d_cfg.key_limit == 0, n, d_cfg.key_limit)
+        clipped = Mux(causal_limit < 0, 0, Mux(causal_limit > n, n, causal_limit))
+        m.d.comb += limit.eq(Mux(d_cfg.causal & (clipped < base), clipped, base))
+        new_limits = Signal(limit_shape)
+        for b in range(B):
+            m.d.comb += new_limits[b].eq(Mux(d_slot == b, limit, limits[b]))
+        with m.If(d_valid):
+            m.d.sync += limits.eq(new_limits)
+
         active = Signal(B)
-        m.d.comb += active.eq(Cat(Const(1) if b == 0 else slot >= b for b in range(B)))
+        m.d.comb += active.eq(Cat(Const(1) if b == 0 else d_slot >= b for b in range(B)))
         pass_desc = Signal(pass_shape)
         out_desc = Signal(out_shape)
         m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
-                     pass_desc.release.eq(self.q.payload.last),
-                     out_desc.count.eq(slot + 1), out_desc.head_end.eq(self.q.payload.last),
-                     pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(block_done),
-                     out_fifo.w_data.eq(out_desc), out_fifo.w_en.eq(block_done)]
+                     pass_desc.release.eq(d_last),
+                     out_desc.count.eq(d_slot + 1), out_desc.head_end.eq(d_last),
+                     pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(d_valid & d_block),
+                     out_fifo.w_data.eq(out_desc), out_fifo.w_en.eq(d_valid & d_block)]
         with m.If(q_take):
             m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
         with m.If(query_done):
-            m.d.sync += [limits.eq(new_limits), slot.eq(Mux(block_done, 0, slot + 1)),
+            m.d.sync += [slot.eq(Mux(block_done, 0, slot + 1)),
                          q_index.eq(Mux(head_end, 0, Mux(q_index == 2 * n, q_index, q_index + 1)))]
         with m.If(self.clear_errors):
             m.d.sync += self.err_q_last_misplaced.eq(0)

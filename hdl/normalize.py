@@ -14,6 +14,14 @@ __all__ = ["Normalize"]
 _KEEP = {"keep": 1}     # see hdl.replicate: synthesis keeps such registers apart
 
 
+def _register_tree(m, value, lanes, name):
+    """``value`` two cycles later, one copy per lane, through one copy per 4 lanes: no
+    flip-flop drives more than a few others, so the copies sit near their lanes."""
+    groups = register_copies(m, value, -(-lanes // 4), f"{name}_g", reset_less=False)
+    return [register_copies(m, groups[n // 4], 1, f"{name}{n}", reset_less=False)[0]
+            for n in range(lanes)]
+
+
 class Normalize(wiring.Component):
     """Divides each accumulator by the row's sum, rounded half up and saturated.
 
@@ -159,7 +167,7 @@ class Normalize(wiring.Component):
         # The divider loads every valid slice out of stage 3 (`load`); each lane from
         # its own copy of the valid bit.
         load = r_valid
-        lane_load = register_copies(m, s2_valid, L, "load", reset_less=False)
+        lane_load = _register_tree(m, s1_valid, L, "load")
         for n in range(L):
             wide = dict(acc=Signal(signed(cmp_w), name=f"acc_wide{n}"),
                         lw=Signal(signed(cmp_w), name=f"lw_wide{n}"),
@@ -187,7 +195,7 @@ class Normalize(wiring.Component):
         lane_denom = [Signal(unsigned(den_w), name=f"denom{n}") for n in range(L)]
         lane_ndenom = [Signal(signed(den_w + 1), name=f"ndenom{n}") for n in range(L)]
         with m.If(load):
-            m.d.sync += [count.eq(w), zero_sum.eq(r_zero), last.eq(r_last)]
+            m.d.sync += [zero_sum.eq(r_zero), last.eq(r_last)]
         for n, lane in enumerate(lanes):
             numer = r_numer[n]
             with m.If(lane_load[n]):
@@ -206,13 +214,15 @@ class Normalize(wiring.Component):
         # `finish` (the cycle after the last iteration, the result is written to the
         # output FIFO) is a register as well: busy and not iterating, one cycle ahead.
         busy_next = load | (busy & ~finish)
+        count_next = Mux(load, w, Mux(iterating, count - 1, count))
         m.d.comb += next_iterating.eq(load | (iterating & (count != 1)))
         m.d.sync += [iterating.eq(next_iterating), busy.eq(busy_next),
-                     finish.eq(busy_next & ~next_iterating)]
-        lane_iterating = register_copies(m, next_iterating, L, "iterating",
-                                         reset_less=False)
-        with m.If(iterating):
-            m.d.sync += count.eq(count - 1)
+                     finish.eq(busy_next & ~next_iterating), count.eq(count_next)]
+        # Per lane, `iterating` through a two-level register tree (per 4 lanes, then
+        # per lane), fed two cycles ahead: from `iterating` one cycle ahead, which the
+        # next load (s2_valid) and the count already decide.
+        ahead = s2_valid | (next_iterating & (count_next != 1))
+        lane_iterating = _register_tree(m, ahead, L, "iterating")
         # Non-restoring steps: the partial remainder r stays negative instead of being
         # restored, and the next step adds the divisor back: r' = 2r + bit -+ d. Then
         # r' = 2R + bit - d, with R the restoring remainder, in every step, so the
