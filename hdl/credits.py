@@ -1,6 +1,6 @@
 """Credits: places reserved in a FIFO before the beats that will fill them are taken."""
 
-from amaranth.hdl import Mux, Signal
+from amaranth.hdl import C, Mux, Signal
 
 __all__ = ["credit_room"]
 
@@ -31,8 +31,10 @@ def credit_room(m, depth, reserve, release, name):
     # next cycle): one more fits while count_next + 1 < depth. Written as compares of
     # the count with constants, selected by the two pulses, rather than after the
     # adder: two LUT levels.
+    def below(k):
+        return reserved < k if k > 0 else C(0)    # (no constant compare in the Verilog)
     up, down = reserving & ~released, released & ~reserving
-    m.d.comb += room_next.eq(Mux(up, reserved < depth - 2,
-                                 Mux(down, reserved < depth, reserved < depth - 1)))
+    m.d.comb += room_next.eq(Mux(up, below(depth - 2),
+                                 Mux(down, below(depth), below(depth - 1))))
     m.d.sync += [reserved.eq(count_next), room.eq(room_next)]
     return room, room_next
