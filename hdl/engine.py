@@ -106,7 +106,7 @@ class AttentionEngine(wiring.Component):
         pass_shape = kv_pass_layout(p)
         limit_shape = pass_shape["limits"].shape
         out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
-        depth = 4
+        depth = 8      # blocks queued: the store, the cores and the collector overlap
         m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
         m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(width=out_shape.size, depth=depth)
 
