@@ -25,14 +25,14 @@ class Accumulator(wiring.Component):
     (:attr:`row_depth` slices, one finished row) has a place reserved for every
     slice it will emit, counted by a credit counter, so no enable fans out from the
     output handshake to the lanes. The rescale is split from the add: a slice's
-    recurrence repeats every ``slices`` beats, so its shift ``acc >> delta`` starts a
-    cycle ahead from the ring slot that will be at the head (``ring[1]`` when the head
-    is being updated in the same cycle): by the multiple of 8 in ``delta`` there, by
-    the remainder in the next stage, and with three slices or more the add in a stage
-    of its own (the slot is then the one after the rotations of the two beats
-    ahead). With one slice per vector
-    the slot is the sum being written, bypassed into the shifter: correct, but that
-    path is a shift and an add in one cycle (head_dim == lanes only).
+    recurrence repeats every ``slices`` beats, which leaves room for stages between
+    reading its ring slot and adding into it (:attr:`latency`): with four slices or
+    more, slot select, coarse shift (the multiple of 8 in ``delta``), fine shift and
+    add take a stage each; with three, slot select and coarse shift share one; with
+    one or two, fine shift and add share one too. The slot read is the one the beats
+    ahead will have rotated to the head. With one slice per vector the slot is the
+    sum being written, bypassed into the shifter: correct, but that path is a shift
+    and an add in one cycle (head_dim == lanes only).
     Every lane has its own copy of the shift, ``first`` and the slot select, and
     every slice of a lane its own ring enable.
 
@@ -51,8 +51,7 @@ class Accumulator(wiring.Component):
         finished row, ``last`` on its final slice.
 
     Latency: :attr:`latency` cycles from a value beat to its slice written into the
-    output FIFO (multiplier, coarse shift, fine shift and add, with three slices or
-    more in two stages, register), plus the FIFO's own.
+    output buffer (the take, the stages up to the add), plus the buffer's own.
     """
 
     @property
@@ -125,7 +124,7 @@ class Accumulator(wiring.Component):
         # stages in between: P = 2 (slot select and coarse shift; fine shift and
         # add) for one or two slices, 3 (the fine shift apart) for three, 4 (the
         # slot select apart too) for four or more.
-        P = 2 if p.slices <= 2 else min(p.slices, 4)
+        P = self._stages
         side = data.StructLayout({"valid": 1, "last": 1, "row_end": 1,
                                   "sum": w_in.sum.shape()})
         stage = {1: Signal(side, name="side1")}
@@ -202,9 +201,8 @@ class Accumulator(wiring.Component):
                 with m.If(shift_ring[n * p.slices + s]):
                     m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])
         m.d.comb += self.update_valid.eq(add.valid)
-        sum_add, row_end_add, valid_add, last_add = add.sum, add.row_end, add.valid, add.last
 
         # The finished slice; the row buffer registers it before its LUT-RAMs.
-        m.d.comb += [rows.w_data.acc.eq(updated), rows.w_data.sum.eq(sum_add),
-                     rows.w_data.last.eq(row_end_add), rows.w_en.eq(valid_add & last_add)]
+        m.d.comb += [rows.w_data.acc.eq(updated), rows.w_data.sum.eq(add.sum),
+                     rows.w_data.last.eq(add.row_end), rows.w_en.eq(add.valid & add.last)]
         return m

@@ -6,7 +6,6 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .core import AttentionCore
-from .block_ram import BlockRAM
 from .kv_store import KVStore, kv_pass_layout
 from .layouts import kv_layout, slice_layout
 from .skid_buffer import SkidBuffer
@@ -83,7 +82,7 @@ class AttentionEngine(wiring.Component):
         credit round trip (a read issued, the RAM's latency, the broadcast register,
         the buffer's own two cycles, the credit's return) plus slack, so that credits
         never throttle a core that takes a beat every cycle."""
-        return BlockRAM.latency + 1 + 2 + 2 + 7
+        return KVStore.latency + 1 + 2 + 2 + 7
 
     def elaborate(self, platform):
         m = Module()

@@ -1,6 +1,6 @@
 """On-chip K/V store: one head's keys and values in block RAM, two banks."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, unsigned
+from amaranth.hdl import C, Cat, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,6 +8,7 @@ from .block_ram import BlockRAM
 from .credits import credit_room
 from .framing import key_framing
 from .layouts import kv_layout, slice_layout
+from .pipeline import delay
 
 __all__ = ["KVStore", "kv_pass_layout", "kv_read_layout"]
 
@@ -79,9 +80,8 @@ class KVStore(wiring.Component):
             "clear_errors": In(1),
         })
 
-    @property
-    def latency(self):
-        return BlockRAM.latency
+    #: Cycles from an issued read to its beat on ``o``: the RAM's.
+    latency = BlockRAM.latency
 
     def elaborate(self, platform):
         m = Module()
@@ -112,7 +112,7 @@ class KVStore(wiring.Component):
             m.d.sync += lbank.eq(~lbank)
 
         # Reader: passes over bank `rbank`, a read issued in every cycle in which each
-        # of the pass's destinations has a credit (`go`).
+        # of the pass's destinations has a credit.
         rbank = Signal()
         active = Signal()                    # a pass is issuing reads
         desc = Signal(kv_pass_layout(p))     # the current pass
@@ -157,10 +157,7 @@ class KVStore(wiring.Component):
         m.d.comb += [stage.valid.eq(issue), stage.active.eq(desc.active),
                      stage.last.eq(final),
                      stage.masked.eq(Cat(r_key >= desc.limits[b] for b in range(p.block)))]
-        for n in range(ram.latency):
-            nxt = Signal(side, name=f"side{n}")
-            m.d.sync += nxt.eq(stage)
-            stage = nxt
+        stage = delay(m, C(1), stage, self.latency, "side")
         m.d.comb += [self.o.valid.eq(stage.valid), self.o.payload.active.eq(stage.active),
                      self.o.payload.last.eq(stage.last),
                      self.o.payload.masked.eq(stage.masked | rd_data.masked.replicate(p.block)),

@@ -1,4 +1,4 @@
-"""Final normalisation: ``o = sat_w(round(acc / l))`` by restoring division."""
+"""Final normalisation: ``o = sat_w(round(acc / l))`` by non-restoring division."""
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
@@ -7,19 +7,11 @@ from amaranth.lib.wiring import In, Out
 
 from .credits import credit_room
 from .layouts import out_layout, row_layout
-from .replicate import register_copies
+from .replicate import register_tree
 
 __all__ = ["Normalize"]
 
 _KEEP = {"keep": 1}     # see hdl.replicate: synthesis keeps such registers apart
-
-
-def _register_tree(m, value, lanes, name):
-    """``value`` two cycles later, one copy per lane, through one copy per 4 lanes: no
-    flip-flop drives more than a few others, so the copies sit near their lanes."""
-    groups = register_copies(m, value, -(-lanes // 4), f"{name}_g", reset_less=False)
-    return [register_copies(m, groups[n // 4], 1, f"{name}{n}", reset_less=False)[0]
-            for n in range(lanes)]
 
 
 class Normalize(wiring.Component):
@@ -35,8 +27,9 @@ class Normalize(wiring.Component):
     previous one, so the divider is free when it arrives: nothing in between has an
     enable, and each lane loads from its own copy of the valid bit.
 
-    Each lane has an iterative restoring divider: one cycle to load, ``w`` cycles of
-    one quotient bit each (a ``sum_width + 2``-bit compare and subtract), one cycle
+    Each lane has an iterative non-restoring divider (the quotient bits are the
+    restoring ones): one cycle to load, ``w`` cycles of one quotient bit each (a
+    ``sum_width + 2``-bit add or subtract), one cycle
     to hand over, so a slice takes ``w + 2`` cycles. Four registered stages in front
     prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
     divider works on the previous slice (five with the register tree that copies
@@ -132,8 +125,7 @@ class Normalize(wiring.Component):
         # l, one copy per 4 lanes, then one per lane (a register tree: stage "t"
         # between 0 and 1, the accumulators wait beside it); each lane multiplies its
         # own copy by 2^w +- 1.
-        s0_l = register_copies(m, self.i.payload.sum, -(-L // 4), "s0_l")
-        t_l = [register_copies(m, s0_l[n // 4], 1, f"t_l{n}")[0] for n in range(L)]
+        t_l = register_tree(m, self.i.payload.sum, L, "t_l")
         t_acc = [Signal(signed(p.acc_width), name=f"t_acc{n}") for n in range(L)]
         # `keep`: a register per lane, not merged with its equals in the lane's group,
         # so each lane's adders read local flip-flops.
@@ -167,7 +159,7 @@ class Normalize(wiring.Component):
         # The divider loads every valid slice out of stage 3 (`load`); each lane from
         # its own copy of the valid bit.
         load = r_valid
-        lane_load = _register_tree(m, s1_valid, L, "load")
+        lane_load = register_tree(m, s1_valid, L, "load", reset_less=False)
         for n in range(L):
             wide = dict(acc=Signal(signed(cmp_w), name=f"acc_wide{n}"),
                         lw=Signal(signed(cmp_w), name=f"lw_wide{n}"),
@@ -222,7 +214,7 @@ class Normalize(wiring.Component):
         # per lane), fed two cycles ahead: from `iterating` one cycle ahead, which the
         # next load (s2_valid) and the count already decide.
         ahead = s2_valid | (next_iterating & (count_next != 1))
-        lane_iterating = _register_tree(m, ahead, L, "iterating")
+        lane_iterating = register_tree(m, ahead, L, "iterating", reset_less=False)
         # Non-restoring steps: the partial remainder r stays negative instead of being
         # restored, and the next step adds the divisor back: r' = 2r + bit -+ d. Then
         # r' = 2R + bit - d, with R the restoring remainder, in every step, so the

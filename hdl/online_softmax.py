@@ -43,8 +43,8 @@ class OnlineSoftmax(wiring.Component):
         :class:`AttentionCore`, where a key is ``slices`` beats). From 2 on, the sum
         recurrence ``l = (l >> delta) + e`` gets two cycles (the shift, registered,
         then the add; from 3 on three, the shift in two parts) and the max recurrence
-        two (the compare, registered, then the select). With 1 (the default), any spacing and backpressure are allowed
-        and both recurrences are one cycle.
+        two (the compare, registered, then the select). With 1 (the default), any
+        spacing and backpressure are allowed and both recurrences are one cycle.
 
     Latency: :attr:`latency` cycles (compare stage when split, max stage, difference
     stage, clamp stage, exp unit, sum stage(s)).

@@ -2,7 +2,7 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["register_copies"]
+__all__ = ["register_copies", "register_tree"]
 
 
 def register_copies(m, value, count, name, *, en=None, reset_less=True, init=0):
@@ -27,3 +27,13 @@ def register_copies(m, value, count, name, *, en=None, reset_less=True, init=0):
                 m.d.sync += reg.eq(value)
         copies.append(reg)
     return copies
+
+
+def register_tree(m, value, lanes, name, *, reset_less=True):
+    """``value`` two cycles later, one copy per lane, through one copy per 4 lanes: no
+    flip-flop drives more than a few others, so each copy can sit near its lane
+    (a wide fan-out from one source placed far away costs more than the extra cycle).
+    ``reset_less`` as for :func:`register_copies`."""
+    groups = register_copies(m, value, -(-lanes // 4), f"{name}_g", reset_less=reset_less)
+    return [register_copies(m, groups[n // 4], 1, f"{name}{n}", reset_less=reset_less)[0]
+            for n in range(lanes)]

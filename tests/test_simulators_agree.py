@@ -3,7 +3,6 @@
 ATTNHW_REQUIRE_ICARUS=1, so in CI a missing Icarus fails instead of skipping."""
 
 import numpy as np
-import pytest
 
 from golden.params import AttnParams
 from sim.jobs import with_faults
