@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from .credits import credit_room
 from .layouts import row_layout, weight_layout
 from .multiplier import Multiplier
+from .pipeline import delay
 from .replicate import register_copies
 from .row_buffer import RowBuffer
 
@@ -111,12 +112,17 @@ class Accumulator(wiring.Component):
         m.d.comb += room.eq(credit_room(m, self.row_depth, take & w_in.last,
                                         rows.r.valid & rows.r.ready, "rows")[0])
 
-        # Stages 0-1: products e * v, s(w+E+1).E, one Multiplier per lane.
+        P = self._stages
+        # Products e * v, s(w+E+1).E, one Multiplier per lane, due in the add stage P:
+        # the operands (18 + 8 bits per lane) wait P - Multiplier.latency cycles
+        # before it rather than the 26-bit products after it.
+        e_in = delay(m, C(1), w_in.e, P - Multiplier.latency, "e")
         prods = []
         for n in range(L):
+            v_in = delay(m, C(1), self.values.payload[n], P - Multiplier.latency, f"v{n}")
             mult = m.submodules[f"mult{n}"] = Multiplier(w_in.e.shape(),
                                                          self.values.payload[n].shape())
-            m.d.comb += [mult.a.eq(w_in.e), mult.b.eq(self.values.payload[n])]
+            m.d.comb += [mult.a.eq(e_in), mult.b.eq(v_in)]
             prods.append(mult.p)
 
         # Stages after `take`: 1 reads the ring slot, the last (`P`) adds into it.
@@ -124,7 +130,6 @@ class Accumulator(wiring.Component):
         # stages in between: P = 2 (slot select and coarse shift; fine shift and
         # add) for one or two slices, 3 (the fine shift apart) for three, 4 (the
         # slot select apart too) for four or more.
-        P = self._stages
         side = data.StructLayout({"valid": 1, "last": 1, "row_end": 1,
                                   "sum": w_in.sum.shape()})
         stage = {1: Signal(side, name="side1")}
@@ -190,13 +195,7 @@ class Accumulator(wiring.Component):
                 fine_k = Signal(signed(p.acc_width), name=f"fine_{k + 1}_{n}")
                 m.d.sync += fine_k.eq(fine)
                 fine = fine_k
-            # Products arrive in stage 2 (Multiplier.latency after `take`).
-            prod = prods[n]
-            for k in range(2, P):
-                prod_k = Signal.like(prods[n], name=f"prod_{k + 1}_{n}")
-                m.d.sync += prod_k.eq(prod)
-                prod = prod_k
-            m.d.comb += updated[n].eq(fine + (prod << p.guard_bits))
+            m.d.comb += updated[n].eq(fine + (prods[n] << p.guard_bits))
             for s in range(p.slices):
                 with m.If(shift_ring[n * p.slices + s]):
                     m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])

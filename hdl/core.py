@@ -10,8 +10,10 @@ from .accumulator import Accumulator
 from .dot_product import DotProduct
 from .credits import credit_room
 from .framing import key_framing
-from .layouts import kv_layout, out_layout, query_layout, slice_layout, weight_layout
+from .layouts import (kv_layout, out_layout, query_layout, row_layout, slice_layout,
+                      weight_layout)
 from .normalize_recip import normalizer
+from .row_buffer import RowBuffer
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
 
@@ -33,6 +35,7 @@ class AttentionCore(wiring.Component):
     q : ``In(stream.Signature(query_layout(params)))``
     kv : ``In(stream.Signature(kv_layout(params)))``
     o : ``Out(stream.Signature(out_layout(params)))``
+        (``row_layout(params)`` with ``normalize=False``)
     err_last_misplaced : ``Out(1)``
         Sticky: a ``kv`` beat carried ``last`` but was not the final beat of a key; the
         flag was ignored (``golden.framing``).
@@ -41,14 +44,25 @@ class AttentionCore(wiring.Component):
         it there and the following keys start the next query.
     clear_errors : ``In(1)``
         Clears both error flags (so does reset).
+
+    Parameters
+    ----------
+    params : AttnParams
+    normalize : bool
+        ``False``: the core stops before the normaliser and ``o`` carries the
+        accumulator's rows (``row_layout``: ``lanes x s.(E+G)`` sums, the row's
+        ``sum``, ``last``), so that several cores can share one normaliser
+        (:class:`hdl.engine.AttentionEngine`).
     """
 
-    def __init__(self, params):
+    def __init__(self, params, *, normalize=True):
         self.params = params
+        self.normalize = normalize
+        o_layout = out_layout(params) if normalize else row_layout(params)
         super().__init__({
             "q": In(stream.Signature(query_layout(params))),
             "kv": In(stream.Signature(kv_layout(params))),
-            "o": Out(stream.Signature(out_layout(params))),
+            "o": Out(stream.Signature(o_layout)),
             "err_last_misplaced": Out(1),
             "err_too_many_keys": Out(1),
             "clear_errors": In(1),
@@ -75,11 +89,12 @@ class AttentionCore(wiring.Component):
         return -(-self.score_latency // self.params.slices) + 5
 
     @property
-    def value_fifo_depth(self):
+    def value_buffer_depth(self):
         """Value slices in flight while their key's weight is computed and passes the
-        weight FIFO (2 cycles), plus slack (one place for the registered write), so
-        the value FIFO never throttles a full-rate key stream."""
-        return self.params.slices + self.score_latency + 2 + 7
+        weight FIFO (2 cycles), plus slack (the buffer's registered write, the credit
+        count's place in hand and late release), so the value buffer never throttles
+        a full-rate key stream; rounded up to a power of two (its pointers wrap)."""
+        return 1 << (self.params.slices + self.score_latency + 2 + 7 - 1).bit_length()
 
     def elaborate(self, platform):
         m = Module()
@@ -119,12 +134,15 @@ class AttentionCore(wiring.Component):
         m.submodules.dot = dot = self._dot
         m.submodules.scale = scale = self._scale
         m.submodules.softmax = softmax = self._softmax
-        m.submodules.values = values = SyncFIFOBuffered(
-            width=slice_shape.size, depth=self.value_fifo_depth)
+        # Value slices wait for their key's weight in a buffer of one LUT-RAM per lane
+        # (hdl.row_buffer), each with its own pointer and enable copies; a beat is
+        # taken only with a place reserved there (`room`, a credit count), so no level
+        # compare reaches the ~130 RAM bits.
+        value_shape = data.StructLayout({"v": slice_shape})
+        m.submodules.values = values = RowBuffer(value_shape, "v", self.value_buffer_depth)
         m.submodules.weights = weights = SyncFIFOBuffered(
             width=weight_layout(p).size, depth=self.weight_fifo_depth)
         m.submodules.acc = acc = Accumulator(p)
-        m.submodules.norm = norm = normalizer(p)
 
         # The score pipeline (dot product, scale, softmax) never stalls: its units see
         # `ready` tied high, so their enables are constant and vanish in synthesis.
@@ -132,15 +150,8 @@ class AttentionCore(wiring.Component):
         # FIFO (`key_room`, a credit count of keys taken and weights not yet read).
         key_room = Signal()
 
-        # `room`: the value FIFO can take a beat. Writes are registered (below), so the
-        # kv handshake does not drive the FIFO's ~130 RAM bits; `room` is a register
-        # computed from the level with two places to spare (at most one write since,
-        # and one pending in the write register).
+        # `room`: a place is reserved in the value buffer (set below).
         room = Signal()
-        m.d.sync += room.eq(values.level < values.depth - 2)
-        v_en = Signal()
-        v_data = Signal(slice_shape)
-        m.d.comb += [values.w_en.eq(v_en), values.w_data.eq(v_data)]
 
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
         # Framing (golden.framing): `last` counts only on a key's final beat, and a query
@@ -159,7 +170,9 @@ class AttentionCore(wiring.Component):
             dot.i.payload.tag.scale.eq(Mux(serve, scales[1], scales[0])),
             dot.i.payload.tag.masked.eq(kv.masked), dot.i.payload.tag.last.eq(end_of_query),
         ]
-        m.d.sync += [v_en.eq(kv_take), v_data.eq(kv.v)]
+        m.d.comb += [values.w_en.eq(kv_take), values.w_data.v.eq(kv.v)]
+        m.d.comb += room.eq(credit_room(m, values.depth, kv_take,
+                                        values.r.valid & values.r.ready, "values")[0])
         query_done = kv_take & end_of_query
         with m.If(query_done):
             m.d.sync += serve.eq(~serve)
@@ -199,7 +212,13 @@ class AttentionCore(wiring.Component):
         m.d.comb += [acc.weights.valid.eq(weights.r_rdy),
                      acc.weights.payload.eq(weights.r_data),
                      weights.r_en.eq(acc.weights.ready)]
-        wiring.connect(m, values.r_stream, acc.values)
-        wiring.connect(m, acc.o, norm.i)
-        wiring.connect(m, norm.o, wiring.flipped(self.o))
+        m.d.comb += [acc.values.valid.eq(values.r.valid),
+                     acc.values.payload.eq(values.r.payload.v),
+                     values.r.ready.eq(acc.values.ready)]
+        if self.normalize:
+            m.submodules.norm = norm = normalizer(p)
+            wiring.connect(m, acc.o, norm.i)
+            wiring.connect(m, norm.o, wiring.flipped(self.o))
+        else:
+            wiring.connect(m, acc.o, wiring.flipped(self.o))
         return m

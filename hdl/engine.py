@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 
 from .core import AttentionCore
 from .kv_store import KVStore, kv_pass_layout
-from .layouts import kv_layout, slice_layout
+from .layouts import kv_layout, row_layout, slice_layout
+from .normalize_recip import normalizer
 from .skid_buffer import SkidBuffer
 
 __all__ = ["AttentionEngine", "engine_settings_layout", "engine_query_layout",
@@ -46,6 +47,11 @@ class AttentionEngine(wiring.Component):
     time: each of ``block`` :class:`AttentionCore` pipelines holds one query, and one
     pass over the stored keys feeds every slice read to all of them
     (``2 * lanes * block`` multipliers). The last block of a head may be partial.
+
+    The ``block`` cores share one normaliser (:class:`hdl.normalize.Normalize`, a
+    slice per ``data_width + 2`` cycles): it keeps pace with heads of
+    ``N >= block * (data_width + 2)`` keys; shorter heads run at its pace, one
+    block of rows per ``block * slices * (data_width + 2)`` cycles.
 
     Members
     -------
@@ -91,7 +97,7 @@ class AttentionEngine(wiring.Component):
         n = p.max_seq_len
         limit_w = n.bit_length()
         m.submodules.store = store = KVStore(p, credits=self.kv_buffer_depth)
-        cores = [AttentionCore(p) for _ in range(B)]
+        cores = [AttentionCore(p, normalize=False) for _ in range(B)]
         for b, core in enumerate(cores):
             m.submodules[f"core{b}"] = core
         wiring.connect(m, wiring.flipped(self.kv), store.load)
@@ -101,13 +107,16 @@ class AttentionEngine(wiring.Component):
 
         # Block descriptors, written when a block's final query has gone to its core:
         # the store's pass command (which cores, their key limits, release the head
-        # after this pass) and one for the output order.
+        # after this pass) and, twice, the output order: the collector in front of the
+        # normaliser and the emitter behind it each walk their own copy.
         pass_shape = kv_pass_layout(p)
         limit_shape = pass_shape["limits"].shape
         out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
         depth = 8      # blocks queued: the store, the cores and the collector overlap
         m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
-        m.submodules.out_fifo = out_fifo = SyncFIFOBuffered(width=out_shape.size, depth=depth)
+        m.submodules.collect_fifo = collect_fifo = SyncFIFOBuffered(width=out_shape.size,
+                                                                   depth=depth)
+        m.submodules.emit_fifo = emit_fifo = SyncFIFOBuffered(width=out_shape.size, depth=depth)
 
         # Query distributor: query i of the head goes to core i mod block.
         slot = Signal(range(max(2, B)))
@@ -117,8 +126,10 @@ class AttentionEngine(wiring.Component):
         end_of_query = q_slice == p.slices - 1
         # Room for a block's descriptors, which are written a cycle after its final
         # query beat (stage d below): a place besides the one that may be pending.
+        # (The emitter reads its copy last, so it is never less full than the
+        # collector's.)
         room = Signal()
-        m.d.sync += room.eq((pass_fifo.w_level < depth - 2) & (out_fifo.w_level < depth - 2))
+        m.d.sync += room.eq((pass_fifo.w_level < depth - 2) & (emit_fifo.w_level < depth - 2))
         core_ready = Signal()
         m.d.comb += core_ready.eq(Cat(c.q.ready for c in cores).bit_select(slot, 1))
         m.d.comb += self.q.ready.eq(core_ready & room)
@@ -165,7 +176,8 @@ class AttentionEngine(wiring.Component):
                      pass_desc.release.eq(d_last),
                      out_desc.count.eq(d_slot + 1), out_desc.head_end.eq(d_last),
                      pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(d_valid & d_block),
-                     out_fifo.w_data.eq(out_desc), out_fifo.w_en.eq(d_valid & d_block)]
+                     collect_fifo.w_data.eq(out_desc), collect_fifo.w_en.eq(d_valid & d_block),
+                     emit_fifo.w_data.eq(out_desc), emit_fifo.w_en.eq(d_valid & d_block)]
         with m.If(q_take):
             m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
         with m.If(query_done):
@@ -198,40 +210,54 @@ class AttentionEngine(wiring.Component):
                          store.taken[b].eq(buf.r_rdy & core.kv.ready),
                          core.clear_errors.eq(self.clear_errors)]
 
-        # Output collector: rows in query order, core 0 .. count - 1 of each block.
-        # Each core's rows wait in a one-row FIFO, so all B normalisers work at once
-        # while the collector drains them in order (without it, core b's divider would
-        # stall until cores 0 .. b-1 were collected: ~B x the normalisation time per
-        # block, which short sequences cannot hide).
-        rows = []
-        for b, core in enumerate(cores):
-            fifo = SyncFIFOBuffered(width=core.o.payload.shape().size, depth=max(3, p.slices))
-            m.submodules[f"rows{b}"] = fifo
-            m.d.comb += [fifo.w_data.eq(core.o.payload), fifo.w_en.eq(core.o.valid),
-                         core.o.ready.eq(fifo.w_rdy)]
-            rows.append(fifo)
-        m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
+        # Output: the block's cores share one normaliser. A row of `slices` slices
+        # spends slices * (w + 2) cycles in it, so a block's B rows take
+        # B * slices * (w + 2) cycles; the cores finish their rows together and then
+        # take N * slices cycles over their next ones (N keys), which hides the
+        # normaliser while N >= B * (w + 2). Below that the normaliser sets the pace:
+        # one block per B * slices * (w + 2) cycles.
+        # The collector feeds it the rows in query order, core 0 .. count - 1 of each
+        # block, straight from each core's accumulator row buffer (which holds a
+        # finished row while its core works on the next query); the normaliser
+        # registers what it takes before any arithmetic.
+        m.submodules.norm = norm = normalizer(p)
         cur = Signal(range(max(2, B)))
-        odesc = Signal(out_shape)
-        m.d.comb += odesc.eq(out_fifo.r_data)
+        cdesc = Signal(out_shape)
+        m.d.comb += cdesc.eq(collect_fifo.r_data)
         # Selects by shifts, not `case`: the index space is a power of two, padded.
         span = 1 << len(cur)
-        row_w = cores[0].o.payload.shape().size
-        words = Signal(cores[0].o.payload.shape())
+        row_w = row_layout(p).size
+        words = Signal(row_layout(p))
         m.d.comb += words.as_value().eq(
-            Cat(*(f.r_data for f in rows), Const(0, row_w * (span - B))).word_select(cur, row_w))
-        row_end = words.last
-        block_end = cur == odesc.count - 1
-        m.d.comb += [skid.i.valid.eq(Cat(f.r_rdy for f in rows).bit_select(cur, 1)
-                                     & out_fifo.r_rdy),
-                     skid.i.payload.o.eq(words.o)]
-        for b, fifo in enumerate(rows):
-            m.d.comb += fifo.r_en.eq((cur == b) & skid.i.ready & out_fifo.r_rdy)
-        m.d.comb += [skid.i.payload.row_last.eq(row_end),
-                     skid.i.payload.last.eq(row_end & block_end & odesc.head_end)]
-        o_take = skid.i.valid & skid.i.ready
-        with m.If(o_take & row_end):
-            m.d.sync += cur.eq(Mux(block_end, 0, cur + 1))
-        m.d.comb += out_fifo.r_en.eq(o_take & row_end & block_end)
+            Cat(*(c.o.payload.as_value() for c in cores), Const(0, row_w * (span - B)))
+            .word_select(cur, row_w))
+        m.d.comb += [norm.i.valid.eq(Cat(c.o.valid for c in cores).bit_select(cur, 1)
+                                     & collect_fifo.r_rdy),
+                     norm.i.payload.eq(words)]
+        for b, core in enumerate(cores):
+            m.d.comb += core.o.ready.eq((cur == b) & norm.i.ready & collect_fifo.r_rdy)
+        c_take = norm.i.valid & norm.i.ready
+        c_block_end = cur == cdesc.count - 1
+        with m.If(c_take & words.last):
+            m.d.sync += cur.eq(Mux(c_block_end, 0, cur + 1))
+        m.d.comb += collect_fifo.r_en.eq(c_take & words.last & c_block_end)
+
+        # The emitter: rows leave the normaliser in the order they entered; it counts
+        # them against its copy of the descriptors to mark each head's final row.
+        m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
+        ecur = Signal(range(max(2, B)))
+        edesc = Signal(out_shape)
+        m.d.comb += edesc.eq(emit_fifo.r_data)
+        e_block_end = ecur == edesc.count - 1
+        row_end = norm.o.payload.last
+        m.d.comb += [skid.i.valid.eq(norm.o.valid & emit_fifo.r_rdy),
+                     norm.o.ready.eq(skid.i.ready & emit_fifo.r_rdy),
+                     skid.i.payload.o.eq(norm.o.payload.o),
+                     skid.i.payload.row_last.eq(row_end),
+                     skid.i.payload.last.eq(row_end & e_block_end & edesc.head_end)]
+        e_take = skid.i.valid & skid.i.ready
+        with m.If(e_take & row_end):
+            m.d.sync += ecur.eq(Mux(e_block_end, 0, ecur + 1))
+        m.d.comb += emit_fifo.r_en.eq(e_take & row_end & e_block_end)
         wiring.connect(m, skid.o, wiring.flipped(self.o))
         return m

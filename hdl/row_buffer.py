@@ -23,7 +23,7 @@ class RowBuffer(wiring.Component):
     ----------
     layout : StructLayout
         The word; its field ``lanes_field`` is an ``ArrayLayout`` split per element,
-        the other fields share one more RAM.
+        the other fields (if any) share one more RAM.
     lanes_field : str
     depth : int
         Words, a power of two (the pointers wrap).
@@ -47,7 +47,7 @@ class RowBuffer(wiring.Component):
         lanes = self.layout[self.lanes_field].shape
         rest = data.StructLayout({name: field.shape for name, field in self.layout
                                   if name != self.lanes_field})
-        parts = lanes.length + 1
+        parts = lanes.length + (1 if rest.size else 0)
         addr = range(self.depth)
         r_take = self.r.valid & self.r.ready
 
@@ -55,7 +55,7 @@ class RowBuffer(wiring.Component):
         # one cycle after `w_en` and readable the cycle after. `level` counts the
         # readable words, so it follows the registered enable.
         w_ptr, r_ptr = Signal(addr), Signal(addr)
-        w_en = register_copies(m, self.w_en, parts + 1, "w_en", reset_less=False)
+        w_en = register_copies(m, self.w_en, parts + 1, "w_en", reset_less=False)   # + level
         level = Signal(range(self.depth + 1))
         m.d.sync += level.eq(level + w_en[parts] - r_take)
         m.d.comb += self.r.valid.eq(level != 0)
@@ -73,7 +73,8 @@ class RowBuffer(wiring.Component):
         w_rest, r_rest = Signal(rest), Signal(rest)
         for name, _ in rest:
             m.d.comb += [w_rest[name].eq(w_data[name]), self.r.payload[name].eq(r_rest[name])]
-        words.append((w_rest, r_rest, rest))
+        if rest.size:
+            words.append((w_rest, r_rest, rest))
         for n, (wd, rd, shape) in enumerate(words):
             mem = m.submodules[f"ram{n}"] = Memory(shape=shape, depth=self.depth, init=[])
             wp, rp = mem.write_port(), mem.read_port(domain="comb")
