@@ -94,11 +94,17 @@ class OnlineSoftmax(wiring.Component):
         x = self.i.payload.x
         floor_x = Signal(signed(p.max_width))
         m.d.comb += floor_x.eq(x >> F)
-        keep_in = self.i.payload.masked | (seen & (floor_x <= run_max))
         en_a = Signal()
-        src = dict(valid=self.i.valid, keep=keep_in, floor=floor_x, f=x[:F], seen=seen,
+        src = dict(valid=self.i.valid, floor=floor_x, f=x[:F], seen=seen,
                    masked=self.i.payload.masked, last=self.i.payload.last)
         if self._split_max:
+            # The compare in halves, each a short carry chain, combined in the select
+            # stage: floor <= max <=> hi < max_hi or (hi == max_hi and lo <= max_lo),
+            # the high halves signed, the low halves unsigned.
+            h = p.max_width // 2
+            fx, rm = floor_x.as_unsigned(), run_max.as_unsigned()
+            src |= dict(hi_lt=fx[h:].as_signed() < rm[h:].as_signed(),
+                        hi_eq=fx[h:] == rm[h:], lo_le=fx[:h] <= rm[:h])
             z = {k: Signal.like(v, name=f"z_{k}") if isinstance(v, Signal) else
                  Signal(len(v), name=f"z_{k}") for k, v in src.items()}
             en_z = Signal()
@@ -107,7 +113,9 @@ class OnlineSoftmax(wiring.Component):
                 m.d.sync += [z[k].eq(v) for k, v in src.items()]
             seen_en = en_z & self.i.valid
             src = z
+            src["keep"] = z["masked"] | (z["seen"] & (z["hi_lt"] | (z["hi_eq"] & z["lo_le"])))
         else:
+            src["keep"] = self.i.payload.masked | (seen & (floor_x <= run_max))
             m.d.comb += self.i.ready.eq(en_a)
             seen_en = en_a & self.i.valid
         with m.If(seen_en):

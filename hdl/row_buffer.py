@@ -1,6 +1,6 @@
 """A FIFO for wide rows, split into one small RAM per lane."""
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -58,7 +58,13 @@ class RowBuffer(wiring.Component):
         w_en = register_copies(m, self.w_en, parts + 1, "w_en", reset_less=False)   # + level
         level = Signal(range(self.depth + 1))
         m.d.sync += level.eq(level + w_en[parts] - r_take)
-        m.d.comb += self.r.valid.eq(level != 0)
+        # `r.valid` (level != 0) is a register of its own, so the reader's handshake,
+        # which enables every lane's read pointer, starts at a flip-flop; its next
+        # value needs no adder: a write makes a word readable, a read leaves one if
+        # there were two.
+        valid = Signal()
+        m.d.sync += valid.eq(w_en[parts] | Mux(r_take, level >= 2, valid))
+        m.d.comb += self.r.valid.eq(valid)
         w_addr = register_copies(m, w_ptr, parts, "w_addr")
         r_addr = register_copies(m, r_ptr + 1, parts, "r_addr", en=r_take, reset_less=False)
         with m.If(self.w_en):
