@@ -2,6 +2,7 @@
 
 from amaranth.hdl import C, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .credits import credit_room
@@ -17,25 +18,24 @@ __all__ = ["Accumulator"]
 class Accumulator(wiring.Component):
     """``acc = (first ? 0 : acc >> delta) + e * v * 2^G`` for each slice of each key.
 
-    Golden: ``golden.attention.accumulate``. The ``head_dim`` accumulators are a ring
-    of ``head_dim // lanes`` slices that rotates by one slice per value beat, so the
-    slice being updated is always at the head (no address multiplexers). On a query's
-    last key the updated slices leave through ``o`` instead of being kept.
+    Golden: ``golden.attention.accumulate``. The ``head_dim`` accumulators of each
+    lane are ``head_dim // lanes`` slots of a small RAM per lane (LUT-RAM on FPGAs),
+    addressed by the beat's slice index. On a query's last key the updated slices
+    also leave through ``o`` (the next query's first key overwrites its slots).
 
     The pipeline never stalls inside: a beat enters only when the output FIFO
     (:attr:`row_depth` slices, one finished row) has a place reserved for every
     slice it will emit, counted by a credit counter, so no enable fans out from the
     output handshake to the lanes. The rescale is split from the add: a slice's
     recurrence repeats every ``slices`` beats, which leaves room for stages between
-    reading its ring slot and adding into it (:attr:`latency`): with four slices or
-    more, slot select, coarse shift (the multiple of 8 in ``delta``), fine shift and
-    add take a stage each; with three, slot select and coarse shift share one; with
-    one or two, fine shift and add share one too. The slot read is the one the beats
-    ahead will have rotated to the head. With one slice per vector the slot is the
-    sum being written, bypassed into the shifter: correct, but that path is a shift
-    and an add in one cycle (head_dim == lanes only).
-    Every lane has its own copy of the shift, ``first`` and the slot select, and
-    every slice of a lane its own ring enable.
+    reading its slot and writing it back (:attr:`latency`): with four slices or
+    more, slot read, coarse shift (the multiple of 8 in ``delta``), fine shift and
+    add take a stage each; with three, slot read and coarse shift share one; with
+    one or two, fine shift and add share one too. With one slice per vector the
+    slot is the sum being written, bypassed into the shifter: correct, but that
+    path is a shift and an add in one cycle (head_dim == lanes only).
+    Every lane has its own copy of the shift, ``first``, the RAM's addresses and its
+    write enable.
 
     Bound: ``|acc| <= max_seq_len * 2^E * 2^(w-1) * 2^G``, which fits ``acc_width``
     (``AttnParams.acc_width``), so it cannot overflow for ``max_seq_len`` keys.
@@ -71,7 +71,7 @@ class Accumulator(wiring.Component):
             "values": In(stream.Signature(data.ArrayLayout(signed(p.data_width), p.lanes))),
             "o": Out(stream.Signature(row_layout(p))),
         })
-        # Observation only (not ports): the slice written to the ring this cycle, for
+        # Observation only (not ports): the slice written to its slots this cycle, for
         # the formal bound proof (sim/formal/harnesses.py).
         self.updated = Signal(data.ArrayLayout(signed(p.acc_width), p.lanes))
         self.update_valid = Signal()
@@ -125,11 +125,11 @@ class Accumulator(wiring.Component):
             m.d.comb += [mult.a.eq(e_in), mult.b.eq(v_in)]
             prods.append(mult.p)
 
-        # Stages after `take`: 1 reads the ring slot, the last (`P`) adds into it.
-        # A slice comes back to the head every `slices` beats, which bounds the
-        # stages in between: P = 2 (slot select and coarse shift; fine shift and
+        # Stages after `take`: 1 reads the slot, the last (`P`) adds into it.
+        # A slice comes back every `slices` beats, which bounds the
+        # stages in between: P = 2 (slot read and coarse shift; fine shift and
         # add) for one or two slices, 3 (the fine shift apart) for three, 4 (the
-        # slot select apart too) for four or more.
+        # slot read apart too) for four or more.
         side = data.StructLayout({"valid": 1, "last": 1, "row_end": 1,
                                   "sum": w_in.sum.shape()})
         stage = {1: Signal(side, name="side1")}
@@ -142,43 +142,42 @@ class Accumulator(wiring.Component):
         # Per-lane copies of the shift and `first` (stage 1).
         delta_1 = register_copies(m, w_in.delta, L, "delta_1")
         first_1 = register_copies(m, w_in.first, L, "first_1")
-        # The beat in stage P rotates the ring. A beat reading in stage 1 finds its
-        # slice at ring[k], k the beats in stages 2..P (each rotates once before it
-        # adds): per lane four copies of k, each selecting a quarter of the bits, and
-        # one enable per lane and slice for the slice's 40-odd flip-flops.
-        # The valid bits these copies come from are themselves copied per group of
+        # The slices of each lane live in a small RAM per lane (LUT-RAM on FPGAs,
+        # `slices` words of acc_width bits), read asynchronously in stage 1 at the
+        # beat's slice index and written in stage P. A slice's previous beat came
+        # `slices` or more cycles earlier and wrote it at the end of its stage P,
+        # at most P <= slices cycles after its take, so stage 1 reads it back; only
+        # with one slice (P = 2 > 1) is the slot the sum being written in the same
+        # cycle, bypassed into the shifter.
+        # Per lane: copies of the slice index (read address, then delayed to the
+        # write), and of the write enable, from valid bits copied per group of
         # 4 lanes (a register tree: 16 flip-flops per source, not 64).
-        Q = 4
         G = -(-L // 4)
         group_valid = {1: register_copies(m, take, G, "valid1_g", reset_less=False)}
         for k in range(2, P):
             group_valid[k] = [register_copies(m, v, 1, f"valid{k}_g{g}", reset_less=False)[0]
                               for g, v in enumerate(group_valid[k - 1])]
-        ahead_q, shift_ring = [], []
-        for n in range(L):
-            g = n // 4
-            ahead = sum((group_valid[j][g] for j in range(1, P)), start=C(0, 2))
-            ahead_q += register_copies(m, ahead[:(P - 1).bit_length()], Q, f"ahead{n}",
-                                       reset_less=False)
-            shift_ring += register_copies(m, group_valid[P - 1][g], p.slices,
-                                          f"shift_ring{n}", reset_less=False)
-        quarters = [(q * p.acc_width // Q, (q + 1) * p.acc_width // Q) for q in range(Q)]
-
-        ring = [Signal(data.ArrayLayout(signed(p.acc_width), L), name=f"ring{s}")
-                for s in range(p.slices)]
+        read_addr = register_copies(m, slice_idx, L, "read_addr")
         updated = self.updated
         # The shift in two parts, exact since floor(floor(a / 2^c) / 2^f) = floor(a /
-        # 2^(c+f)): by the multiple of 8 in delta (with the slot select when P < 4,
+        # 2^(c+f)): by the multiple of 8 in delta (with the slot read when P < 4,
         # else in stage 2), then by the rest (stage 2, or 3 when P = 4).
         coarse_at = 1 if P < 4 else 2
         for n in range(L):
-            # Stage 1: the slot; with one slice, the sum being written (a bypass).
-            candidates = [ring[j][n] if j < p.slices else updated[n] for j in range(P)]
-            span = 1 << (P - 1).bit_length()
-            candidates += [candidates[0]] * (span - P)
-            parts = [Cat(*(c[lo:hi] for c in candidates)).word_select(ahead_q[n * Q + q], hi - lo)
-                     for q, (lo, hi) in enumerate(quarters)]
-            slot = Cat(*parts).as_signed()
+            g = n // 4
+            mem = m.submodules[f"slots{n}"] = Memory(shape=signed(p.acc_width),
+                                                     depth=max(2, p.slices), init=[])
+            wp, rp = mem.write_port(), mem.read_port(domain="comb")
+            write_en = register_copies(m, group_valid[P - 1][g], 1, f"write_en{n}",
+                                       reset_less=False)[0]
+            m.d.comb += [rp.addr.eq(read_addr[n]), wp.en.eq(write_en), wp.data.eq(updated[n]),
+                         wp.addr.eq(delay(m, C(1), read_addr[n], P - 1, f"write_addr{n}"))]
+            slot = rp.data
+            if p.slices == 1:
+                # The beat ahead (stage 2 = P) adds into this very slot now.
+                bypass = register_copies(m, stage[1].valid, 1, f"bypass{n}",
+                                         reset_less=False)[0]
+                slot = Mux(bypass, updated[n], rp.data)
             delta, first = delta_1[n], first_1[n]
             if coarse_at == 2:
                 slot_2 = Signal(signed(p.acc_width), name=f"slot_2_{n}")
@@ -196,9 +195,6 @@ class Accumulator(wiring.Component):
                 m.d.sync += fine_k.eq(fine)
                 fine = fine_k
             m.d.comb += updated[n].eq(fine + (prods[n] << p.guard_bits))
-            for s in range(p.slices):
-                with m.If(shift_ring[n * p.slices + s]):
-                    m.d.sync += ring[s][n].eq(ring[s + 1][n] if s + 1 < p.slices else updated[n])
         m.d.comb += self.update_valid.eq(add.valid)
 
         # The finished slice; the row buffer registers it before its LUT-RAMs.
