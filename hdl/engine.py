@@ -7,7 +7,8 @@ from amaranth.lib.wiring import In, Out
 
 from .core import AttentionCore
 from .kv_store import KVStore, kv_pass_layout
-from .layouts import kv_layout, row_layout, slice_layout
+from .credits import credit_room
+from .layouts import kv_layout, query_layout, row_layout, slice_layout
 from .normalize_recip import normalizer
 from .skid_buffer import SkidBuffer
 
@@ -90,6 +91,13 @@ class AttentionEngine(wiring.Component):
         never throttle a core that takes a beat every cycle."""
         return KVStore.latency + 1 + 2 + 2 + 7
 
+    @property
+    def q_fifo_depth(self):
+        """Query beats queued per core: the credit round trip (the reservation
+        registered, the write register, the FIFO's two cycles, the read, the release
+        registered) plus a place in hand."""
+        return 8
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
@@ -112,7 +120,7 @@ class AttentionEngine(wiring.Component):
         pass_shape = kv_pass_layout(p)
         limit_shape = pass_shape["limits"].shape
         out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
-        depth = 8      # blocks queued: the store, the cores and the collector overlap
+        depth = 16     # blocks queued: the store, the cores and the collector overlap
         m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
         m.submodules.collect_fifo = collect_fifo = SyncFIFOBuffered(width=out_shape.size,
                                                                    depth=depth)
@@ -124,21 +132,35 @@ class AttentionEngine(wiring.Component):
         q_index = Signal(range(2 * n + 1))     # saturates at 2n: i + offset + 1 > n there
         limits = Signal(limit_shape)
         end_of_query = q_slice == p.slices - 1
-        # Room for a block's descriptors, which are written a cycle after its final
-        # query beat (stage d below): a place besides the one that may be pending.
+        # Room for a block's descriptors, which are written four cycles after its
+        # final query beat (stages d to g below): places for the ones that may be on
+        # their way (one per stage and the room register's own cycle) besides.
         # (The emitter reads its copy last, so it is never less full than the
         # collector's.)
         room = Signal()
-        m.d.sync += room.eq((pass_fifo.w_level < depth - 2) & (emit_fifo.w_level < depth - 2))
-        core_ready = Signal()
-        m.d.comb += core_ready.eq(Cat(c.q.ready for c in cores).bit_select(slot, 1))
-        m.d.comb += self.q.ready.eq(core_ready & room)
-        q_take = self.q.valid & self.q.ready
+        m.d.sync += room.eq((pass_fifo.w_level < depth - 5) & (emit_fifo.w_level < depth - 5))
+        # Each core's query beats wait in a small FIFO beside it, written through a
+        # register (the beat, one valid bit per core); the distributor keeps a credit
+        # count per core, so the q handshake reads registers only: no core's `ready`
+        # crosses the die into it, and no handshake crosses back in the same cycle.
+        q_take = Signal()
         cfg = self.settings
+        q_shape = query_layout(p)
+        q_beat = Signal(q_shape)
+        q_valid = Signal(B)
+        m.d.sync += [q_beat.q.eq(self.q.payload.q), q_beat.scale.eq(cfg.scale),
+                     q_valid.eq(Cat(q_take & (slot == b) for b in range(B)))]
+        q_room = []
         for b, core in enumerate(cores):
-            m.d.comb += [core.q.valid.eq(self.q.valid & room & (slot == b)),
-                         core.q.payload.q.eq(self.q.payload.q),
-                         core.q.payload.scale.eq(cfg.scale)]
+            fifo = SyncFIFOBuffered(width=q_shape.size, depth=self.q_fifo_depth)
+            m.submodules[f"q_fifo{b}"] = fifo
+            m.d.comb += [fifo.w_en.eq(q_valid[b]), fifo.w_data.eq(q_beat),
+                         core.q.valid.eq(fifo.r_rdy), core.q.payload.eq(fifo.r_data),
+                         fifo.r_en.eq(core.q.ready)]
+            q_room.append(credit_room(m, self.q_fifo_depth, q_take & (slot == b),
+                                      fifo.r_rdy & core.q.ready, f"q{b}")[0])
+        m.d.comb += [self.q.ready.eq(Cat(q_room).bit_select(slot, 1) & room),
+                     q_take.eq(self.q.valid & self.q.ready)]
 
         query_done = q_take & end_of_query
         head_end = query_done & self.q.payload.last
@@ -156,28 +178,41 @@ class AttentionEngine(wiring.Component):
         with m.If(query_done):
             m.d.sync += [d_index.eq(q_index), d_slot.eq(slot), d_cfg.eq(cfg),
                          d_block.eq(block_done), d_last.eq(self.q.payload.last)]
-        causal_limit = Signal(signed(limit_w + 3))
-        m.d.comb += causal_limit.eq(d_index + d_cfg.offset + 1)
-        limit = Signal(unsigned(limit_w))
-        base = Mux(d_cfg.key_limit == 0, n, d_cfg.key_limit)
-        clipped = Mux(causal_limit < 0, 0, Mux(causal_limit > n, n, causal_limit))
-        m.d.comb += limit.eq(Mux(d_cfg.causal & (clipped < base), clipped, base))
+        # The limit over three more stages, one carry chain each: e the causal sum
+        # and the base limit, f the causal limit clipped to [0, n], g the smaller.
+        side = data.StructLayout({"valid": 1, "block": 1, "last": 1, "slot": d_slot.shape(),
+                                  "causal": 1, "base": unsigned(limit_w)})
+        e, f, g = (Signal(side, name=f"{x}_side") for x in "efg")
+        e_causal_limit = Signal(signed(limit_w + 3))
+        f_clipped = Signal(unsigned(limit_w))
+        g_limit = Signal(unsigned(limit_w))
+        m.d.sync += [
+            e.valid.eq(d_valid), e.block.eq(d_block), e.last.eq(d_last), e.slot.eq(d_slot),
+            e.causal.eq(d_cfg.causal),
+            e.base.eq(Mux(d_cfg.key_limit == 0, n, d_cfg.key_limit)),
+            e_causal_limit.eq(d_index + d_cfg.offset + 1),
+            f.eq(e),
+            f_clipped.eq(Mux(e_causal_limit < 0, 0,
+                             Mux(e_causal_limit > n, n, e_causal_limit))),
+            g.eq(f),
+            g_limit.eq(Mux(f.causal & (f_clipped < f.base), f_clipped, f.base)),
+        ]
         new_limits = Signal(limit_shape)
         for b in range(B):
-            m.d.comb += new_limits[b].eq(Mux(d_slot == b, limit, limits[b]))
-        with m.If(d_valid):
+            m.d.comb += new_limits[b].eq(Mux(g.slot == b, g_limit, limits[b]))
+        with m.If(g.valid):
             m.d.sync += limits.eq(new_limits)
 
         active = Signal(B)
-        m.d.comb += active.eq(Cat(Const(1) if b == 0 else d_slot >= b for b in range(B)))
+        m.d.comb += active.eq(Cat(Const(1) if b == 0 else g.slot >= b for b in range(B)))
         pass_desc = Signal(pass_shape)
         out_desc = Signal(out_shape)
         m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
-                     pass_desc.release.eq(d_last),
-                     out_desc.count.eq(d_slot + 1), out_desc.head_end.eq(d_last),
-                     pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(d_valid & d_block),
-                     collect_fifo.w_data.eq(out_desc), collect_fifo.w_en.eq(d_valid & d_block),
-                     emit_fifo.w_data.eq(out_desc), emit_fifo.w_en.eq(d_valid & d_block)]
+                     pass_desc.release.eq(g.last),
+                     out_desc.count.eq(g.slot + 1), out_desc.head_end.eq(g.last),
+                     pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(g.valid & g.block),
+                     collect_fifo.w_data.eq(out_desc), collect_fifo.w_en.eq(g.valid & g.block),
+                     emit_fifo.w_data.eq(out_desc), emit_fifo.w_en.eq(g.valid & g.block)]
         with m.If(q_take):
             m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
         with m.If(query_done):
