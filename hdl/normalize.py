@@ -29,7 +29,7 @@ class Normalize(wiring.Component):
 
     Each lane has an iterative non-restoring divider (the quotient bits are the
     restoring ones): one cycle to load, ``w`` cycles of one quotient bit each (a
-    ``sum_width + 4``-bit add or subtract, carry-select in two halves), one cycle
+    ``sum_width + 2``-bit add or subtract), one cycle
     to hand over, so a slice takes ``w + 2`` cycles. Four registered stages in front
     prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
     divider works on the previous slice (five with the register tree that copies
@@ -228,16 +228,8 @@ class Normalize(wiring.Component):
                 pos = Cat(denom, C(0, 1))
                 addend = Cat(*(Mux(lane["neg"][k * parts // (den_w + 1)], pos[k], ndenom[k])
                                for k in range(den_w + 1))).as_signed()
-                # Carry select: the low half's chain runs beside both high-half
-                # chains (carry in 0 and 1); its carry out picks one.
                 r_next = Signal(signed(rem_w + 2))
-                k = (rem_w + 2) // 2
-                lo = Signal(k + 1)
-                hi = [Signal(signed(rem_w + 2 - k)) for _ in range(2)]
-                t_hi, a_hi = trial.as_unsigned()[k:].as_signed(), addend.as_unsigned()[k:].as_signed()
-                m.d.comb += [lo.eq(trial.as_unsigned()[:k] + addend.as_unsigned()[:k]),
-                             hi[0].eq(t_hi + a_hi), hi[1].eq(t_hi + a_hi + 1),
-                             r_next.eq(Cat(lo[:k], Mux(lo[k], hi[1], hi[0])))]
+                m.d.comb += r_next.eq(trial + addend)
                 fits = ~r_next[-1]
                 m.d.sync += [lane["rem"].eq(r_next), *(neg.eq(r_next[-1]) for neg in lane["neg"]),
                              lane["low"].eq(lane["low"] << 1),
