@@ -38,6 +38,20 @@ def engine_settings_layout(p):
                               "key_limit": unsigned(n.bit_length())})
 
 
+def _walk_blocks(m, fifo, desc_shape, block, row_taken, name):
+    """Walks the rows of the blocks that ``fifo``'s descriptors list (``count`` rows,
+    one per core in order), one row per ``row_taken`` pulse, reading a descriptor at
+    its block's final row. Returns the core whose row is due and whether that row
+    ends its head (the head's final block, its final row)."""
+    desc = Signal(desc_shape)
+    cur = Signal(range(max(2, block)), name=name)
+    block_end = cur == desc.count - 1
+    m.d.comb += [desc.eq(fifo.r_data), fifo.r_en.eq(row_taken & block_end)]
+    with m.If(row_taken):
+        m.d.sync += cur.eq(Mux(block_end, 0, cur + 1))
+    return cur, block_end & desc.head_end
+
+
 class AttentionEngine(wiring.Component):
     """``O = softmax(scale * Q K^T + mask) V`` for a stream of heads.
 
@@ -49,8 +63,8 @@ class AttentionEngine(wiring.Component):
     pass over the stored keys feeds every slice read to all of them
     (``2 * lanes * block`` multipliers). The last block of a head may be partial.
 
-    The ``block`` cores share one normaliser (:class:`hdl.normalize.Normalize`, a
-    slice per ``data_width + 2`` cycles): it keeps pace with heads of
+    The ``block`` cores share one normaliser (with ``norm_method`` ``divide``,
+    :class:`hdl.normalize.Normalize`, a slice per ``data_width + 2`` cycles): it keeps pace with heads of
     ``N >= block * (data_width + 2)`` keys; shorter heads run at its pace, one
     block of rows per ``block * slices * (data_width + 2)`` cycles.
 
@@ -256,9 +270,8 @@ class AttentionEngine(wiring.Component):
         # finished row while its core works on the next query); the normaliser
         # registers what it takes before any arithmetic.
         m.submodules.norm = norm = normalizer(p)
-        cur = Signal(range(max(2, B)))
-        cdesc = Signal(out_shape)
-        m.d.comb += cdesc.eq(collect_fifo.r_data)
+        c_row_taken = Signal()
+        cur, _ = _walk_blocks(m, collect_fifo, out_shape, B, c_row_taken, "cur")
         # Selects by shifts, not `case`: the index space is a power of two, padded.
         span = 1 << len(cur)
         row_w = row_layout(p).size
@@ -271,28 +284,19 @@ class AttentionEngine(wiring.Component):
                      norm.i.payload.eq(words)]
         for b, core in enumerate(cores):
             m.d.comb += core.o.ready.eq((cur == b) & norm.i.ready & collect_fifo.r_rdy)
-        c_take = norm.i.valid & norm.i.ready
-        c_block_end = cur == cdesc.count - 1
-        with m.If(c_take & words.last):
-            m.d.sync += cur.eq(Mux(c_block_end, 0, cur + 1))
-        m.d.comb += collect_fifo.r_en.eq(c_take & words.last & c_block_end)
+        m.d.comb += c_row_taken.eq(norm.i.valid & norm.i.ready & words.last)
 
         # The emitter: rows leave the normaliser in the order they entered; it counts
         # them against its copy of the descriptors to mark each head's final row.
         m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
-        ecur = Signal(range(max(2, B)))
-        edesc = Signal(out_shape)
-        m.d.comb += edesc.eq(emit_fifo.r_data)
-        e_block_end = ecur == edesc.count - 1
         row_end = norm.o.payload.last
+        e_row_taken = Signal()
+        _, e_head_end = _walk_blocks(m, emit_fifo, out_shape, B, e_row_taken, "ecur")
         m.d.comb += [skid.i.valid.eq(norm.o.valid & emit_fifo.r_rdy),
                      norm.o.ready.eq(skid.i.ready & emit_fifo.r_rdy),
                      skid.i.payload.o.eq(norm.o.payload.o),
                      skid.i.payload.row_last.eq(row_end),
-                     skid.i.payload.last.eq(row_end & e_block_end & edesc.head_end)]
-        e_take = skid.i.valid & skid.i.ready
-        with m.If(e_take & row_end):
-            m.d.sync += ecur.eq(Mux(e_block_end, 0, ecur + 1))
-        m.d.comb += emit_fifo.r_en.eq(e_take & row_end & e_block_end)
+                     skid.i.payload.last.eq(row_end & e_head_end),
+                     e_row_taken.eq(skid.i.valid & skid.i.ready & row_end)]
         wiring.connect(m, skid.o, wiring.flipped(self.o))
         return m
