@@ -8,8 +8,9 @@ from amaranth.lib.wiring import In, Out
 from .core import AttentionCore
 from .kv_store import KVStore, kv_pass_layout
 from .credits import credit_room
-from .layouts import kv_layout, query_layout, row_layout, slice_layout
+from .layouts import kv_layout, query_layout, slice_layout
 from .normalize_recip import normalizer
+from .row_collector import RowCollector, block_descriptor_layout, walk_blocks
 from .skid_buffer import SkidBuffer
 
 __all__ = ["AttentionEngine", "engine_settings_layout", "engine_query_layout",
@@ -36,20 +37,6 @@ def engine_settings_layout(p):
     return data.StructLayout({"scale": unsigned(p.scale_width), "causal": 1,
                               "offset": signed(n.bit_length() + 1),
                               "key_limit": unsigned(n.bit_length())})
-
-
-def _walk_blocks(m, fifo, desc_shape, block, row_taken, name):
-    """Walks the rows of the blocks that ``fifo``'s descriptors list (``count`` rows,
-    one per core in order), one row per ``row_taken`` pulse, reading a descriptor at
-    its block's final row. Returns the core whose row is due and whether that row
-    ends its head (the head's final block, its final row)."""
-    desc = Signal(desc_shape)
-    cur = Signal(range(max(2, block)), name=name)
-    block_end = cur == desc.count - 1
-    m.d.comb += [desc.eq(fifo.r_data), fifo.r_en.eq(row_taken & block_end)]
-    with m.If(row_taken):
-        m.d.sync += cur.eq(Mux(block_end, 0, cur + 1))
-    return cur, block_end & desc.head_end
 
 
 class AttentionEngine(wiring.Component):
@@ -133,7 +120,7 @@ class AttentionEngine(wiring.Component):
         # normaliser and the emitter behind it each walk their own copy.
         pass_shape = kv_pass_layout(p)
         limit_shape = pass_shape["limits"].shape
-        out_shape = data.StructLayout({"count": range(1, B + 1), "head_end": 1})
+        out_shape = block_descriptor_layout(B)
         depth = 16     # blocks queued: the store, the cores and the collector overlap
         m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
         m.submodules.collect_fifo = collect_fifo = SyncFIFOBuffered(width=out_shape.size,
@@ -266,32 +253,24 @@ class AttentionEngine(wiring.Component):
         # normaliser while N >= B * (w + 2). Below that the normaliser sets the pace:
         # one block per B * slices * (w + 2) cycles.
         # The collector feeds it the rows in query order, core 0 .. count - 1 of each
-        # block, straight from each core's accumulator row buffer (which holds a
-        # finished row while its core works on the next query); the normaliser
-        # registers what it takes before any arithmetic.
+        # block, from each core's accumulator row buffer (which holds a finished row
+        # while its core works on the next query), in registered steps across the die.
         m.submodules.norm = norm = normalizer(p)
-        c_row_taken = Signal()
-        cur, _ = _walk_blocks(m, collect_fifo, out_shape, B, c_row_taken, "cur")
-        # Selects by shifts, not `case`: the index space is a power of two, padded.
-        span = 1 << len(cur)
-        row_w = row_layout(p).size
-        words = Signal(row_layout(p))
-        m.d.comb += words.as_value().eq(
-            Cat(*(c.o.payload.as_value() for c in cores), Const(0, row_w * (span - B)))
-            .word_select(cur, row_w))
-        m.d.comb += [norm.i.valid.eq(Cat(c.o.valid for c in cores).bit_select(cur, 1)
-                                     & collect_fifo.r_rdy),
-                     norm.i.payload.eq(words)]
+        m.submodules.collect = collect = RowCollector(p)
         for b, core in enumerate(cores):
-            m.d.comb += core.o.ready.eq((cur == b) & norm.i.ready & collect_fifo.r_rdy)
-        m.d.comb += c_row_taken.eq(norm.i.valid & norm.i.ready & words.last)
+            wiring.connect(m, core.o, collect.rows[b])
+        m.d.comb += [collect.desc.valid.eq(collect_fifo.r_rdy),
+                     collect.desc.payload.eq(collect_fifo.r_data),
+                     collect_fifo.r_en.eq(collect.desc.ready)]
+        wiring.connect(m, collect.o, norm.i)
 
         # The emitter: rows leave the normaliser in the order they entered; it counts
         # them against its copy of the descriptors to mark each head's final row.
         m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
         row_end = norm.o.payload.last
         e_row_taken = Signal()
-        _, e_head_end = _walk_blocks(m, emit_fifo, out_shape, B, e_row_taken, "ecur")
+        _, e_head_end = walk_blocks(m, out_shape(emit_fifo.r_data), emit_fifo.r_en, B,
+                                    e_row_taken, "ecur")
         m.d.comb += [skid.i.valid.eq(norm.o.valid & emit_fifo.r_rdy),
                      norm.o.ready.eq(skid.i.ready & emit_fifo.r_rdy),
                      skid.i.payload.o.eq(norm.o.payload.o),
