@@ -7,7 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from .credits import credit_room
 from .layouts import out_layout, row_layout
-from .replicate import register_tree
+from .replicate import register_copies, register_tree
 
 __all__ = ["Normalize"]
 
@@ -142,7 +142,6 @@ class Normalize(wiring.Component):
         s2_lim_hi = [Signal(signed(cmp_w - half), name=f"s2_lim_hi{n}", attrs=_KEEP)
                      for n in range(L)]
         r_zero = Signal()
-        r_denom = Signal(unsigned(den_w))
         r_numer = [Signal(signed(num_w), name=f"r_numer{n}") for n in range(L)]
         r_over = [Signal(name=f"r_over{n}") for n in range(L)]
 
@@ -154,8 +153,12 @@ class Normalize(wiring.Component):
                      t_valid.eq(s0_valid), t_last.eq(s0_last), t_sum.eq(s0_sum),
                      s1_valid.eq(t_valid), s1_last.eq(t_last), s1_sum.eq(t_sum),
                      s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum),
-                     r_valid.eq(s2_valid), r_last.eq(s2_last), r_zero.eq(s2_sum == 0),
-                     r_denom.eq(s2_sum << 1)]
+                     r_valid.eq(s2_valid), r_last.eq(s2_last), r_zero.eq(s2_sum == 0)]
+        # The divisor D = 2l and -D, registered once per 4 lanes (each copy loads its
+        # lanes' divisors), so the negation is not between the copies and the lanes.
+        groups = -(-L // 4)
+        r_denom = register_copies(m, (s2_sum << 1)[:den_w], groups, "r_denom")
+        r_ndenom = register_copies(m, (-(s2_sum << 1))[:den_w + 1], groups, "r_ndenom")
         # The divider loads every valid slice out of stage 3 (`load`); each lane from
         # its own copy of the valid bit.
         load = r_valid
@@ -183,7 +186,8 @@ class Normalize(wiring.Component):
                 r_over[n].eq(~(s2_acc_hi[n] - s2_lim_hi[n] - ~s2_over_lo[n][half])[-1]),
             ]
 
-        # The divisor and its negation, one copy per lane (each feeds that lane's adder).
+        # The divisor and its negation, one copy per lane (each feeds that lane's
+        # adder), loaded from its group's copy.
         lane_denom = [Signal(unsigned(den_w), name=f"denom{n}") for n in range(L)]
         lane_ndenom = [Signal(signed(den_w + 1), name=f"ndenom{n}") for n in range(L)]
         with m.If(load):
@@ -192,7 +196,8 @@ class Normalize(wiring.Component):
             numer = r_numer[n]
             with m.If(lane_load[n]):
                 m.d.sync += [
-                    lane_denom[n].eq(r_denom), lane_ndenom[n].eq(-r_denom),
+                    lane_denom[n].eq(r_denom[n // 4]),
+                    lane_ndenom[n].eq(r_ndenom[n // 4].as_signed()),
                     lane["rem"].eq(numer >> w), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
                     *(neg.eq(0) for neg in lane["neg"]),
                     # sat: bit 0 below range (N < 0), bit 1 above (N >= 2^w * D).
