@@ -1,12 +1,13 @@
 """Final normalisation: ``o = sat_w(round(acc / l))`` by non-restoring division."""
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .credits import credit_room
 from .layouts import out_layout, row_layout
+from .divider import divider_bank
 from .replicate import register_copies, register_tree
 
 __all__ = ["Normalize"]
@@ -22,15 +23,16 @@ class Normalize(wiring.Component):
     ``o = Q - 2^(w-1)``, which equals ``sat_w(floor(acc/l + 1/2))``. A row whose keys
     were all masked has ``l = 0`` and outputs 0.
 
-    Results leave through a 3-slice FIFO. A slice is taken from ``i`` only with a
+    Results leave through a small FIFO (``out_depth``). A slice is taken from ``i`` only with a
     place reserved there (a credit count) and at least ``w + 2`` cycles after the
     previous one, so the divider is free when it arrives: nothing in between has an
     enable, and each lane loads from its own copy of the valid bit.
 
-    Each lane has an iterative non-restoring divider (the quotient bits are the
-    restoring ones): one cycle to load, ``w`` cycles of one quotient bit each (a
-    ``sum_width + 2``-bit add or subtract), one cycle
-    to hand over, so a slice takes ``w + 2`` cycles. Four registered stages in front
+    Each lane has two iterative non-restoring dividers (:func:`hdl.divider.divider_bank`,
+    two banks that take the slices in turn): one cycle to load, ``w`` quotient bits
+    of two cycles each (a ``sum_width + 4``-bit add or subtract, its carry chain
+    split in halves), one cycle to hand over, so a bank takes ``2w + 2`` cycles and
+    the two together a slice per ``w + 2``. Four registered stages in front
     prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
     divider works on the previous slice (five with the register tree that copies
     the sum per lane); the wide additions and the compare are split
@@ -57,9 +59,11 @@ class Normalize(wiring.Component):
 
     @property
     def out_depth(self):
-        """Output FIFO depth in slices (3: SyncFIFOBuffered's inner FIFO needs an
-        address bit)."""
-        return 3
+        """Output FIFO depth in slices: the places reserved while a slice goes from
+        ``i`` to the FIFO's reader (about ``2w + 9`` cycles, a slice per ``w + 2``),
+        one in hand for the credit count, one of slack."""
+        w = self.params.data_width
+        return -(-(2 * w + 9) // (w + 2)) + 2
 
     def elaborate(self, platform):
         m = Module()
@@ -68,26 +72,12 @@ class Normalize(wiring.Component):
         w = p.data_width
         num_w = p.norm_numerator_width
         den_w = p.sum_width + 1
-        rem_w = den_w + 1
 
         # Results leave through a FIFO; a slice enters the divider only with a place
         # reserved there, so no enable depends on `o.ready` combinationally.
         m.submodules.out = out = SyncFIFOBuffered(width=out_layout(p).size,
                                                   depth=self.out_depth)
         wiring.connect(m, out.r_stream, wiring.flipped(self.o))
-
-        count = Signal(range(w + 1))
-        busy = Signal()
-        zero_sum = Signal()
-        last = Signal()
-        lanes = []
-        for n in range(L):
-            lanes.append(dict(rem=Signal(signed(rem_w + 1), name=f"rem{n}"),
-                              # r < 0, three copies (each selects a third of the addend)
-                              neg=[Signal(name=f"neg{n}_{k}", attrs=_KEEP) for k in range(3)],
-                              low=Signal(unsigned(w), name=f"low{n}"),
-                              quot=Signal(unsigned(w), name=f"quot{n}"),
-                              sat=Signal(2, name=f"sat{n}")))
 
         # Issue: a slice is taken from `i` only when the divider will be free when it
         # reaches it (slices enter at least w + 2 cycles apart, the divider's period)
@@ -98,7 +88,6 @@ class Normalize(wiring.Component):
         cooldown = Signal(range(w + 2))
         out_room = Signal()
         issue = Signal()
-        finish = Signal()
         m.d.comb += [self.i.ready.eq(ready & out_room), issue.eq(self.i.valid & self.i.ready)]
         with m.If(issue):
             m.d.sync += [cooldown.eq(w + 1), ready.eq(0)]
@@ -159,10 +148,16 @@ class Normalize(wiring.Component):
         groups = -(-L // 4)
         r_denom = register_copies(m, (s2_sum << 1)[:den_w], groups, "r_denom")
         r_ndenom = register_copies(m, (-(s2_sum << 1))[:den_w + 1], groups, "r_ndenom")
-        # The divider loads every valid slice out of stage 3 (`load`); each lane from
-        # its own copy of the valid bit.
-        load = r_valid
-        lane_load = register_tree(m, s1_valid, L, "load", reset_less=False)
+        # Two divider banks take the slices in turn: bank k loads every valid slice
+        # of its parity out of stage 3 (`load`), each lane from its own copy of the
+        # valid bit. A bank needs 2w + 2 cycles per slice, slices come w + 2 apart.
+        s1_bank, s2_bank, r_bank = Signal(), Signal(), Signal()
+        m.d.sync += [s2_bank.eq(s1_bank), r_bank.eq(s2_bank)]
+        with m.If(s1_valid):
+            m.d.sync += s1_bank.eq(~s1_bank)
+        to_bank = [s1_valid & (s1_bank == k) for k in range(2)]
+        lane_load = [register_tree(m, to_bank[k], L, f"load{k}", reset_less=False)
+                     for k in range(2)]
         for n in range(L):
             wide = dict(acc=Signal(signed(cmp_w), name=f"acc_wide{n}"),
                         lw=Signal(signed(cmp_w), name=f"lw_wide{n}"),
@@ -186,63 +181,15 @@ class Normalize(wiring.Component):
                 r_over[n].eq(~(s2_acc_hi[n] - s2_lim_hi[n] - ~s2_over_lo[n][half])[-1]),
             ]
 
-        # The divisor and its negation, one copy per lane (each feeds that lane's
-        # adder), loaded from its group's copy.
-        lane_denom = [Signal(unsigned(den_w), name=f"denom{n}") for n in range(L)]
-        lane_ndenom = [Signal(signed(den_w + 1), name=f"ndenom{n}") for n in range(L)]
-        with m.If(load):
-            m.d.sync += [zero_sum.eq(r_zero), last.eq(r_last)]
-        for n, lane in enumerate(lanes):
-            numer = r_numer[n]
-            with m.If(lane_load[n]):
-                m.d.sync += [
-                    lane_denom[n].eq(r_denom[n // 4]),
-                    lane_ndenom[n].eq(r_ndenom[n // 4].as_signed()),
-                    lane["rem"].eq(numer >> w), lane["low"].eq(numer[:w]), lane["quot"].eq(0),
-                    *(neg.eq(0) for neg in lane["neg"]),
-                    # sat: bit 0 below range (N < 0), bit 1 above (N >= 2^w * D).
-                    lane["sat"].eq(Mux(numer[-1], 1, Mux(r_over[n], 2, 0))),
-                ]
-
-        # `iterating` is a register (not a decode of `count`), with a copy per lane
-        # as that lane's enable.
-        iterating = Signal()
-        next_iterating = Signal()
-        # `finish` (the cycle after the last iteration, the result is written to the
-        # output FIFO) is a register as well: busy and not iterating, one cycle ahead.
-        busy_next = load | (busy & ~finish)
-        count_next = Mux(load, w, Mux(iterating, count - 1, count))
-        m.d.comb += next_iterating.eq(load | (iterating & (count != 1)))
-        m.d.sync += [iterating.eq(next_iterating), busy.eq(busy_next),
-                     finish.eq(busy_next & ~next_iterating), count.eq(count_next)]
-        # Per lane, `iterating` through a two-level register tree (per 4 lanes, then
-        # per lane), fed two cycles ahead: from `iterating` one cycle ahead, which the
-        # next load (s2_valid) and the count already decide.
-        ahead = s2_valid | (next_iterating & (count_next != 1))
-        lane_iterating = register_tree(m, ahead, L, "iterating", reset_less=False)
-        # Non-restoring steps: the partial remainder r stays negative instead of being
-        # restored, and the next step adds the divisor back: r' = 2r + bit -+ d. Then
-        # r' = 2R + bit - d, with R the restoring remainder, in every step, so the
-        # quotient bits (r' >= 0) are the restoring ones. The add-or-subtract is chosen
-        # by r's sign, held in copies (registered at the step before), instead of a
-        # multiplexer after the carry chain driven by the chain's own sign.
-        for lane, lane_it, denom, ndenom in zip(lanes, lane_iterating, lane_denom, lane_ndenom):
-            with m.If(lane_it):
-                trial = Cat(lane["low"][w - 1], lane["rem"]).as_signed()
-                parts = len(lane["neg"])
-                pos = Cat(denom, C(0, 1))
-                addend = Cat(*(Mux(lane["neg"][k * parts // (den_w + 1)], pos[k], ndenom[k])
-                               for k in range(den_w + 1))).as_signed()
-                r_next = Signal(signed(rem_w + 2))
-                m.d.comb += r_next.eq(trial + addend)
-                fits = ~r_next[-1]
-                m.d.sync += [lane["rem"].eq(r_next), *(neg.eq(r_next[-1]) for neg in lane["neg"]),
-                             lane["low"].eq(lane["low"] << 1),
-                             lane["quot"].eq(Cat(fits, lane["quot"]))]
-
-        result = Signal(out_layout(p))
-        m.d.comb += [result.last.eq(last), out.w_data.eq(result), out.w_en.eq(finish)]
-        for n, lane in enumerate(lanes):
-            q = Mux(lane["sat"][0], 0, Mux(lane["sat"][1], (1 << w) - 1, lane["quot"]))
-            m.d.comb += result.o[n].eq(Mux(zero_sum, 0, q - (1 << (w - 1))))
+        finish, results = [], []
+        for k in range(2):
+            f, res = divider_bank(
+                m, p, f"bank{k}", load=r_valid & (r_bank == k),
+                ahead=s2_valid & (s2_bank == k), lane_load=lane_load[k], numer=r_numer,
+                over=r_over, zero=r_zero, last=r_last, denom=r_denom,
+                ndenom=[x.as_signed() for x in r_ndenom])
+            finish.append(f)
+            results.append(res)
+        m.d.comb += [out.w_data.eq(Mux(finish[1], results[1], results[0])),
+                     out.w_en.eq(finish[0] | finish[1])]
         return m
