@@ -113,17 +113,22 @@ class Accumulator(wiring.Component):
                                         rows.r.valid & rows.r.ready, "rows")[0])
 
         P = self._stages
-        # Products e * v, s(w+E+1).E, one Multiplier per lane, due in the add stage P:
-        # the operands (18 + 8 bits per lane) wait P - Multiplier.latency cycles
-        # before it rather than the 26-bit products after it.
-        e_in = delay(m, C(1), w_in.e, P - Multiplier.latency, "e")
+        # Products e * v, s(w+E+1).E, one Multiplier per lane, due in the add stage P.
+        # Where the stages allow it (P > Multiplier.latency), the product is
+        # registered once more in the fabric beside the adder, so the DSP's output
+        # (slow to leave the block) does not share a cycle with the add. The operands
+        # (18 + 8 bits per lane) wait the remaining cycles before the multiplier
+        # rather than the 26-bit products after it.
+        prod_reg = 1 if P > Multiplier.latency else 0
+        ahead = P - Multiplier.latency - prod_reg
+        e_in = delay(m, C(1), w_in.e, ahead, "e")
         prods = []
         for n in range(L):
-            v_in = delay(m, C(1), self.values.payload[n], P - Multiplier.latency, f"v{n}")
+            v_in = delay(m, C(1), self.values.payload[n], ahead, f"v{n}")
             mult = m.submodules[f"mult{n}"] = Multiplier(w_in.e.shape(),
                                                          self.values.payload[n].shape())
             m.d.comb += [mult.a.eq(e_in), mult.b.eq(v_in)]
-            prods.append(mult.p)
+            prods.append(delay(m, C(1), mult.p, prod_reg, f"prod{n}"))
 
         # Stages after `take`: 1 reads the slot, the last (`P`) adds into it.
         # A slice comes back every `slices` beats, which bounds the

@@ -102,7 +102,10 @@ class OnlineSoftmax(wiring.Component):
             # stage: floor <= max <=> hi < max_hi or (hi == max_hi and lo <= max_lo),
             # the high halves signed, the low halves unsigned.
             h = p.max_width // 2
-            fx, rm = floor_x.as_unsigned(), run_max.as_unsigned()
+            # The compare reads its own copy of the running max (loaded with it), so
+            # its carry chains are not on the net that feeds every use of the max.
+            max_copy = Signal(signed(p.max_width), name="run_max_cmp", attrs={"keep": 1})
+            fx, rm = floor_x.as_unsigned(), max_copy.as_unsigned()
             src |= dict(hi_lt=fx[h:].as_signed() < rm[h:].as_signed(),
                         hi_eq=fx[h:] == rm[h:], lo_le=fx[:h] <= rm[:h])
             z = {k: Signal.like(v, name=f"z_{k}") if isinstance(v, Signal) else
@@ -137,6 +140,8 @@ class OnlineSoftmax(wiring.Component):
                          a_masked.eq(src["masked"]), a_last.eq(src["last"])]
             with m.If(src["valid"]):
                 m.d.sync += run_max.eq(new_max)
+                if self._split_max:
+                    m.d.sync += max_copy.eq(new_max)
 
         # Difference stage (registered): delta = Mf_new - Mf_old >= 0 (0 for the first
         # unmasked key); n = Mf_new - floor(x) >= 0. The clamps follow in a stage of
