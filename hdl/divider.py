@@ -64,6 +64,15 @@ def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
     lane_a = register_tree(m, ahead | (a & (count_next != 1)), L, f"{name}_a",
                            reset_less=False)
 
+    # The divisor and its negation, held per group of 4 lanes (loaded with the
+    # group's first lane): each bit selects into 4 lanes' adders.
+    group_d, group_nd = [], []
+    for g in range(-(-L // 4)):
+        group_d.append(Signal(unsigned(den_w), name=f"{name}_denom_g{g}", attrs=_KEEP))
+        group_nd.append(Signal(signed(den_w + 1), name=f"{name}_ndenom_g{g}", attrs=_KEEP))
+        with m.If(lane_load[4 * g]):
+            m.d.sync += [group_d[g].eq(denom[g]), group_nd[g].eq(ndenom[g])]
+
     result = Signal(data.StructLayout({"o": data.ArrayLayout(signed(w), L), "last": 1}))
     m.d.comb += result.last.eq(row_last)
     for n in range(L):
@@ -72,15 +81,13 @@ def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
         low = Signal(unsigned(w), name=f"{name}_low{n}")
         quot = Signal(unsigned(w), name=f"{name}_quot{n}")
         sat = Signal(2, name=f"{name}_sat{n}")
-        lane_d = Signal(unsigned(den_w), name=f"{name}_denom{n}")
-        lane_nd = Signal(signed(den_w + 1), name=f"{name}_ndenom{n}")
+        lane_d, lane_nd = group_d[n // 4], group_nd[n // 4]
         lo = Signal(half + 1, name=f"{name}_lo{n}")              # low half, carry on top
         add_hi = Signal(width - half, name=f"{name}_add_hi{n}", attrs=_KEEP)
         lane_b = Signal(name=f"{name}_b{n}")
         m.d.sync += lane_b.eq(lane_a[n])
         with m.If(lane_load[n]):
             m.d.sync += [
-                lane_d.eq(denom[n // 4]), lane_nd.eq(ndenom[n // 4]),
                 rem.eq(numer[n] >> w), low.eq(numer[n][:w]), quot.eq(0),
                 *(x.eq(0) for x in neg),
                 # sat: bit 0 below range (N < 0), bit 1 above (N >= 2^w * D).
