@@ -1,13 +1,11 @@
 """One bank of the normaliser's lane dividers: non-restoring, two cycles per quotient bit."""
 
 from amaranth.hdl import C, Cat, Mux, Signal, signed, unsigned
-from amaranth.lib import data
 
-from .replicate import register_tree
+from .layouts import out_layout
+from .replicate import KEEP, register_tree
 
 __all__ = ["divider_bank"]
-
-_KEEP = {"keep": 1}     # see hdl.replicate: synthesis keeps such registers apart
 
 
 def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
@@ -68,22 +66,22 @@ def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
     # group's first lane): each bit selects into 4 lanes' adders.
     group_d, group_nd = [], []
     for g in range(-(-L // 4)):
-        group_d.append(Signal(unsigned(den_w), name=f"{name}_denom_g{g}", attrs=_KEEP))
-        group_nd.append(Signal(signed(den_w + 1), name=f"{name}_ndenom_g{g}", attrs=_KEEP))
+        group_d.append(Signal(unsigned(den_w), name=f"{name}_denom_g{g}", attrs=KEEP))
+        group_nd.append(Signal(signed(den_w + 1), name=f"{name}_ndenom_g{g}", attrs=KEEP))
         with m.If(lane_load[4 * g]):
             m.d.sync += [group_d[g].eq(denom[g]), group_nd[g].eq(ndenom[g])]
 
-    result = Signal(data.StructLayout({"o": data.ArrayLayout(signed(w), L), "last": 1}))
+    result = Signal(out_layout(p))
     m.d.comb += result.last.eq(row_last)
     for n in range(L):
         rem = Signal(signed(rem_w + 1), name=f"{name}_rem{n}")
-        neg = [Signal(name=f"{name}_neg{n}_{k}", attrs=_KEEP) for k in range(3)]
+        neg = [Signal(name=f"{name}_neg{n}_{k}", attrs=KEEP) for k in range(3)]
         low = Signal(unsigned(w), name=f"{name}_low{n}")
         quot = Signal(unsigned(w), name=f"{name}_quot{n}")
         sat = Signal(2, name=f"{name}_sat{n}")
         lane_d, lane_nd = group_d[n // 4], group_nd[n // 4]
         lo = Signal(half + 1, name=f"{name}_lo{n}")              # low half, carry on top
-        add_hi = Signal(width - half, name=f"{name}_add_hi{n}", attrs=_KEEP)
+        add_hi = Signal(width - half, name=f"{name}_add_hi{n}", attrs=KEEP)
         lane_b = Signal(name=f"{name}_b{n}")
         m.d.sync += lane_b.eq(lane_a[n])
         with m.If(lane_load[n]):

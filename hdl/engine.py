@@ -51,8 +51,8 @@ class AttentionEngine(wiring.Component):
     (``2 * lanes * block`` multipliers). The last block of a head may be partial.
 
     The ``block`` cores share one normaliser (with ``norm_method`` ``divide``,
-    :class:`hdl.normalize.Normalize`, a slice per ``data_width + 2`` cycles): it keeps pace with heads of
-    ``N >= block * (data_width + 2)`` keys; shorter heads run at its pace, one
+    :class:`hdl.normalize.Normalize`, a slice per ``data_width + 2`` cycles): it
+    keeps pace with heads of ``N >= block * (data_width + 2)`` keys; shorter heads run at its pace, one
     block of rows per ``block * slices * (data_width + 2)`` cycles.
 
     Members

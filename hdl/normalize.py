@@ -8,11 +8,9 @@ from amaranth.lib.wiring import In, Out
 from .credits import credit_room
 from .layouts import out_layout, row_layout
 from .divider import divider_bank
-from .replicate import register_copies, register_tree
+from .replicate import KEEP, register_copies, register_tree
 
 __all__ = ["Normalize"]
-
-_KEEP = {"keep": 1}     # see hdl.replicate: synthesis keeps such registers apart
 
 
 class Normalize(wiring.Component):
@@ -71,7 +69,6 @@ class Normalize(wiring.Component):
         L = p.lanes
         w = p.data_width
         num_w = p.norm_numerator_width
-        den_w = p.sum_width + 1
 
         # Results leave through a FIFO; a slice enters the divider only with a place
         # reserved there, so no enable depends on `o.ready` combinationally.
@@ -118,17 +115,17 @@ class Normalize(wiring.Component):
         t_acc = [Signal(signed(p.acc_width), name=f"t_acc{n}") for n in range(L)]
         # `keep`: a register per lane, not merged with its equals in the lane's group,
         # so each lane's adders read local flip-flops.
-        s1_lw = [Signal(unsigned(p.sum_width + w + 1), name=f"s1_lw{n}", attrs=_KEEP)
+        s1_lw = [Signal(unsigned(p.sum_width + w + 1), name=f"s1_lw{n}", attrs=KEEP)
                  for n in range(L)]
-        s1_lim = [Signal(unsigned(p.sum_width + w), name=f"s1_lim{n}", attrs=_KEEP)
+        s1_lim = [Signal(unsigned(p.sum_width + w), name=f"s1_lim{n}", attrs=KEEP)
                   for n in range(L)]
         # Stage 2: low halves with their carry out (bit `half`), high halves as they are.
         s2_numer_lo = [Signal(half + 1, name=f"s2_numer_lo{n}") for n in range(L)]
         s2_over_lo = [Signal(half + 1, name=f"s2_over_lo{n}") for n in range(L)]
         s2_acc_hi = [Signal(signed(cmp_w - half), name=f"s2_acc_hi{n}") for n in range(L)]
-        s2_lw_hi = [Signal(signed(cmp_w - half), name=f"s2_lw_hi{n}", attrs=_KEEP)
+        s2_lw_hi = [Signal(signed(cmp_w - half), name=f"s2_lw_hi{n}", attrs=KEEP)
                     for n in range(L)]
-        s2_lim_hi = [Signal(signed(cmp_w - half), name=f"s2_lim_hi{n}", attrs=_KEEP)
+        s2_lim_hi = [Signal(signed(cmp_w - half), name=f"s2_lim_hi{n}", attrs=KEEP)
                      for n in range(L)]
         r_zero = Signal()
         r_numer = [Signal(signed(num_w), name=f"r_numer{n}") for n in range(L)]
@@ -146,8 +143,8 @@ class Normalize(wiring.Component):
         # The divisor D = 2l and -D, registered once per 4 lanes (each copy loads its
         # lanes' divisors), so the negation is not between the copies and the lanes.
         groups = -(-L // 4)
-        r_denom = register_copies(m, (s2_sum << 1)[:den_w], groups, "r_denom")
-        r_ndenom = register_copies(m, (-(s2_sum << 1))[:den_w + 1], groups, "r_ndenom")
+        r_denom = register_copies(m, s2_sum << 1, groups, "r_denom")      # u(sum_width + 1)
+        r_ndenom = register_copies(m, -(s2_sum << 1), groups, "r_ndenom")  # s(sum_width + 2)
         # Two divider banks take the slices in turn: bank k loads every valid slice
         # of its parity out of stage 3 (`load`), each lane from its own copy of the
         # valid bit. A bank needs 2w + 2 cycles per slice, slices come w + 2 apart.
@@ -186,8 +183,7 @@ class Normalize(wiring.Component):
             f, res = divider_bank(
                 m, p, f"bank{k}", load=r_valid & (r_bank == k),
                 ahead=s2_valid & (s2_bank == k), lane_load=lane_load[k], numer=r_numer,
-                over=r_over, zero=r_zero, last=r_last, denom=r_denom,
-                ndenom=[x.as_signed() for x in r_ndenom])
+                over=r_over, zero=r_zero, last=r_last, denom=r_denom, ndenom=r_ndenom)
             finish.append(f)
             results.append(res)
         m.d.comb += [out.w_data.eq(Mux(finish[1], results[1], results[0])),

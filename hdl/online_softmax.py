@@ -6,6 +6,7 @@ from amaranth.lib.wiring import In, Out
 
 from .exp2 import Exp2
 from .layouts import weight_layout
+from .replicate import KEEP
 
 __all__ = ["OnlineSoftmax"]
 
@@ -104,7 +105,7 @@ class OnlineSoftmax(wiring.Component):
             h = p.max_width // 2
             # The compare reads its own copy of the running max (loaded with it), so
             # its carry chains are not on the net that feeds every use of the max.
-            max_copy = Signal(signed(p.max_width), name="run_max_cmp", attrs={"keep": 1})
+            max_copy = Signal(signed(p.max_width), name="run_max_cmp", attrs=KEEP)
             fx, rm = floor_x.as_unsigned(), max_copy.as_unsigned()
             src |= dict(hi_lt=fx[h:].as_signed() < rm[h:].as_signed(),
                         hi_eq=fx[h:] == rm[h:], lo_le=fx[:h] <= rm[:h])

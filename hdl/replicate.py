@@ -2,7 +2,11 @@
 
 from amaranth.hdl import Signal
 
-__all__ = ["register_copies", "register_tree"]
+__all__ = ["KEEP", "register_copies", "register_tree"]
+
+# Attributes of a register that synthesis must keep apart from its equals (see
+# register_copies): a copy placed beside the logic it drives.
+KEEP = {"keep": 1}
 
 
 def register_copies(m, value, count, name, *, en=None, reset_less=True, init=0):
@@ -19,7 +23,7 @@ def register_copies(m, value, count, name, *, en=None, reset_less=True, init=0):
     copies = []
     for n in range(count):
         reg = Signal(value.shape(), name=f"{name}_copy{n}", reset_less=reset_less,
-                     init=init, attrs={"keep": 1})
+                     init=init, attrs=KEEP)
         if en is None:
             m.d.sync += reg.eq(value)
         else:
