@@ -78,7 +78,8 @@ def cmd_synth(args):
         from hdl.emit import top_component
         unit = top_component(p, "engine")
     rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit,
-                     abc=args.abc, tie_ready=bool(args.unit) and args.unit in READY_TIED)
+                     abc=args.abc, tie_ready=bool(args.unit) and args.unit in READY_TIED,
+                     router=args.router, freq_mhz=args.freq)
     print(format_report(rep))
 
 
@@ -307,6 +308,10 @@ def _parser():
                         "a wrong name lists them)")
     y.add_argument("--abc", default="abc", choices=["abc", "abc9"],
                    help="LUT mapper: classic ABC (default) or Yosys's stock ABC9")
+    y.add_argument("--router", default="router2", choices=["router2", "router1"],
+                   help="nextpnr's router (default router2)")
+    y.add_argument("--freq", type=float, metavar="MHZ",
+                   help="clock nextpnr aims at (default 200 on ECP5, 50 on iCE40)")
     y.set_defaults(func=cmd_synth)
 
     ps = sub.add_parser("postsynth", help="simulate the core's synthesised ECP5 netlist "

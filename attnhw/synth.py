@@ -21,7 +21,7 @@ from .synth_harness import SynthHarness
 
 from .outputs import atomic_write
 
-__all__ = ["TARGETS", "ABC_FLOWS", "yosys_script", "platform", "run_tool", "tool_path",
+__all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
            "synthesize", "format_report", "critical_path"]
 
 # Each flow runs the stock script with two insertions:
@@ -129,12 +129,20 @@ def run_tool(cmd, log_path, what):
         raise RuntimeError(f"{what} failed (log: {log_path}): {' | '.join(tail)}")
 
 
+#: nextpnr routers :func:`synthesize` offers; the first is the default.
+ROUTERS = ("router2", "router1")
+
+
 def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_dir=None,
-               log=print, unit=None, abc="abc", tie_ready=False):
+               log=print, unit=None, abc="abc", tie_ready=False, router="router2"):
     """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
     ``unit``: a component to build alone instead of the whole core (``tie_ready``: its
     ``o.ready`` tied high, see :class:`SynthHarness`); ``abc``: the LUT mapper
-    (:data:`ABC_FLOWS`)."""
+    (:data:`ABC_FLOWS`); ``router``: nextpnr's router (:data:`ROUTERS`; router2 is
+    faster, router1 sometimes converges where router2's congestion diverges);
+    ``freq_mhz``: the clock nextpnr's timing-driven placement and routing aim at."""
+    if router not in ROUTERS:
+        raise ValueError(f"unknown router {router!r}; choose one of {', '.join(ROUTERS)}")
     if target not in TARGETS:
         raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
     t = TARGETS[target]
@@ -156,7 +164,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     freq = freq_mhz or (200 if target == "ecp5" else 50)
     run_tool([tool_path(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
               "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
-              "--router", "router2", "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
+              "--router", router, "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
     rep = json.loads((work / "report.json").read_text())
     util = rep.get("utilization", {})
 
@@ -181,6 +189,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         "critical_path": critical_path(rep),
         "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
         "date": time.strftime("%Y-%m-%d"), "seed": seed, "abc": abc,
+        "router": router, "target_mhz": freq,
     }
     if json_path:
         atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))

@@ -80,3 +80,22 @@ def test_engine_table_takes_utilisation_the_configuration_can_run():
     assert "| 2.40 (utilisation 0.750 at N = 1024) |" in rows[0]     # 100 MHz x 32 x 0.75
     assert "| 1.60 (utilisation 0.500 at N = 256) |" in rows[1]
     assert "| 1.60 peak (not benchmarked) |" in rows[2]               # 100 MHz x 16
+
+
+def test_unknown_router_is_refused_before_any_work():
+    from attnhw.synth import synthesize
+    with pytest.raises(ValueError, match="unknown router 'router3'"):
+        synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), router="router3")
+
+
+def test_ice40_gets_the_one_bank_divider():
+    """Elaborated for iCE40 the normaliser has one bank of one-cycle steps (fewer logic
+    cells; its clock leaves room for the whole carry chain), elsewhere two split banks."""
+    from attnhw.synth import platform
+    from hdl.normalize import Normalize
+    p = AttnParams(head_dim=8, lanes=4, max_seq_len=16)
+    text = {t: rtlil.convert(Normalize(p), name="top", platform=platform(t), emit_src=False)
+            for t in ("ice40", "ecp5")}
+    assert "bank1_rem0" in text["ecp5"] and "bank0_lo0" in text["ecp5"]
+    assert "bank0_rem0" in text["ice40"]
+    assert "bank1_" not in text["ice40"] and "bank0_lo0" not in text["ice40"]

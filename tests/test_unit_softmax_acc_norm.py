@@ -8,6 +8,7 @@ from golden.attention import attention, normalize, online_sum
 from golden.params import AttnParams
 from golden.quantize import random_problem
 from hdl.accumulator import Accumulator
+from hdl.normalize import Normalize
 from hdl.normalize_recip import normalizer
 from hdl.online_softmax import OnlineSoftmax
 from tests.unit_sim import run_stream_unit
@@ -111,13 +112,18 @@ def test_accumulator_matches_golden(kw):
                                             for _ in range(nq) for s in range(p.slices)]
 
 
-@pytest.mark.parametrize("kw", [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_width=3),
-                                dict(SMALL, norm_method="recip_nr"),
-                                dict(SMALL, norm_method="recip_lut", recip_table_bits=3),
-                                dict(SMALL, norm_method="recip_nr", data_width=12,
-                                     recip_table_bits=5, recip_frac_bits=14),
-                                dict(SMALL, norm_method="recip_nr", recip_frac_bits=26)])
-def test_normalize_matches_golden(kw):
+_NORM_CASES = [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_width=3),
+               dict(SMALL, norm_method="recip_nr"),
+               dict(SMALL, norm_method="recip_lut", recip_table_bits=3),
+               dict(SMALL, norm_method="recip_nr", data_width=12,
+                    recip_table_bits=5, recip_frac_bits=14),
+               dict(SMALL, norm_method="recip_nr", recip_frac_bits=26)]
+
+
+# split=False: the one-bank, one-cycle-per-bit divider that iCE40 gets.
+@pytest.mark.parametrize("kw,split", [(kw, None) for kw in _NORM_CASES]
+                         + [(kw, False) for kw in _NORM_CASES[:3]])
+def test_normalize_matches_golden(kw, split):
     p = AttnParams(**kw)
     rng = np.random.default_rng(7)
     w = p.data_width
@@ -130,7 +136,7 @@ def test_normalize_matches_golden(kw):
     acc[3, 0] = sums[3] // 2 * 3 if sums[3] % 2 == 0 else 3 * sums[3]   # tie or exact
     acc = acc.astype(np.int64)
     beats = [{"acc": acc[r].tolist(), "sum": int(sums[r]), "last": r % 2} for r in range(n)]
-    unit = normalizer(p)
+    unit = normalizer(p) if split is None else Normalize(p, split=split)
     out = run_stream_unit(unit, beats, n, rng)
     expect = normalize(acc, sums, p)
     assert np.array([o["o"] for o in out]).tolist() == expect.tolist()
