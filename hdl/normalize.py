@@ -32,8 +32,9 @@ class Normalize(wiring.Component):
     split in halves), one cycle to hand over, so a bank takes ``2w + 2`` cycles and
     the two together a slice per ``w + 2``. With ``split=False`` (the default on
     iCE40, whose clock leaves room for the whole chain and whose logic cells are
-    few) each lane has one divider of one cycle per bit: same results, same rate,
-    ``w`` cycles less latency, about half the divider's area. Four registered stages in front
+    few) each lane has one divider of one cycle per bit and the preparation's
+    halves are whole additions in one stage: same results, same rate, ``w + 1``
+    cycles less latency, about half the divider's area. Four registered stages in front
     prepare ``N`` and detect ``N < 0`` and ``N >= 2^w * D`` (saturation) while the
     divider works on the previous slice (five with the register tree that copies
     the sum per lane); the wide additions and the compare are split
@@ -114,6 +115,7 @@ class Normalize(wiring.Component):
         # 1: per lane 2*acc, l*(2^w + 1) and the saturation limit l*(2^w - 1);
         # 2: the low halves of N = 2*acc + l*(2^w + 1) and of 2*acc - l*(2^w - 1);
         # 3: the high halves with the carries: N, and N >= 2^w * 2l <=> 2*acc >= l*(2^w - 1).
+        # Unsplit, 2 and 3 are one stage of whole additions.
         lw_w = p.sum_width + w + 1
         cmp_w = max(p.acc_width + 1, lw_w) + 1
         half = cmp_w // 2
@@ -153,23 +155,29 @@ class Normalize(wiring.Component):
                      s0_sum.eq(self.i.payload.sum),
                      t_valid.eq(s0_valid), t_last.eq(s0_last), t_sum.eq(s0_sum),
                      s1_valid.eq(t_valid), s1_last.eq(t_last), s1_sum.eq(t_sum),
-                     s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum),
-                     r_valid.eq(s2_valid), r_last.eq(s2_last), r_zero.eq(s2_sum == 0)]
+                     s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum)]
+        # The stage before the divider's registers: 2 (split) or 1.
+        pre_valid, pre_last, pre_sum = (s2_valid, s2_last, s2_sum) if split else \
+                                       (s1_valid, s1_last, s1_sum)
+        m.d.sync += [r_valid.eq(pre_valid), r_last.eq(pre_last), r_zero.eq(pre_sum == 0)]
         # The divisor D = 2l and -D, registered once per 4 lanes (each copy loads its
         # lanes' divisors), so the negation is not between the copies and the lanes.
         groups = -(-L // 4)
-        r_denom = register_copies(m, s2_sum << 1, groups, "r_denom")      # u(sum_width + 1)
-        r_ndenom = register_copies(m, -(s2_sum << 1), groups, "r_ndenom")  # s(sum_width + 2)
+        r_denom = register_copies(m, pre_sum << 1, groups, "r_denom")      # u(sum_width + 1)
+        r_ndenom = register_copies(m, -(pre_sum << 1), groups, "r_ndenom")  # s(sum_width + 2)
         # Two divider banks take the slices in turn: bank k loads every valid slice
         # of its parity out of stage 3 (`load`), each lane from its own copy of the
         # valid bit. A bank needs 2w + 2 cycles per slice, slices come w + 2 apart.
-        # (Unsplit: one bank, w + 2 cycles per slice, bank 0 always.)
+        # (Unsplit: one bank, w + 2 cycles per slice, loading from stage 1's valid
+        # bit through the same two-cycle register tree.)
         s1_bank, s2_bank, r_bank = Signal(), Signal(), Signal()
         m.d.sync += [s2_bank.eq(s1_bank), r_bank.eq(s2_bank)]
         if split:
             with m.If(s1_valid):
                 m.d.sync += s1_bank.eq(~s1_bank)
-        to_bank = [s1_valid & (s1_bank == k) for k in range(banks)]
+            to_bank = [s1_valid & (s1_bank == k) for k in range(banks)]
+        else:
+            to_bank = [t_valid]
         lane_load = [register_tree(m, to_bank[k], L, f"load{k}", reset_less=False)
                      for k in range(banks)]
         for n in range(L):
@@ -183,6 +191,12 @@ class Normalize(wiring.Component):
                 s1_acc[n].eq(t_acc[n] << 1),
                 s1_lw[n].eq((t_l[n] << w) + t_l[n]),
                 s1_lim[n].eq((t_l[n] << w) - t_l[n]),
+            ]
+            if not split:
+                m.d.sync += [r_numer[n].eq(wide["acc"] + wide["lw"]),
+                             r_over[n].eq(~(wide["acc"] - wide["lim"])[-1])]
+                continue
+            m.d.sync += [
                 s2_numer_lo[n].eq(wide["acc"][:half] + wide["lw"][:half]),
                 # Low half of acc - lim, plus 2^half: bit `half` is 1 when no borrow.
                 s2_over_lo[n].eq(Cat(wide["acc"][:half], 1) - wide["lim"][:half]),
