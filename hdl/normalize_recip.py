@@ -1,6 +1,6 @@
 """Final normalisation by a reciprocal: ``o = sat_w(round(acc * (1/l)))``, pipelined."""
 
-from amaranth.hdl import C, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import C, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
