@@ -66,7 +66,7 @@ def cmd_run(args):
 
 
 def cmd_synth(args):
-    from attnhw.synth import synthesize, format_report
+    from attnhw.synth import ROUTERS, synthesize, format_report
     p = _params(args)
     unit = None
     if args.unit and args.top != "core":
@@ -79,7 +79,7 @@ def cmd_synth(args):
         unit = top_component(p, "engine")
     rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit,
                      abc=args.abc, tie_ready=bool(args.unit) and args.unit in READY_TIED,
-                     router=args.router, freq_mhz=args.freq)
+                     router=args.router or ROUTERS[0], freq_mhz=args.freq)
     print(format_report(rep))
 
 
@@ -308,8 +308,7 @@ def _parser():
                         "a wrong name lists them)")
     y.add_argument("--abc", default="abc", choices=["abc", "abc9"],
                    help="LUT mapper: classic ABC (default) or Yosys's stock ABC9")
-    y.add_argument("--router", default="router2", choices=["router2", "router1"],
-                   help="nextpnr's router (default router2)")
+    y.add_argument("--router", help="nextpnr's router: router2 (default) or router1")
     y.add_argument("--freq", type=float, metavar="MHZ",
                    help="clock nextpnr aims at (default 200 on ECP5, 50 on iCE40)")
     y.set_defaults(func=cmd_synth)

@@ -142,7 +142,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     faster, router1 sometimes converges where router2's congestion diverges);
     ``freq_mhz``: the clock nextpnr's timing-driven placement and routing aim at."""
     if router not in ROUTERS:
-        raise ValueError(f"unknown router {router!r}; choose one of {', '.join(ROUTERS)}")
+        raise ValueError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
     if target not in TARGETS:
         raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
     t = TARGETS[target]

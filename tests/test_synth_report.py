@@ -84,7 +84,7 @@ def test_engine_table_takes_utilisation_the_configuration_can_run():
 
 def test_unknown_router_is_refused_before_any_work():
     from attnhw.synth import synthesize
-    with pytest.raises(ValueError, match="unknown router 'router3'"):
+    with pytest.raises(ValueError, match="unknown --router 'router3'; choose one of router2, router1"):
         synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), router="router3")
 
 
