@@ -32,8 +32,9 @@ def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
     ----------
     load : Value
         The bank takes a slice (the bank's own control, loaded once).
-    ahead : Value
-        ``load`` two cycles early: it feeds the per-lane register trees (``split``).
+    ahead : Value or None
+        ``load`` two cycles early: it feeds the per-lane register trees (``split``;
+        unused, may be ``None``, unsplit).
     lane_load : list of Value
         ``load``, one copy per lane (each lane's load enable).
     numer : list of Value

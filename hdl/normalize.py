@@ -154,11 +154,13 @@ class Normalize(wiring.Component):
         m.d.sync += [s0_valid.eq(issue), s0_last.eq(self.i.payload.last),
                      s0_sum.eq(self.i.payload.sum),
                      t_valid.eq(s0_valid), t_last.eq(s0_last), t_sum.eq(s0_sum),
-                     s1_valid.eq(t_valid), s1_last.eq(t_last), s1_sum.eq(t_sum),
-                     s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum)]
+                     s1_valid.eq(t_valid), s1_last.eq(t_last), s1_sum.eq(t_sum)]
         # The stage before the divider's registers: 2 (split) or 1.
-        pre_valid, pre_last, pre_sum = (s2_valid, s2_last, s2_sum) if split else \
-                                       (s1_valid, s1_last, s1_sum)
+        if split:
+            m.d.sync += [s2_valid.eq(s1_valid), s2_last.eq(s1_last), s2_sum.eq(s1_sum)]
+            pre_valid, pre_last, pre_sum = s2_valid, s2_last, s2_sum
+        else:
+            pre_valid, pre_last, pre_sum = s1_valid, s1_last, s1_sum
         m.d.sync += [r_valid.eq(pre_valid), r_last.eq(pre_last), r_zero.eq(pre_sum == 0)]
         # The divisor D = 2l and -D, registered once per 4 lanes (each copy loads its
         # lanes' divisors), so the negation is not between the copies and the lanes.
@@ -170,14 +172,16 @@ class Normalize(wiring.Component):
         # valid bit. A bank needs 2w + 2 cycles per slice, slices come w + 2 apart.
         # (Unsplit: one bank, w + 2 cycles per slice, loading from stage 1's valid
         # bit through the same two-cycle register tree.)
-        s1_bank, s2_bank, r_bank = Signal(), Signal(), Signal()
-        m.d.sync += [s2_bank.eq(s1_bank), r_bank.eq(s2_bank)]
         if split:
+            s1_bank, s2_bank, r_bank = Signal(), Signal(), Signal()
+            m.d.sync += [s2_bank.eq(s1_bank), r_bank.eq(s2_bank)]
             with m.If(s1_valid):
                 m.d.sync += s1_bank.eq(~s1_bank)
             to_bank = [s1_valid & (s1_bank == k) for k in range(banks)]
+            load = [r_valid & (r_bank == k) for k in range(banks)]
+            ahead = [s2_valid & (s2_bank == k) for k in range(banks)]
         else:
-            to_bank = [t_valid]
+            to_bank, load, ahead = [t_valid], [r_valid], [None]
         lane_load = [register_tree(m, to_bank[k], L, f"load{k}", reset_less=False)
                      for k in range(banks)]
         for n in range(L):
@@ -212,8 +216,8 @@ class Normalize(wiring.Component):
         finish, results = [], []
         for k in range(banks):
             f, res = divider_bank(
-                m, p, f"bank{k}", load=r_valid & (r_bank == k),
-                ahead=s2_valid & (s2_bank == k), lane_load=lane_load[k], numer=r_numer,
+                m, p, f"bank{k}", load=load[k], ahead=ahead[k], lane_load=lane_load[k],
+                numer=r_numer,
                 over=r_over, zero=r_zero, last=r_last, denom=r_denom, ndenom=r_ndenom,
                 split=split)
             finish.append(f)
