@@ -15,14 +15,18 @@ ENGINE_SMALL_PARAMS ?= --max-seq-len 256 --block 1
 ENGINE_BENCH ?= 64:16:4,64:16:1
 ICE40_ENGINE_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 64 --block 1
 
-.PHONY: all example verilog test lint synth synth-engine fmax-budget formal soak accuracy bench clean distclean
+.PHONY: all example verilog test lint synth synth-engine fmax-budget formal soak accuracy bench model-check clean distclean
 
 all: example
 
+# torch for attnhw.sdpa's tests: the CPU build (2.13.0 is the one this machine keeps on
+# disk; a bare `torch` may fetch a CUDA build of several GB). TORCH=torch for any.
+TORCH ?= torch==2.13.0
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
 verilog: $(STAMP)
@@ -87,6 +91,11 @@ accuracy: $(STAMP)
 # docs/bench/bench.{md,json,png} and the README's benchmark table (~10 min).
 bench: $(STAMP)
 	$(BIN)/attnhw bench $(ARGS) --out-dir docs/bench --json build/bench.json --update-readme README.md
+
+# all-MiniLM-L6-v2 with every attention layer in attnhw's arithmetic (~2 min):
+# docs/model-check/model_check.{md,json,png} and the README's table.
+model-check: $(STAMP)
+	$(BIN)/attnhw model-check --out-dir docs/model-check --update-readme README.md
 
 clean:
 	rm -rf build

@@ -1,4 +1,13 @@
-"""attnhw: tools over the attention core (CLI, random-data simulation, user tensors,
-synthesis). The specification lives in ``golden/``, the gateware in ``hdl/``."""
+"""attnhw: a fixed-point hardware attention engine.
+
+- :func:`attnhw.sdpa`: PyTorch's scaled_dot_product_attention in the hardware's arithmetic.
+- ``attnhw.golden``: the NumPy golden model (the specification).
+- ``attnhw.hdl``: the Amaranth gateware (``AttentionCore``, ``AttentionEngine``).
+- ``attnhw.sim``: cocotb testbenches and runners; ``attnhw`` on the command line.
+"""
 
 __version__ = "0.1.0"
+
+from .functional import SdpaInfo, sdpa, sdpa_ideal  # noqa: E402 - after __version__ (read by setuptools)
+
+__all__ = ["sdpa", "sdpa_ideal", "SdpaInfo", "__version__"]

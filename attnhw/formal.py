@@ -5,10 +5,10 @@ and a markdown report under ``build/formal``."""
 import json
 import pathlib
 
-from golden.params import AttnParams
-from sim.exhaustive_exp import check_exp_exhaustive
-from sim.formal.harnesses import PROPERTIES
-from sim.formal.sby import run_property
+from attnhw.golden.params import AttnParams
+from attnhw.sim.exhaustive_exp import check_exp_exhaustive
+from attnhw.sim.formal.harnesses import PROPERTIES
+from attnhw.sim.formal.sby import run_property
 
 from .outputs import atomic_write
 

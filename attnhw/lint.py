@@ -3,7 +3,7 @@
 import re
 import subprocess
 
-from sim.runner import VERILATOR_WAIVERS, setup_verilator
+from attnhw.sim.runner import VERILATOR_WAIVERS, setup_verilator
 
 __all__ = ["lint"]
 

@@ -4,7 +4,7 @@ import json
 import os
 import pathlib
 
-from hdl.emit import generate_verilog, port_description
+from attnhw.hdl.emit import generate_verilog, port_description
 
 __all__ = ["atomic_write", "write_verilog", "replace_between"]
 

@@ -1,6 +1,6 @@
 """Post-synthesis simulation: the ECP5 netlist of the core against the golden model.
 
-The core is elaborated for ECP5 (so :class:`hdl.multiplier.Multiplier` becomes
+The core is elaborated for ECP5 (so :class:`attnhw.hdl.multiplier.Multiplier` becomes
 ``MULT18X18D`` instances with their own registers) and synthesised by the same
 Yosys script as ``attnhw synth``; the mapped netlist (LUT4, TRELLIS_FF, CCU2C,
 LUT-RAM, DSP and block-RAM cells) is simulated on Verilator with Yosys's models
@@ -16,14 +16,12 @@ import pathlib
 
 from amaranth.back import rtlil
 
-from hdl.emit import top_component, top_name
-from sim.runner import ROOT
+from attnhw.hdl.emit import top_component, top_name
+from attnhw.sim.paths import MODELS, build_root
 
 from .synth import platform, run_tool, tool_path, yosys_script
 
 __all__ = ["ecp5_netlist", "run_postsynth"]
-
-MODELS = ROOT / "sim" / "models"
 
 
 def _lattice_share():
@@ -32,14 +30,14 @@ def _lattice_share():
 
 
 def ecp5_netlist(p, top="core", log=print):
-    """The synthesised ECP5 netlist of ``top`` for ``p``, as :func:`sim.runner.build`
+    """The synthesised ECP5 netlist of ``top`` for ``p``, as :func:`attnhw.sim.runner.build`
     takes it; cached under ``build/postsynth/<hash>``."""
     name = top_name(top)
     il = rtlil.convert(top_component(p, top), name=name, platform=platform("ecp5"),
                        emit_src=False)
     script = yosys_script("ecp5", top=name)
     key = hashlib.sha256(f"{il}|{script}".encode()).hexdigest()[:12]
-    work = ROOT / "build" / "postsynth" / f"{top}-{key}"
+    work = build_root() / "postsynth" / f"{top}-{key}"
     netlist = work / "netlist.v"
     if not netlist.exists():
         work.mkdir(parents=True, exist_ok=True)
@@ -61,19 +59,19 @@ def _cell_models(share):
     text = (share / "cells_sim_ecp5.v").read_text()
     start = text.index("module DP16KD(")
     end = text.index("endmodule", start) + len("endmodule")
-    out = ROOT / "build" / "postsynth" / "cells_sim_ecp5_no_dp16kd.v"
+    out = build_root() / "postsynth" / "cells_sim_ecp5_no_dp16kd.v"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text[:start] + text[end:])
     return out
 
 
 def run_postsynth(job, simulator="verilator", log=print, work_dir=None):
-    """Simulate ``job`` (:func:`sim.jobs.make_job`) on the core's ECP5 netlist; the
+    """Simulate ``job`` (:func:`attnhw.sim.jobs.make_job`) on the core's ECP5 netlist; the
     testbench's summary (``mismatches``, ``words_compared``, ...)."""
     import json
 
-    from golden.params import AttnParams
-    from sim.runner import run_job
+    from attnhw.golden.params import AttnParams
+    from attnhw.sim.runner import run_job
 
     p = AttnParams(**json.loads(job["params"]))
     return run_job(job, simulator=simulator, log=log, work_dir=work_dir,

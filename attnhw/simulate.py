@@ -2,9 +2,9 @@
 
 import numpy as np
 
-from golden.reference import attention_float, error_stats
-from sim.runner import run_job
-from sim.scenarios import head_job
+from attnhw.golden.reference import attention_float, error_stats
+from attnhw.sim.runner import run_job
+from attnhw.sim.scenarios import head_job
 
 __all__ = ["simulate_random", "format_summary"]
 

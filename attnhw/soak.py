@@ -13,11 +13,11 @@ import time
 
 import numpy as np
 
-from golden.params import AttnParams, ParamError
-from sim.engine_job import random_head
-from sim.jobs import make_job
-from sim.runner import run_engine_job, run_job
-from sim.scenarios import scenario_job
+from attnhw.golden.params import AttnParams, ParamError
+from attnhw.sim.engine_job import random_head
+from attnhw.sim.jobs import make_job
+from attnhw.sim.runner import run_engine_job, run_job
+from attnhw.sim.scenarios import scenario_job
 
 from .outputs import atomic_write
 

@@ -25,7 +25,7 @@ __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_t
            "synthesize", "format_report", "critical_path"]
 
 # Each flow runs the stock script with two insertions:
-# - after `proc`, `attrmvcp` moves the `keep` of hdl.replicate's register copies onto
+# - after `proc`, `attrmvcp` moves the `keep` of attnhw.hdl.replicate's register copies onto
 #   their flip-flops, so `opt_merge` does not fold the copies back into one register;
 # - LUT mapping by classic ABC (`abc`, the default) or by the stock ABC9 (`abc9`).
 #   YoWASP Yosys 0.70 runs ABC9 (its log stops at "Running ABC command"; the run goes
@@ -68,7 +68,7 @@ def platform(target):
 
 class _Platform:
     """What gateware sees of the target at elaboration: its ``family``, as on
-    Amaranth's own ``LatticePlatform`` (``hdl.multiplier`` instantiates ECP5 DSPs)."""
+    Amaranth's own ``LatticePlatform`` (``attnhw.hdl.multiplier`` instantiates ECP5 DSPs)."""
 
     def __init__(self, family):
         self.family = family

@@ -5,13 +5,13 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hdl.accumulator import Accumulator
-from hdl.core import AttentionCore
-from hdl.dot_product import DotProduct
-from hdl.exp2 import Exp2
-from hdl.normalize_recip import normalizer
-from hdl.online_softmax import OnlineSoftmax
-from hdl.score_scale import ScoreScale
+from attnhw.hdl.accumulator import Accumulator
+from attnhw.hdl.core import AttentionCore
+from attnhw.hdl.dot_product import DotProduct
+from attnhw.hdl.exp2 import Exp2
+from attnhw.hdl.normalize_recip import normalizer
+from attnhw.hdl.online_softmax import OnlineSoftmax
+from attnhw.hdl.score_scale import ScoreScale
 
 __all__ = ["SynthHarness", "UNITS", "READY_TIED", "unit_component"]
 
@@ -29,7 +29,7 @@ UNITS = {
 
 
 #: Units whose output ``ready`` the core ties high (the score pipeline never stalls;
-#: hdl.core's weight-FIFO credits): synthesised alone with it tied high too.
+#: attnhw.hdl.core's weight-FIFO credits): synthesised alone with it tied high too.
 READY_TIED = {"dot_product", "score_scale", "online_softmax", "exp2"}
 
 

@@ -16,7 +16,7 @@ Stages (names as the hdl units):
 5. ``online_sum``:    ``l_j = floor(l_(j-1) / 2^delta_j) + e_j * 2^G``
 6. ``accumulate``:    ``acc_j = floor(acc_(j-1) / 2^delta_j) + e_j * v_j * 2^G``
 7. ``normalize``:     ``o = sat_w(floor(acc / l + 1/2))``; ``o = 0`` when ``l = 0``
-   (every key masked); by exact division or a reciprocal (``golden.normalize``).
+   (every key masked); by exact division or a reciprocal (``attnhw.golden.normalize``).
 """
 
 import numpy as np
@@ -41,7 +41,7 @@ def _int_tensor(name, t):
         raise ValueError(f"{name} contains NaN or Inf")
     fractional = a != np.round(a)
     if fractional.any():
-        raise ValueError(f"{name} must hold integers (quantise first: golden.quantize), "
+        raise ValueError(f"{name} must hold integers (quantise first: attnhw.golden.quantize), "
                          f"got fractional values such as {a[fractional].flat[0]!r}")
     return a.astype(np.int64)
 
@@ -122,7 +122,7 @@ def accumulate(e, delta, v, p):
 
 def normalize(acc, l, p):
     """``o = sat_w(round(acc / l))`` by ``p.norm_method``; 0 if ``l == 0`` (every key
-    masked). The arithmetic of each method: :mod:`golden.normalize`."""
+    masked). The arithmetic of each method: :mod:`attnhw.golden.normalize`."""
     return _normalize(acc, l, p)
 
 

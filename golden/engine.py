@@ -1,5 +1,5 @@
-"""The engine's masks and multi-head attention (``hdl.engine``), on top of the core's
-arithmetic (``golden.attention``): the engine changes which keys a query sees, never
+"""The engine's masks and multi-head attention (``attnhw.hdl.engine``), on top of the core's
+arithmetic (``attnhw.golden.attention``): the engine changes which keys a query sees, never
 how a score, weight or output is computed, so query blocking is exact by design.
 
 Per head, query ``i`` (counted from 0 within the head) does not see key ``j`` when
@@ -9,7 +9,7 @@ Per head, query ``i`` (counted from 0 within the head) does not see key ``j`` wh
 - ``causal`` and ``j > i + offset``: causal attention (``offset = Nk - Nq`` aligns
   the last query with the last key; ``offset = 0`` is square self-attention).
 
-A query that sees no key outputs a row of zeros (``golden.attention.normalize``).
+A query that sees no key outputs a row of zeros (``attnhw.golden.attention.normalize``).
 """
 
 import numpy as np

@@ -4,7 +4,7 @@
 accumulator (same fraction bits, times V's integer scale), so the quotient is in V's
 format. Rounding is half up; callers saturate.
 
-- ``"divide"``: ``floor((2*numer + l) / (2*l))``, exact (``hdl.normalize.Normalize``,
+- ``"divide"``: ``floor((2*numer + l) / (2*l))``, exact (``attnhw.hdl.normalize.Normalize``,
   a restoring divider per lane).
 - ``"recip_nr"`` and ``"recip_lut"``: with ``k = floor(log2 l)`` and the mantissa
   ``m = l / 2^k`` in [1, 2), a table of ``2^R`` entries ``r0 = 2^P / m_mid`` (``u1.P``,
@@ -12,7 +12,7 @@ format. Rounding is half up; callers saturate.
   indexed by the ``R`` bits below the leading one. ``"recip_nr"`` refines it once by
   Newton-Raphson, ``r = r0 (2 - m r0)``, in ``u1.P`` with floor after each product
   (error ``~2^-(2R+2) + 2^-(P-1)`` relative). Then
-  ``q = floor((numer * r + 2^(P+k-1)) / 2^(P+k))`` (``hdl.normalize_recip``).
+  ``q = floor((numer * r + 2^(P+k-1)) / 2^(P+k))`` (``attnhw.hdl.normalize_recip``).
   Overflow: ``|numer * r| < 2^recip_product_width <= 2^63`` (``AttnParams``), and
   ``P + k <= P + S - 1 < 63``.
 """

@@ -53,12 +53,12 @@ class AttnParams:
         ``scale_frac=None`` derives it: ``2*w + ceil(log2 d)//2 + 12``, which gives a
         typical scale (softmax inputs of a few octaves) ~18 significant bits.
     exp_method : str
-        How ``2^frac`` is computed (``golden.exp2``): ``"interp"`` (table of ``2^T + 1``
+        How ``2^frac`` is computed (``attnhw.golden.exp2``): ``"interp"`` (table of ``2^T + 1``
         entries, linearly interpolated; the default), ``"lut"`` (the same table, index
         rounded, no interpolation), ``"poly"`` (second-order polynomial, Horner, no
         table; I-BERT style), ``"shift"`` (``2^round(frac)``: a pure shift; ITA style).
     norm_method : str
-        How ``acc / l`` is computed (``golden.normalize``): ``"divide"`` (exact,
+        How ``acc / l`` is computed (``attnhw.golden.normalize``): ``"divide"`` (exact,
         round half up; the default), ``"recip_nr"`` (reciprocal table + one
         Newton-Raphson step, then a multiply per lane), ``"recip_lut"`` (table only).
     recip_table_bits : int
@@ -68,7 +68,7 @@ class AttnParams:
         ``P``: the reciprocal ``1/m`` (``m`` in [1, 2)) is ``u1.P``; ``None`` derives
         ``w + 12``, so its error (``2^-P`` relative) is ``2^-13`` of an output LSB.
     block : int
-        Queries the engine (:mod:`hdl.engine`) computes at once: each key/value slice
+        Queries the engine (:mod:`attnhw.hdl.engine`) computes at once: each key/value slice
         read from its memory feeds ``block`` query pipelines, so the engine has
         ``2 * lanes * block`` multipliers. The core alone ignores it.
     """

@@ -18,7 +18,7 @@ __all__ = ["Accumulator"]
 class Accumulator(wiring.Component):
     """``acc = (first ? 0 : acc >> delta) + e * v * 2^G`` for each slice of each key.
 
-    Golden: ``golden.attention.accumulate``. The ``head_dim`` accumulators of each
+    Golden: ``attnhw.golden.attention.accumulate``. The ``head_dim`` accumulators of each
     lane are ``head_dim // lanes`` slots of a small RAM per lane (LUT-RAM on FPGAs),
     addressed by the beat's slice index. On a query's last key the updated slices
     also leave through ``o`` (the next query's first key overwrites its slots).
@@ -79,7 +79,7 @@ class Accumulator(wiring.Component):
     @property
     def row_depth(self):
         """Output buffer depth in slices: one finished row and the credit count's
-        slack (:func:`hdl.credits.credit_room`), rounded up to a power of two."""
+        slack (:func:`attnhw.hdl.credits.credit_room`), rounded up to a power of two."""
         return 1 << self.params.slices.bit_length()
 
     def elaborate(self, platform):

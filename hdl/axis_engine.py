@@ -12,7 +12,7 @@ __all__ = ["AxisEngine", "CSR_MAP", "CSR", "STATUS_BITS"]
 # testbench use this map.
 CSR_MAP = {
     0: ("SCALE", "rw", "softmax scale, u(scale_width-scale_frac).scale_frac, base 2 "
-                       "(golden.scale.scale_to_port); reset 0"),
+                       "(attnhw.golden.scale.scale_to_port); reset 0"),
     1: ("MODE", "rw", "bit 0: causal"),
     2: ("OFFSET", "rw", "causal offset, signed: query i sees keys j <= i + OFFSET"),
     3: ("KEY_LIMIT", "rw", "keys j >= KEY_LIMIT are masked; 0: no limit"),

@@ -23,7 +23,7 @@ __all__ = ["AttentionCore"]
 class AttentionCore(wiring.Component):
     """``o = sum_j softmax_j(scale * q.k_j) v_j`` over the unmasked keys, streaming.
 
-    Golden: ``golden.attention.attention``. Per query: ``head_dim // lanes`` beats on
+    Golden: ``attnhw.golden.attention.attention``. Per query: ``head_dim // lanes`` beats on
     ``q`` (the scale is taken from the final one), then ``head_dim // lanes`` beats
     per key on ``kv`` with ``last`` on the final beat of the final key; the output
     row leaves on ``o`` as ``head_dim // lanes`` beats, ``last`` on the final one.
@@ -38,7 +38,7 @@ class AttentionCore(wiring.Component):
         (``row_layout(params)`` with ``normalize=False``)
     err_last_misplaced : ``Out(1)``
         Sticky: a ``kv`` beat carried ``last`` but was not the final beat of a key; the
-        flag was ignored (``golden.framing``).
+        flag was ignored (``attnhw.golden.framing``).
     err_too_many_keys : ``Out(1)``
         Sticky: a query reached ``max_seq_len`` keys without ``last``; the core closed
         it there and the following keys start the next query.
@@ -52,7 +52,7 @@ class AttentionCore(wiring.Component):
         ``False``: the core stops before the normaliser and ``o`` carries the
         accumulator's rows (``row_layout``: ``lanes x s.(E+G)`` sums, the row's
         ``sum``, ``last``), so that several cores can share one normaliser
-        (:class:`hdl.engine.AttentionEngine`).
+        (:class:`attnhw.hdl.engine.AttentionEngine`).
     """
 
     def __init__(self, params, *, normalize=True):
@@ -135,7 +135,7 @@ class AttentionCore(wiring.Component):
         m.submodules.scale = scale = self._scale
         m.submodules.softmax = softmax = self._softmax
         # Value slices wait for their key's weight in a buffer of one LUT-RAM per lane
-        # (hdl.row_buffer), each with its own pointer and enable copies; a beat is
+        # (attnhw.hdl.row_buffer), each with its own pointer and enable copies; a beat is
         # taken only with a place reserved there (`room`, a credit count), so no level
         # compare reaches the ~130 RAM bits.
         value_shape = data.StructLayout({"v": slice_shape})
@@ -154,7 +154,7 @@ class AttentionCore(wiring.Component):
         room = Signal()
 
         # Key/value beats: k (with the matching q slice) to the dot product, v to the FIFO.
-        # Framing (golden.framing): `last` counts only on a key's final beat, and a query
+        # Framing (attnhw.golden.framing): `last` counts only on a key's final beat, and a query
         # closes after max_seq_len keys even without it, so the accumulators' bounds hold.
         kv = self.kv.payload
         kv_take = self.kv.valid & self.kv.ready

@@ -11,7 +11,7 @@ __all__ = ["divider_bank"]
 
 def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
                  denom, ndenom, split=True):
-    """``lanes`` dividers ``Q = floor(N / D)`` (``golden.attention.normalize``), one
+    """``lanes`` dividers ``Q = floor(N / D)`` (``attnhw.golden.attention.normalize``), one
     quotient bit per two cycles (``split``) or per cycle; returns
     ``(finish, result)``: ``result`` (an ``out_layout`` value, saturated and offset as
     ``Normalize`` gives it) is valid while ``finish`` is high, ``2 * w + 1`` cycles

@@ -13,7 +13,7 @@ __all__ = ["DotProduct"]
 class DotProduct(wiring.Component):
     """Streams ``s = a . b`` over vectors that arrive as ``lanes``-wide slices.
 
-    Golden: ``golden.attention.dot_product``.
+    Golden: ``attnhw.golden.attention.dot_product``.
 
     Parameters
     ----------
@@ -30,7 +30,7 @@ class DotProduct(wiring.Component):
         ``{score: s(score_width).0, tag}``, one beat per vector.
 
     Latency: :attr:`latency` cycles from a final slice to its score (a
-    :class:`~hdl.multiplier.Multiplier` per lane: operand and product registers,
+    :class:`~attnhw.hdl.multiplier.Multiplier` per lane: operand and product registers,
     ``ceil(log2 lanes)`` adder stages, 1 slice-accumulator stage).
     Throughput: one slice per cycle.
     """

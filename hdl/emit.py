@@ -68,7 +68,7 @@ def port_description(p, top="core"):
         "formats": {
             "q, k, v, o": f"s{p.data_width}.0 (two's complement)",
             "scale": f"u{p.scale_width - p.scale_frac}.{p.scale_frac} "
-                     "(= float_scale * log2(e); see golden.scale.scale_to_port)",
+                     "(= float_scale * log2(e); see attnhw.golden.scale.scale_to_port)",
             "masked": "1: the key is excluded",
         },
         "clock": "clk (rising edge), rst (synchronous, active high)",

@@ -29,7 +29,7 @@ def engine_out_layout(p):
 
 
 def engine_settings_layout(p):
-    """Runtime settings, sampled at each query's final beat (``golden.engine``):
+    """Runtime settings, sampled at each query's final beat (``attnhw.golden.engine``):
     ``scale`` (the core's scale port format), ``causal``, ``offset`` (query ``i`` sees
     keys ``j <= i + offset``; ``s.0`` in ``[-max_seq_len, max_seq_len]``) and
     ``key_limit`` (keys ``j >= key_limit`` are masked; 0: no limit)."""
@@ -42,7 +42,7 @@ def engine_settings_layout(p):
 class AttentionEngine(wiring.Component):
     """``O = softmax(scale * Q K^T + mask) V`` for a stream of heads.
 
-    Golden: ``golden.engine.engine_attention``. Per head, the keys and values arrive
+    Golden: ``attnhw.golden.engine.engine_attention``. Per head, the keys and values arrive
     once on ``kv`` and are kept in block RAM (:class:`KVStore`, two banks: the next
     head loads while this one computes); then the head's queries stream in on ``q``
     and leave as output rows on ``o``, in order. Queries are taken ``block`` at a
@@ -51,7 +51,7 @@ class AttentionEngine(wiring.Component):
     (``2 * lanes * block`` multipliers). The last block of a head may be partial.
 
     The ``block`` cores share one normaliser (with ``norm_method`` ``divide``,
-    :class:`hdl.normalize.Normalize`, a slice per ``data_width + 2`` cycles): it
+    :class:`attnhw.hdl.normalize.Normalize`, a slice per ``data_width + 2`` cycles): it
     keeps pace with heads of ``N >= block * (data_width + 2)`` keys; shorter heads run at its pace, one
     block of rows per ``block * slices * (data_width + 2)`` cycles.
 
@@ -168,7 +168,7 @@ class AttentionEngine(wiring.Component):
         block_done = query_done & ((slot == B - 1) | self.q.payload.last)
 
         # Stage d, the cycle after a query's final beat: its limit from the settings
-        # sampled at that beat (keys j >= limit are masked, golden.engine.key_limits),
+        # sampled at that beat (keys j >= limit are masked, attnhw.golden.engine.key_limits),
         # then, at a block's end, the block's descriptors. Registered first, so the
         # limit's adders and compares are not in the q handshake's cycle.
         d_valid, d_block, d_last = Signal(), Signal(), Signal()

@@ -5,7 +5,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.exp2 import exp2_lut_table, exp2_table, poly_coefficients
+from attnhw.golden.exp2 import exp2_lut_table, exp2_table, poly_coefficients
 
 from .multiplier import Multiplier
 from .pipeline import delay
@@ -20,7 +20,7 @@ class Exp2(wiring.Component):
     """``e = min(round(2^(f/2^F) * 2^-(n+1) * 2^E), 2^E - 1)``, ``u0.E``, ``2^frac`` by
     ``exp_method``.
 
-    Golden: ``golden.exp2.exp2_weight``; its docstring gives each method and the error
+    Golden: ``attnhw.golden.exp2.exp2_weight``; its docstring gives each method and the error
     budget (below ``0.87 * 2^-E`` absolute at the defaults). ``"interp"``: the ROM holds
     ``2^T`` (base, slope) pairs, one read per weight, ``(E+2) + slope`` bits wide;
     ``"lut"``: ``2^T + 1`` values; ``"poly"``: two constant multipliers, no ROM;
@@ -52,7 +52,7 @@ class Exp2(wiring.Component):
         })
 
     def table(self):
-        """The ``2^frac`` table, ``u1.(E+1)``: ``golden.exp2.exp2_table`` (``"interp"``)
+        """The ``2^frac`` table, ``u1.(E+1)``: ``attnhw.golden.exp2.exp2_table`` (``"interp"``)
         or ``exp2_lut_table`` (``"lut"``)."""
         t = exp2_lut_table(self.params) if self.params.exp_method == "lut" else exp2_table(self.params)
         return [int(x) for x in t]

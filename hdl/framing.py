@@ -1,4 +1,4 @@
-"""The framing rule of a key/value stream (``golden.framing``) in hardware."""
+"""The framing rule of a key/value stream (``attnhw.golden.framing``) in hardware."""
 
 from amaranth.hdl import Mux, Signal
 

@@ -35,7 +35,7 @@ class KVStore(wiring.Component):
     passes over the other stream out of ``o`` to up to ``block`` destinations (double
     buffering).
 
-    Framing of ``load`` is the core's (``golden.framing``): a head's keys end at the
+    Framing of ``load`` is the core's (``attnhw.golden.framing``): a head's keys end at the
     final beat of a key that carries ``last``, or after ``max_seq_len`` keys.
 
     The read side never stalls (``o`` has no ``ready``): it issues a read only when
@@ -43,7 +43,7 @@ class KVStore(wiring.Component):
     :attr:`credits`-deep buffer in front of it. A destination returns its credit by
     pulsing its bit of ``taken`` when a beat leaves that buffer. So no handshake
     reaches back into the RAM: its address, enable and output are registered
-    (:class:`~hdl.block_ram.BlockRAM`) and it reads every cycle.
+    (:class:`~attnhw.hdl.block_ram.BlockRAM`) and it reads every cycle.
 
     Members
     -------

@@ -1,4 +1,4 @@
-"""Payload layouts of the core's ports, derived from :class:`golden.params.AttnParams`.
+"""Payload layouts of the core's ports, derived from :class:`attnhw.golden.params.AttnParams`.
 
 Verilog port bit order follows the layout field order, LSB first (see README).
 """

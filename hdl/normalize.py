@@ -16,7 +16,7 @@ __all__ = ["Normalize"]
 class Normalize(wiring.Component):
     """Divides each accumulator by the row's sum, rounded half up and saturated.
 
-    Golden: ``golden.attention.normalize``: ``Q = floor(N / D)`` with
+    Golden: ``attnhw.golden.attention.normalize``: ``Q = floor(N / D)`` with
     ``N = 2*acc + (2^w + 1)*l`` and ``D = 2*l``, saturated to ``[0, 2^w - 1]``, and
     ``o = Q - 2^(w-1)``, which equals ``sat_w(floor(acc/l + 1/2))``. A row whose keys
     were all masked has ``l = 0`` and outputs 0.
@@ -26,7 +26,7 @@ class Normalize(wiring.Component):
     previous one, so the divider is free when it arrives: nothing in between has an
     enable, and each lane loads from its own copy of the valid bit.
 
-    Each lane has two iterative non-restoring dividers (:func:`hdl.divider.divider_bank`,
+    Each lane has two iterative non-restoring dividers (:func:`attnhw.hdl.divider.divider_bank`,
     two banks that take the slices in turn): one cycle to load, ``w`` quotient bits
     of two cycles each (a ``sum_width + 4``-bit add or subtract, its carry chain
     split in halves), one cycle to hand over, so a bank takes ``2w + 2`` cycles and

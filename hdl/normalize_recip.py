@@ -5,7 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.normalize import recip_table
+from attnhw.golden.normalize import recip_table
 
 from .pipeline import delay
 from .layouts import out_layout, row_layout
@@ -24,13 +24,13 @@ class NormalizeRecip(wiring.Component):
     """``norm_method`` ``"recip_nr"`` or ``"recip_lut"``: one reciprocal per beat, then
     one multiply per lane; a slice per cycle (the divider needs ``w + 2``).
 
-    Golden: ``golden.normalize.quotient``: ``k = floor(log2 l)``, ``m = l / 2^k`` in
+    Golden: ``attnhw.golden.normalize.quotient``: ``k = floor(log2 l)``, ``m = l / 2^k`` in
     ``u1.(S-1)``, ``r0 = table[R bits of m below its leading one]`` (``u1.P``),
     ``"recip_nr"``: ``r = r0 (2^(P+1) - (m r0 >> P)) >> P``; then
     ``q = (floor(acc r / 2^(P+k-1)) + 1) >> 1`` (= ``round(acc r / 2^(P+k))``),
     saturated to ``w`` bits; 0 when ``l = 0``.
 
-    Members: ``i`` and ``o`` as :class:`hdl.normalize.Normalize` (the two are
+    Members: ``i`` and ``o`` as :class:`attnhw.hdl.normalize.Normalize` (the two are
     interchangeable in the core).
 
     Latency: 9 cycles (``"recip_nr"``) or 7 (``"recip_lut"``); every stage stalls

@@ -22,7 +22,7 @@ def _clamp(x, limit):
 class OnlineSoftmax(wiring.Component):
     """Per key: the running max ``M``, the rescale shift, the exp weight and the sum.
 
-    Golden: ``golden.attention.running_max``, ``exp_weights``, ``online_sum``.
+    Golden: ``attnhw.golden.attention.running_max``, ``exp_weights``, ``online_sum``.
     The max is kept an integer (Softermax), ``M = max floor(x) + 1`` over the unmasked
     keys so far, so rescaling the sum and the accumulator by ``2^(M_old - M_new)`` is a
     right shift by ``delta``; a query starts afresh after a key with ``last``.

@@ -16,7 +16,7 @@ class RowBuffer(wiring.Component):
     FPGAs) with its own copies of the write enable and of both pointers, so no
     control signal reaches the whole ~700-bit word. Reads are asynchronous.
 
-    The writer must hold a credit for each word it writes (``hdl.credits``): there is
+    The writer must hold a credit for each word it writes (``attnhw.hdl.credits``): there is
     no ``w_ready``, and a write into a full buffer is lost.
 
     Parameters

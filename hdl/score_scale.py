@@ -26,7 +26,7 @@ def _chunks(width, is_signed):
 class ScoreScale(wiring.Component):
     """``x = floor(score * scale / 2^(scale_frac - F))``.
 
-    Golden: ``golden.attention.scale_score``. ``scale`` carries the quantisation
+    Golden: ``attnhw.golden.attention.scale_score``. ``scale`` carries the quantisation
     scales, ``1/sqrt(d)`` and ``log2(e)``, so ``x`` is the softmax input in base 2.
     The wide product is built from registered DSP-sized partial products summed in
     a registered adder tree, so no stage holds more than one multiplier or one adder.
@@ -39,7 +39,7 @@ class ScoreScale(wiring.Component):
         ``{x: s(x_width - F).F, tag}``
 
     Latency: :attr:`latency` cycles (operands and partial products in
-    :class:`~hdl.multiplier.Multiplier`, adder tree, shift).
+    :class:`~attnhw.hdl.multiplier.Multiplier`, adder tree, shift).
     """
 
     def __init__(self, params, tag_shape=0):

@@ -1,12 +1,12 @@
 """Engine jobs: a list of heads (tensors, padding bits, settings) as port beats, and
-the golden rows they must produce (``golden.engine``)."""
+the golden rows they must produce (``attnhw.golden.engine``)."""
 
 import numpy as np
 
-from golden.engine import check_mode, engine_attention
-from golden.scale import scale_to_port
-from hdl.engine import engine_out_layout, engine_query_layout, engine_settings_layout
-from hdl.layouts import kv_layout
+from attnhw.golden.engine import check_mode, engine_attention
+from attnhw.golden.scale import scale_to_port
+from attnhw.hdl.engine import engine_out_layout, engine_query_layout, engine_settings_layout
+from attnhw.hdl.layouts import kv_layout
 
 from .payload import pack, unpack
 
@@ -81,7 +81,7 @@ def rows_from_beats(p, words):
 
 
 def misplaced_last_candidates(p, heads):
-    """Beat indices where a ``tlast`` would be misplaced (golden.framing: ignored, and
+    """Beat indices where a ``tlast`` would be misplaced (attnhw.golden.framing: ignored, and
     a STATUS bit raised): ``(kv, q)``, every ``kv`` beat but a key's final one and
     every ``q`` beat but a query's final one."""
     kv = np.arange(sum(len(h["k"]) for h in heads) * p.slices)
@@ -91,7 +91,7 @@ def misplaced_last_candidates(p, heads):
 
 def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
                q_last_flips=()):
-    """Write a job for ``sim.tb_engine``: the parameters, each head's tensors and
+    """Write a job for ``attnhw.sim.tb_engine``: the parameters, each head's tensors and
     settings, the stall options, and the ``kv``/``q`` beats that carry a misplaced
     ``tlast`` (from :func:`misplaced_last_candidates`)."""
     import json
@@ -111,7 +111,7 @@ def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
 def load_heads(path):
     """Inverse of :func:`save_heads`: ``(params, heads, options)``."""
     import json
-    from golden.params import AttnParams
+    from attnhw.golden.params import AttnParams
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
         heads = [dict(q=f[f"q{h}"], k=f[f"k{h}"], v=f[f"v{h}"], pad=f[f"pad{h}"], **s)

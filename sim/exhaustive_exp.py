@@ -12,10 +12,11 @@ import time
 import numpy as np
 from amaranth.back import verilog
 
-from golden.exp2 import exp2_weight
-from hdl.exp2 import Exp2
+from attnhw.golden.exp2 import exp2_weight
+from attnhw.hdl.exp2 import Exp2
 
-from .runner import ROOT, VERILATOR_WAIVERS, setup_verilator
+from .paths import build_root
+from .runner import VERILATOR_WAIVERS, setup_verilator
 
 __all__ = ["check_exp_exhaustive"]
 
@@ -59,7 +60,7 @@ def check_exp_exhaustive(p, work_dir=None, unit=Exp2):
     """Run the exp unit (``unit``, a subclass to test the check) for ``p`` on every
     input; returns a summary dict."""
     setup_verilator()
-    work = pathlib.Path(work_dir or ROOT / "build" / "exhaustive_exp")
+    work = pathlib.Path(work_dir or build_root() / "exhaustive_exp")
     work.mkdir(parents=True, exist_ok=True)
     F, n_bits = p.score_frac_bits, p.exp_shift_limit.bit_length()
     # A 1-bit tag (held 0): a zero-width one would emit `[-1:0]` wires.

@@ -8,10 +8,10 @@ import json
 
 import numpy as np
 
-from golden.attention import attention
-from golden.framing import split_queries
-from golden.params import AttnParams
-from hdl.layouts import kv_layout, out_layout, query_layout
+from attnhw.golden.attention import attention
+from attnhw.golden.framing import split_queries
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.layouts import kv_layout, out_layout, query_layout
 
 from .payload import pack, unpack
 
@@ -40,7 +40,7 @@ def with_faults(job, *, last_flips=(), o_hold=(), starve=(), prelude=None, reset
     """A copy of ``job`` with faults injected:
 
     - ``last_flips``: kv beat indices whose ``last`` bit is toggled (misplaced or
-      missing ``last``; the expected rows follow ``golden.framing``);
+      missing ``last``; the expected rows follow ``attnhw.golden.framing``);
     - ``o_hold`` / ``starve``: ``(first_cycle, cycles)`` windows in which the output is
       back-pressured / no input beat is offered;
     - ``prelude``: another job run first and cut short by a reset after
@@ -101,7 +101,7 @@ def input_beats(job, prefix=""):
 
 def expected_from_beats(p, q_words, kv_words):
     """Golden output rows ``(Q, d)`` for the beats the core accepted, framed into
-    queries by :func:`golden.framing.split_queries`."""
+    queries by :func:`attnhw.golden.framing.split_queries`."""
     qb = unpack(query_layout(p), q_words)
     kvb = unpack(kv_layout(p), kv_words)
     nq = len(q_words) // p.slices

@@ -1,13 +1,13 @@
 """Vectorised packing of stream payloads to/from the flat Verilog port bits.
 
-Offsets and widths come from the Amaranth layouts in ``hdl.layouts`` (the single
+Offsets and widths come from the Amaranth layouts in ``attnhw.hdl.layouts`` (the single
 source of the bit order); the bits are moved with NumPy, ~100x faster per beat
 than ``Layout.const``.
 """
 
 import numpy as np
 
-from hdl.layouts import bit_fields
+from attnhw.hdl.layouts import bit_fields
 
 __all__ = ["pack", "unpack"]
 

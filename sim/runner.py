@@ -1,8 +1,8 @@
-"""Build and run the cocotb testbenches of the core (``sim.tb_core``) and of the engine
-(``sim.tb_engine``) on Verilator (default) or Icarus.
+"""Build and run the cocotb testbenches of the core (``attnhw.sim.tb_core``) and of the engine
+(``attnhw.sim.tb_engine``) on Verilator (default) or Icarus.
 
 Builds are cached per (generated Verilog, simulator, build options, waves) under
-``build/sim/<simulator>-<hash>``: the first Verilator build of a configuration
+``build/sim/<simulator>-<hash>`` (:func:`attnhw.sim.paths.build_root`): the first Verilator build of a configuration
 takes tens of seconds, later runs reuse it.
 """
 
@@ -16,14 +16,14 @@ import sys
 import tempfile
 import threading
 
-from hdl.emit import generate_verilog, top_name
+from attnhw.hdl.emit import generate_verilog, top_name
 
 from .jobs import save_job
+from .paths import build_root
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "VERILATOR_WAIVERS", "build", "run_job",
-           "run_engine_job", "setup_verilator", "ROOT"]
+           "run_engine_job", "setup_verilator"]
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 SIMULATORS = ("verilator", "icarus")
 
 # Verilator warnings waived for the generated Verilog, for simulation and for
@@ -96,7 +96,7 @@ def build(p, simulator="verilator", waves=False, log=print, top="core", netlist=
     key = hashlib.sha256(f"{simulator}|{waves}|{build_args}|{timescale}|{verilog}|"
                          f"{model_text}|{includes}".encode())
     key = key.hexdigest()[:12]
-    build_dir = ROOT / "build" / "sim" / f"{simulator}-{key}"
+    build_dir = build_root() / "sim" / f"{simulator}-{key}"
     build_dir.parent.mkdir(parents=True, exist_ok=True)
     # One build per key at a time: a second process (another test run) waits for it.
     with open(build_dir.parent / f"{build_dir.name}.lock", "w") as lock:
@@ -109,7 +109,7 @@ def build(p, simulator="verilator", waves=False, log=print, top="core", netlist=
         build_dir.mkdir(parents=True)
         source = build_dir / f"{name}.v"
         source.write_text(verilog)
-        log(f"building the {simulator} model in {build_dir.relative_to(ROOT)} "
+        log(f"building the {simulator} model in {build_dir} "
             "(first time for these parameters; takes up to a minute)")
         try:
             get_runner(simulator).build(
@@ -159,16 +159,15 @@ def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
     from cocotb_tools.runner import get_runner
 
     build_dir = build(p, simulator, waves, log, top=top, netlist=netlist)
-    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"{top}-", dir=ROOT / "build" / "sim"))
+    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"{top}-", dir=build_dir.parent))
     work.mkdir(parents=True, exist_ok=True)
     job_path, result_path, progress_path = work / "job.npz", work / "result.json", work / "progress.txt"
     save(job_path)
     env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
-           "ATTNHW_PROGRESS": str(progress_path),
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+           "ATTNHW_PROGRESS": str(progress_path)}
     with _ProgressReporter(progress_path, log):
         get_runner(simulator).test(
-            test_module=f"sim.tb_{top}", hdl_toplevel=top_name(top), hdl_toplevel_lang="verilog",
+            test_module=f"attnhw.sim.tb_{top}", hdl_toplevel=top_name(top), hdl_toplevel_lang="verilog",
             build_dir=build_dir, test_dir=work, extra_env=env, waves=waves,
             log_file=work / "sim.log")
     if not result_path.exists():
@@ -183,10 +182,10 @@ def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
 
 
 def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print, netlist=None):
-    """Simulate ``job`` (see :func:`sim.jobs.make_job`) on the core (or its ``netlist``,
+    """Simulate ``job`` (see :func:`attnhw.sim.jobs.make_job`) on the core (or its ``netlist``,
     see :func:`build`); returns the summary dict with the output rows under ``"o"``
     and the golden rows under ``"expect"``."""
-    from golden.params import AttnParams
+    from attnhw.golden.params import AttnParams
 
     p = AttnParams(**json.loads(job["params"]))
     return _run_testbench("core", p, lambda path: save_job(path, job), simulator, waves,
@@ -195,7 +194,7 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print, n
 
 def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator",
                    waves=False, work_dir=None, log=print, kv_last_flips=(), q_last_flips=()):
-    """Simulate the engine on ``heads`` (``sim.engine_job.random_head`` dicts), with a
+    """Simulate the engine on ``heads`` (``attnhw.sim.engine_job.random_head`` dicts), with a
     misplaced ``tlast`` on the ``kv``/``q`` beats listed; returns the testbench's
     summary dict (cycles, mismatches, STATUS, simulator speed, ``"o"`` rows)."""
     from .engine_job import save_heads

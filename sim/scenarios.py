@@ -8,7 +8,7 @@ scale 0, and random rows of random length.
 
 import numpy as np
 
-from golden.quantize import random_problem
+from attnhw.golden.quantize import random_problem
 
 from .jobs import make_job
 

@@ -7,7 +7,7 @@ before its beat is taken), the output with random backpressure; handshakes are
 sampled at the falling edge, when everything has settled. The model (golden)
 consumes the beats the monitors saw accepted, and every output word is compared.
 
-Faults a job may carry (``sim.jobs.with_faults``): toggled ``last`` bits, windows of
+Faults a job may carry (``attnhw.sim.jobs.with_faults``): toggled ``last`` bits, windows of
 held backpressure or starved inputs, and a prelude job cut short by a reset, after
 which the core must be idle and the job must come out exactly as if alone.
 """
@@ -20,8 +20,8 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from golden.framing import split_queries
-from hdl.layouts import kv_layout
+from attnhw.golden.framing import split_queries
+from attnhw.hdl.layouts import kv_layout
 
 from .jobs import RESET_PORTS, expected_from_beats, input_beats, load_job, outputs_from_beats
 
@@ -163,7 +163,7 @@ async def run_job(dut):
     rng = np.random.default_rng(job["seed"])
     q_words, kv_words = input_beats(job)
     last_bit = kv_layout(p)["last"].offset
-    # Rows the job can produce: queries the kv stream closes (golden.framing).
+    # Rows the job can produce: queries the kv stream closes (attnhw.golden.framing).
     bounds, _ = split_queries(p, [(w >> last_bit) & 1 for w in kv_words])
     n_out = min(len(job["q"]), len(bounds)) * p.slices
 

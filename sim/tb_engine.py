@@ -1,12 +1,12 @@
 """cocotb testbench of the engine's AXI4-Stream top level (runs inside the simulator).
 
-Reads the heads of the job named by ``ATTNHW_JOB`` (``sim.engine_job.save_heads``).
+Reads the heads of the job named by ``ATTNHW_JOB`` (``attnhw.sim.engine_job.save_heads``).
 Before each head's queries the q driver writes the head's settings through the CSR
 port (SCALE, MODE, OFFSET, KEY_LIMIT); K/V beats of later heads flow independently,
 so the next head loads while the current one computes. Both inputs get random idle
 gaps, the output random backpressure; handshakes are sampled at the falling edge.
 Every output word, ``tuser`` (row end) and ``tlast`` (head end) is compared with
-``golden.engine``; then the output is watched for extra beats (drain check), and
+``attnhw.golden.engine``; then the output is watched for extra beats (drain check), and
 STATUS is read through the CSR port (the bits the job's misplaced ``tlast`` flags
 raise), cleared by a write and read again. The summary (cycles, stalls, simulator
 speed) goes to ``ATTNHW_RESULT``.
@@ -21,7 +21,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, RisingEdge
 
-from hdl.axis_engine import CSR, STATUS_BITS
+from attnhw.hdl.axis_engine import CSR, STATUS_BITS
 
 from .engine_job import expected_rows, kv_beats, load_heads, q_beats, rows_from_beats
 

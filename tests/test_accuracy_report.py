@@ -7,9 +7,9 @@ import pathlib
 import numpy as np
 
 from attnhw.accuracy import DISTRIBUTIONS, our_variants, run_accuracy
-from golden.attention import softmax_probs
-from golden.params import AttnParams
-from golden.peers import PEERS, hls4ml_softmax_stable, ibert_int_softmax, softermax
+from attnhw.golden.attention import softmax_probs
+from attnhw.golden.params import AttnParams
+from attnhw.golden.peers import PEERS, hls4ml_softmax_stable, ibert_int_softmax, softermax
 
 EQUAL = np.zeros((1, 4), dtype=np.int64)       # four equal scores: 1/4 each
 NONE = np.zeros((1, 4), dtype=bool)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from attnhw.cli import main
-from golden.attention import attention
-from golden.params import AttnParams, ParamError
+from attnhw.golden.attention import attention
+from attnhw.golden.params import AttnParams, ParamError
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 

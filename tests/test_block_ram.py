@@ -1,4 +1,4 @@
-"""hdl.block_ram.BlockRAM: the ECP5 array of DP16KD instances (simulated with
+"""attnhw.hdl.block_ram.BlockRAM: the ECP5 array of DP16KD instances (simulated with
 sim/models/DP16KD.v on Icarus) gives, cycle for cycle, the words that the generic
 Memory version gives under Amaranth's simulator, and those are the words written."""
 
@@ -10,8 +10,8 @@ from amaranth.back import verilog
 from amaranth.sim import Simulator
 
 from attnhw.synth import platform
-from hdl.block_ram import BlockRAM, ecp5_tiling
-from sim.runner import ROOT
+from attnhw.hdl.block_ram import BlockRAM, ecp5_tiling
+from attnhw.sim.paths import MODELS
 from tests.conftest import need_icarus
 
 CYCLES = 600
@@ -99,7 +99,7 @@ endmodule
 """
     (tmp_path / "tb.v").write_text(tb)
     subprocess.run(["iverilog", "-g2012", "-o", "tb.vvp", "tb.v", "bram.v",
-                    str(ROOT / "sim" / "models" / "DP16KD.v")],
+                    str(MODELS / "DP16KD.v")],
                    cwd=tmp_path, check=True, capture_output=True)
     subprocess.run(["vvp", "-n", "tb.vvp"], cwd=tmp_path, check=True, capture_output=True)
     return [int(line, 16) if "x" not in line else None

@@ -8,11 +8,11 @@ import os
 import numpy as np
 import pytest
 
-from golden.framing import split_queries
-from golden.params import AttnParams
-from sim.jobs import with_faults
-from sim.runner import run_job
-from sim.scenarios import head_job, scenario_job
+from attnhw.golden.framing import split_queries
+from attnhw.golden.params import AttnParams
+from attnhw.sim.jobs import with_faults
+from attnhw.sim.runner import run_job
+from attnhw.sim.scenarios import head_job, scenario_job
 
 SIM = os.environ.get("SIM", "verilator")
 # Small: 3 beats per key (a slice count that is not a power of two: `attnhw soak` found

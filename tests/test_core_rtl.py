@@ -7,9 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from golden.params import AttnParams
-from sim.runner import run_job
-from sim.scenarios import head_job, scenario_job
+from attnhw.golden.params import AttnParams
+from attnhw.sim.runner import run_job
+from attnhw.sim.scenarios import head_job, scenario_job
 
 SIM = os.environ.get("SIM", "verilator")
 

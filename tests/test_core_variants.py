@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from sim.runner import run_job
-from sim.scenarios import head_job
+from attnhw.sim.runner import run_job
+from attnhw.sim.scenarios import head_job
 from tests.test_core_rtl import VARIANTS
 
 SIM = os.environ.get("SIM", "verilator")

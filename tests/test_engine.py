@@ -1,4 +1,4 @@
-"""The engine (hdl.engine) in Amaranth's simulator against golden.engine: several
+"""The engine (attnhw.hdl.engine) in Amaranth's simulator against attnhw.golden.engine: several
 heads per run (double-buffered K/V), random masks and settings, random gaps on both
 inputs and random backpressure on the output; every word and flag compared."""
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden.engine import check_mode, engine_mask, key_limits
-from golden.params import AttnParams
-from hdl.engine import AttentionEngine
-from sim.amaranth_streams import receive, send
-from sim.engine_job import expected_rows, kv_beats, q_beats, random_head, rows_from_beats
+from attnhw.golden.engine import check_mode, engine_mask, key_limits
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.engine import AttentionEngine
+from attnhw.sim.amaranth_streams import receive, send
+from attnhw.sim.engine_job import expected_rows, kv_beats, q_beats, random_head, rows_from_beats
 
 
 def run_engine(p, heads, seed, gap=0.3, stall=0.3):
@@ -78,7 +78,7 @@ def test_engine_matches_golden(d, lanes, w, n, block):
 
 def test_mask_rule_and_hardware_limit_agree():
     """``engine_mask`` (the rule as stated) against a loop, and the hardware's form
-    (one limit per query, ``golden.engine.key_limits``) against ``engine_mask``."""
+    (one limit per query, ``attnhw.golden.engine.key_limits``) against ``engine_mask``."""
     p = AttnParams(max_seq_len=32)
     rng = np.random.default_rng(3)
     for _ in range(200):

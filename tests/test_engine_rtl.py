@@ -1,7 +1,7 @@
 """The engine's AXI4-Stream top level in cocotb on Verilator (or Icarus with
 SIM=icarus): several heads with random masks and CSR settings, random gaps on both
 input streams and random backpressure; every output word, row-end (tuser) and
-head-end (tlast) flag equals golden.engine, and the CSR identification registers and
+head-end (tlast) flag equals attnhw.golden.engine, and the CSR identification registers and
 STATUS read back as they should."""
 
 import os
@@ -9,9 +9,9 @@ import os
 import numpy as np
 import pytest
 
-from golden.params import AttnParams
-from sim.engine_job import misplaced_last_candidates, random_head
-from sim.runner import run_engine_job
+from attnhw.golden.params import AttnParams
+from attnhw.sim.engine_job import misplaced_last_candidates, random_head
+from attnhw.sim.runner import run_engine_job
 
 SIM = os.environ.get("SIM", "verilator")
 

@@ -4,11 +4,11 @@ broken variant fails with a counterexample trace (so no property holds vacuously
 
 import pytest
 
-from golden.params import AttnParams
-from hdl.exp2 import Exp2
-from sim.exhaustive_exp import check_exp_exhaustive
-from sim.formal.harnesses import PROPERTIES
-from sim.formal.sby import run_property
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.exp2 import Exp2
+from attnhw.sim.exhaustive_exp import check_exp_exhaustive
+from attnhw.sim.formal.harnesses import PROPERTIES
+from attnhw.sim.formal.sby import run_property
 
 BY_NAME = {p.name: p for p in PROPERTIES}
 FAST = ["skid_buffer", "no_overflow_n2", "no_overflow_n8", "exp_monotone", "exp_matches_spec"]

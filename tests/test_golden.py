@@ -6,11 +6,11 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from golden.attention import attention, normalize
-from golden.params import AttnParams, ParamError
-from golden.quantize import random_problem
-from golden.reference import attention_float, error_stats
-from golden.scale import port_to_scale, scale_to_port
+from attnhw.golden.attention import attention, normalize
+from attnhw.golden.params import AttnParams, ParamError
+from attnhw.golden.quantize import random_problem
+from attnhw.golden.reference import attention_float, error_stats
+from attnhw.golden.scale import port_to_scale, scale_to_port
 
 
 @pytest.mark.parametrize("kw, message", [

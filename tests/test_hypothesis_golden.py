@@ -10,12 +10,12 @@ import numpy as np
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from golden.attention import attention, scale_score
-from golden.exp2 import exp2_weight
-from golden.params import AttnParams, ParamError
-from golden.reference import attention_float, error_stats
-from hdl.exp2 import Exp2
-from hdl.score_scale import ScoreScale
+from attnhw.golden.attention import attention, scale_score
+from attnhw.golden.exp2 import exp2_weight
+from attnhw.golden.params import AttnParams, ParamError
+from attnhw.golden.reference import attention_float, error_stats
+from attnhw.hdl.exp2 import Exp2
+from attnhw.hdl.score_scale import ScoreScale
 from tests.unit_sim import run_stream_unit
 
 SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,8 @@ from amaranth.hdl import Fragment, Instance, Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
 from attnhw.synth import platform, tool_path, yosys_script
-from hdl.multiplier import Multiplier, fits_mult18
-from hdl.replicate import register_copies
+from attnhw.hdl.multiplier import Multiplier, fits_mult18
+from attnhw.hdl.replicate import register_copies
 
 
 @pytest.mark.parametrize("a_shape, b_shape", [(signed(8), signed(8)), (unsigned(17), signed(8)),

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from golden.params import AttnParams
-from hdl.layouts import kv_layout, out_layout, query_layout
-from sim.payload import pack, unpack
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.layouts import kv_layout, out_layout, query_layout
+from attnhw.sim.payload import pack, unpack
 
 
 @pytest.mark.parametrize("kw", [dict(), dict(head_dim=16, data_width=16, lanes=4), dict(head_dim=8, lanes=1, data_width=3)])

@@ -4,10 +4,10 @@ ATTNHW_REQUIRE_ICARUS=1, so in CI a missing Icarus fails instead of skipping."""
 
 import numpy as np
 
-from golden.params import AttnParams
-from sim.jobs import with_faults
-from sim.runner import run_job
-from sim.scenarios import head_job, scenario_job
+from attnhw.golden.params import AttnParams
+from attnhw.sim.jobs import with_faults
+from attnhw.sim.runner import run_job
+from attnhw.sim.scenarios import head_job, scenario_job
 from tests.conftest import need_icarus
 
 P = AttnParams(head_dim=8, lanes=4, max_seq_len=32)

@@ -5,7 +5,7 @@ import pytest
 from amaranth.back import rtlil
 
 from attnhw.synth import critical_path
-from golden.params import AttnParams
+from attnhw.golden.params import AttnParams
 from attnhw.synth_harness import READY_TIED, UNITS, SynthHarness, unit_component
 
 
@@ -92,7 +92,7 @@ def test_ice40_gets_the_one_bank_divider():
     """Elaborated for iCE40 the normaliser has one bank of one-cycle steps (fewer logic
     cells; its clock leaves room for the whole carry chain), elsewhere two split banks."""
     from attnhw.synth import platform
-    from hdl.normalize import Normalize
+    from attnhw.hdl.normalize import Normalize
     p = AttnParams(head_dim=8, lanes=4, max_seq_len=16)
     text = {t: rtlil.convert(Normalize(p), name="top", platform=platform(t), emit_src=False)
             for t in ("ice40", "ecp5")}

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from golden.attention import dot_product, scale_score
-from golden.params import AttnParams
-from hdl.dot_product import DotProduct
-from hdl.score_scale import ScoreScale
+from attnhw.golden.attention import dot_product, scale_score
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.dot_product import DotProduct
+from attnhw.hdl.score_scale import ScoreScale
 from tests.unit_sim import run_stream_unit
 
 

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from golden.exp2 import exp2_frac, exp2_weight
-from golden.params import AttnParams
-from hdl.exp2 import Exp2
+from attnhw.golden.exp2 import exp2_frac, exp2_weight
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.exp2 import Exp2
 from tests.unit_sim import run_stream_unit
 
 

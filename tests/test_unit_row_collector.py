@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden.params import AttnParams
-from hdl.row_collector import RowCollector
-from sim.amaranth_streams import receive, send
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.row_collector import RowCollector
+from attnhw.sim.amaranth_streams import receive, send
 
 
 def _job(p, blocks, rng):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hdl.skid_buffer import SkidBuffer
+from attnhw.hdl.skid_buffer import SkidBuffer
 from tests.unit_sim import run_stream_unit
 
 

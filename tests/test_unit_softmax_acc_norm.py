@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from golden.attention import attention, normalize, online_sum
-from golden.params import AttnParams
-from golden.quantize import random_problem
-from hdl.accumulator import Accumulator
-from hdl.normalize import Normalize
-from hdl.normalize_recip import normalizer
-from hdl.online_softmax import OnlineSoftmax
+from attnhw.golden.attention import attention, normalize, online_sum
+from attnhw.golden.params import AttnParams
+from attnhw.golden.quantize import random_problem
+from attnhw.hdl.accumulator import Accumulator
+from attnhw.hdl.normalize import Normalize
+from attnhw.hdl.normalize_recip import normalizer
+from attnhw.hdl.online_softmax import OnlineSoftmax
 from tests.unit_sim import run_stream_unit
 
 SMALL = dict(head_dim=8, lanes=2, max_seq_len=64)

@@ -2,7 +2,7 @@
 
 from amaranth.sim import Simulator
 
-from sim.amaranth_streams import receive, send
+from attnhw.sim.amaranth_streams import receive, send
 
 __all__ = ["run_stream_unit"]
 

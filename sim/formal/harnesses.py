@@ -14,13 +14,13 @@ from amaranth.hdl import Assert, Assume, Cover
 from amaranth.hdl import Array, Const, Elaboratable, Module, Mux, ResetSignal, Signal, Value
 from amaranth.lib import wiring
 
-from golden.params import AttnParams
-from hdl.accumulator import Accumulator
-from hdl.core import AttentionCore
-from hdl.exp2 import Exp2
-from golden.exp2 import exp2_table
-from hdl.online_softmax import OnlineSoftmax
-from hdl.skid_buffer import SkidBuffer
+from attnhw.golden.params import AttnParams
+from attnhw.hdl.accumulator import Accumulator
+from attnhw.hdl.core import AttentionCore
+from attnhw.hdl.exp2 import Exp2
+from attnhw.golden.exp2 import exp2_table
+from attnhw.hdl.online_softmax import OnlineSoftmax
+from attnhw.hdl.skid_buffer import SkidBuffer
 
 __all__ = ["Property", "PROPERTIES", "widened"]
 
@@ -244,7 +244,7 @@ def exp_monotone(broken):
 
 
 def exp_matches_spec(broken):
-    """The pipelined exp unit equals the golden formula (``golden.exp2.exp2_weight``:
+    """The pipelined exp unit equals the golden formula (``attnhw.golden.exp2.exp2_weight``:
     table base + rounded slope * low bits, then ``((V >> (n+1)) + 1) >> 1`` saturated
     at ``2^E - 1``) written
     out combinationally, and lies in ``[0, 2^E - 1]``, for every input. ``broken``: the rounding constant dropped
@@ -288,7 +288,7 @@ def _core_params():
 def core_protocol(broken):
     """The whole core at the smallest widths, any inputs, any stalls: the output
     follows the valid/ready rule; ``last`` marks exactly each row's final beat; no row
-    leaves before its query's keys are closed (``golden.framing``) and no key is taken
+    leaves before its query's keys are closed (``attnhw.golden.framing``) and no key is taken
     without a loaded query; the error flags rise exactly on the framing faults.
     ``broken``: the output's ``last`` inverted."""
     p = _core_params()

@@ -14,7 +14,7 @@ import time
 
 from amaranth.back import rtlil
 
-from ..runner import ROOT
+from ..paths import build_root
 
 __all__ = ["run_property", "FormalToolMissing"]
 
@@ -62,7 +62,7 @@ def run_property(prop, broken=False, cover=False, out_dir=None, timeout=1800):
     yices = _tool("yices-smt2")
     mode = "cover" if cover else prop.mode
     tag = prop.name + ("-broken" if broken else "") + ("-cover" if cover else "")
-    folder = pathlib.Path(out_dir or ROOT / "build" / "formal") / tag
+    folder = pathlib.Path(out_dir or build_root() / "formal") / tag
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -1,0 +1,7 @@
+"""``python -m attnhw``: the same command line as ``attnhw``."""
+
+import sys
+
+from attnhw.cli import main
+
+sys.exit(main())

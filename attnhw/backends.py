@@ -1,0 +1,73 @@
+"""Where :func:`attnhw.sdpa` computes: the golden model, the core's RTL or the engine's
+RTL (both on Verilator or Icarus). All three take the same integers and give the same
+integers; the RTL backends also check every word against golden as they run.
+
+Each takes integer ``q (..., L, d)``, ``k, v (..., S, d)``, the scale port per head
+``port (...)`` and ``masked (..., L, S)`` (True where a query does not see a key), and
+returns the integer output ``(..., L, d)``.
+"""
+
+import numpy as np
+
+from attnhw.golden.attention import attention
+
+__all__ = ["BACKENDS", "run_backend"]
+
+BACKENDS = ("golden", "rtl", "engine")
+
+
+def run_backend(backend, p, qi, ki, vi, port, masked, *, engine_form=None,
+                simulator="verilator", log=print):
+    """Dispatch to a backend. ``engine_form``: ``(key_pad (..., S), causal_offset or
+    None)`` describing ``masked`` in the engine's terms (needed for ``"engine"``)."""
+    if backend == "golden":
+        return attention(qi, ki, vi, np.asarray(port)[..., None], p, masked)
+    if backend == "rtl":
+        return _core_rtl(p, qi, ki, vi, port, masked, simulator, log)
+    if backend == "engine":
+        return _engine_rtl(p, qi, ki, vi, port, *engine_form, simulator, log)
+    raise ValueError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def _core_rtl(p, qi, ki, vi, port, masked, simulator, log):
+    """The core: one job of ``B·L`` queries, each with its head's keys and scale."""
+    from attnhw.sim.jobs import make_job
+    from attnhw.sim.runner import run_job
+    nq, nk, d = qi.shape[-2], ki.shape[-2], p.head_dim
+    batch = qi.shape[:-2]
+    nb = int(np.prod(batch, dtype=np.int64))
+    q = qi.reshape(nb * nq, d)
+    k = np.repeat(ki.reshape(nb, 1, nk, d), nq, axis=1).reshape(nb * nq, nk, d)
+    v = np.repeat(vi.reshape(nb, 1, nk, d), nq, axis=1).reshape(nb * nq, nk, d)
+    m = np.broadcast_to(masked, batch + (nq, nk)).reshape(nb * nq, nk)
+    scale = np.repeat(np.broadcast_to(port, batch).reshape(nb), nq)
+    log(f"simulating {nb * nq} queries x {nk} keys on the core ({simulator}) ...")
+    res = run_job(make_job(p, q, k, v, m, scale), simulator=simulator, log=log)
+    if res["mismatches"] or res["missing_rows"]:
+        raise RuntimeError(f"RTL differs from the golden model in {res['mismatches']} words "
+                           f"({res['missing_rows']} rows missing); see {res['work_dir']}")
+    return res["o"].reshape(batch + (nq, d))
+
+
+def _engine_rtl(p, qi, ki, vi, port, key_pad, offset, simulator, log):
+    """The engine: one head per leading index, its masks as key padding bits and the
+    causal register (``offset``; None: not causal)."""
+    from attnhw.golden.engine import check_mode
+    from attnhw.sim.runner import run_engine_job
+    nq, nk, d = qi.shape[-2], ki.shape[-2], p.head_dim
+    batch = qi.shape[:-2]
+    check_mode(p, 0, offset or 0)
+    pads = np.broadcast_to(key_pad, batch + (nk,)).reshape(-1, nk)
+    ports = np.broadcast_to(port, batch).reshape(-1)
+    heads = [dict(q=q, k=k, v=v, pad=pad, scale=int(s), causal=offset is not None,
+                  offset=int(offset or 0), key_limit=0)
+             for q, k, v, pad, s in zip(qi.reshape(-1, nq, d), ki.reshape(-1, nk, d),
+                                        vi.reshape(-1, nk, d), pads, ports)]
+    log(f"simulating the engine: {len(heads)} heads x {nq} queries x {nk} keys, "
+        f"block {p.block}, on {simulator} ...")
+    res = run_engine_job(p, heads, simulator=simulator, log=log)
+    if res["mismatches"] or res["rows_out"] != res["rows_expected"]:
+        raise RuntimeError(f"the engine differs from the golden model in {res['mismatches']} "
+                           f"words; see {res['work_dir']}")
+    log(f"engine: {res['cycles']:,} cycles")
+    return res["o"].reshape(batch + (nq, d))
