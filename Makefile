@@ -5,15 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SIM ?= verilator
 ARGS ?=
-# A configuration that fits an iCE40 UP5K (8 DSPs): 16-bit exp weights and scale port.
-ICE40_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 256
-# The engine: on ECP5 d 64, lanes 16, K/V for 1024 keys (two banks) with four cores
-# (128 multipliers), and one core with K/V for 256 keys; on the UP5K the iCE40 core
-# above with K/V for 64 keys.
-ENGINE_PARAMS ?= --max-seq-len 1024 --block 4
-ENGINE_SMALL_PARAMS ?= --max-seq-len 256 --block 1
+# Named parameter sets (attnhw.golden.presets): the core on an iCE40 UP5K; the engine
+# on ECP5 (d 64, lanes 16, K/V for 1024 keys, four cores = 128 multipliers), one ECP5
+# core with K/V for 256 keys, and the iCE40 core with K/V for 64 keys.
+ICE40_PARAMS ?= --preset ice40
+ENGINE_PARAMS ?= --preset ecp5-engine
+ENGINE_SMALL_PARAMS ?= --preset ecp5-engine-small
 ENGINE_BENCH ?= 64:16:4,64:16:1
-ICE40_ENGINE_PARAMS ?= --head-dim 16 --lanes 2 --exp-bits 15 --scale-width 16 --scale-frac 22 --max-seq-len 64 --block 1
+ICE40_ENGINE_PARAMS ?= --preset ice40-engine
 
 .PHONY: all example verilog test lint synth synth-engine fmax-budget formal soak accuracy bench model-check clean distclean
 

@@ -17,6 +17,9 @@ __all__ = ["main"]
 
 def _add_params(parser):
     g = parser.add_argument_group("core parameters (attnhw.golden.params.AttnParams)")
+    g.add_argument("--preset", metavar="NAME", help="start from a named parameter set "
+                   "(attnhw.golden.presets: ice40, ice40-engine, ecp5-engine, ...); the flags "
+                   "below override it")
     choices = dict(exp_method=AttnParams.EXP_METHODS, norm_method=AttnParams.NORM_METHODS)
     for f in dataclasses.fields(AttnParams):
         default = f.default
@@ -33,6 +36,9 @@ def _add_params(parser):
 def _params(args):
     kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(AttnParams)
           if getattr(args, f.name) is not None}
+    if args.preset:
+        from attnhw.golden.presets import preset
+        return preset(args.preset, **kw)
     return AttnParams(**kw)
 
 

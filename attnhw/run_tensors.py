@@ -7,6 +7,7 @@ import pathlib
 import numpy as np
 
 from attnhw.golden.params import AttnParams
+from attnhw.golden.presets import PRESETS
 from attnhw.golden.reference import softmax_weighted_sum
 
 from .functional import params_for, sdpa
@@ -58,6 +59,8 @@ def run_files(p, args):
         raise ValueError(f"--q {q.shape} and --k {k.shape} must agree in the batch "
                          "dimensions and in d")
     given = {f: getattr(args, f) for f in AttnParams.field_names() if getattr(args, f) is not None}
+    if getattr(args, "preset", None):
+        given = {**PRESETS[args.preset], **given}
     p = params_for(q.shape[-1], AttnParams.max_seq_len, given)
     if q.shape[-1] != p.head_dim:
         raise ValueError(f"tensors have d={q.shape[-1]} but --head-dim is {p.head_dim}")

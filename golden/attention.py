@@ -22,7 +22,7 @@ Stages (names as the hdl units):
 import numpy as np
 
 from .exp2 import exp2_weight
-from .fixed import shift_right_floor
+from .fixed import shift_right_floor, signed_range
 from .normalize import normalize as _normalize, quotient as _quotient
 
 __all__ = ["dot_product", "scale_score", "running_max", "online_sum", "accumulate",
@@ -48,7 +48,7 @@ def _int_tensor(name, t):
 
 def check_inputs(q, k, v, masked, scale, p):
     """Validate shapes and ranges; raise ``ValueError`` naming the bad input."""
-    lo, hi = -(1 << (p.data_width - 1)), (1 << (p.data_width - 1)) - 1
+    lo, hi = signed_range(p.data_width)
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.ndim < 2 or t.shape[-1] != p.head_dim:
             raise ValueError(f"{name} must have shape (..., N, {p.head_dim}), got {t.shape}")

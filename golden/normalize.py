@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from .fixed import saturate
+
 __all__ = ["recip_table", "leading_one", "reciprocal", "quotient", "normalize"]
 
 
@@ -84,5 +86,4 @@ def quotient(numer, l, p):
 
 def normalize(acc, l, p):
     """``o = sat_w(round(acc / l))`` (``w``-bit signed); 0 for an all-masked row."""
-    lo, hi = -(1 << (p.data_width - 1)), (1 << (p.data_width - 1)) - 1
-    return np.clip(quotient(acc, l, p), lo, hi)
+    return saturate(quotient(acc, l, p), p.data_width)

@@ -3,6 +3,8 @@ value, and the error of the integer output measured in output LSBs."""
 
 import numpy as np
 
+from .fixed import signed_range
+
 __all__ = ["attention_float", "softmax_float", "softmax_weighted_sum", "error_stats"]
 
 
@@ -34,7 +36,7 @@ def attention_float(q, k, v, scale, p, masked=None):
 
 def error_stats(o_int, o_ref, p):
     """Error of integer outputs against the float reference, in output LSBs."""
-    lo, hi = -(1 << (p.data_width - 1)), (1 << (p.data_width - 1)) - 1
+    lo, hi = signed_range(p.data_width)
     err = np.asarray(o_int, dtype=np.float64) - o_ref
     rounded = np.clip(np.floor(o_ref + 0.5), lo, hi)
     return {

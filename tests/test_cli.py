@@ -93,8 +93,8 @@ def test_run_engine_backend_on_batch_heads_equals_golden(tmp_path, capsys):
     for backend in ("golden", "engine"):
         outs[backend] = tmp_path / f"o_{backend}.npy"
         code, _, err = _run(capsys, "run", "--q", str(f["q"]), "--k", str(f["k"]), "--v", str(f["v"]),
-                            "--key-mask", str(tmp_path / "mask.npy"), "--causal", "--lanes", "4",
-                            "--block", "2", "--max-seq-len", "16",
+                            "--key-mask", str(tmp_path / "mask.npy"), "--causal",
+                            "--preset", "test-engine",
                             "--backend", backend, "--out", str(outs[backend]))
         assert code == 0, err
     assert np.load(outs["engine"]).shape == (2, 3, 5, 8)
@@ -118,3 +118,14 @@ def test_sim_waves_writes_a_trace(capsys):
     with open(path) as f:
         head = f.read(200_000)
     assert "$var" in head and "kv__valid" in head
+
+
+def test_preset_with_overrides_and_an_unknown_preset(tmp_path, capsys):
+    out = tmp_path / "a.v"
+    code, _, err = _run(capsys, "verilog", "--preset", "ice40", "--max-seq-len", "128", "-o", str(out))
+    assert code == 0, err
+    params = json.loads(out.with_suffix(".json").read_text())["params"]
+    assert (params["head_dim"], params["lanes"], params["exp_bits"], params["scale_frac"],
+            params["max_seq_len"]) == (16, 2, 15, 22, 128)
+    code, _, err = _run(capsys, "verilog", "--preset", "ecp5", "-o", str(out))
+    assert code == 2 and "unknown preset 'ecp5'; choose one of ice40, ice40-engine" in err

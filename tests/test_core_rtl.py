@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from attnhw.golden.params import AttnParams
+from attnhw.golden.presets import preset
 from attnhw.sim.runner import run_job
 from attnhw.sim.scenarios import head_job, scenario_job
 
@@ -18,9 +19,8 @@ CONFIGS = {
     "w16_d16_l4": AttnParams(head_dim=16, data_width=16, lanes=4, max_seq_len=256),
     "lanes1_d8": AttnParams(head_dim=8, lanes=1, max_seq_len=64),
     "lanes_eq_d16": AttnParams(head_dim=16, lanes=16, max_seq_len=64),
-    # The configuration `make synth` places on an iCE40 UP5K (Makefile ICE40_PARAMS).
-    "ice40_small": AttnParams(head_dim=16, lanes=2, exp_bits=15, scale_width=16, scale_frac=22,
-                              max_seq_len=256),
+    # The configuration `make synth` places on an iCE40 UP5K.
+    "ice40_small": preset("ice40"),
 }
 # Every exp and normalisation method (the default interp + divide is above) in three
 # small builds; tests/test_core_variants.py adds random masked heads for them.

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 from attnhw.golden.engine import check_mode, engine_mask, key_limits
 from attnhw.golden.params import AttnParams
 from attnhw.hdl.engine import AttentionEngine
-from attnhw.sim.amaranth_streams import receive, send
+from attnhw.sim.amaranth_streams import add_watchdog, drain, receive, send
 from attnhw.sim.engine_job import expected_rows, kv_beats, q_beats, random_head, rows_from_beats
 
 
@@ -21,7 +21,7 @@ def run_engine(p, heads, seed, gap=0.3, stall=0.3):
     n_out = sum(len(h["q"]) for h in heads) * p.slices
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    out = []
+    out, extra = [], []
     kv_shape, q_shape = dut.kv.payload.shape(), dut.q.payload.shape()
 
     async def kv_source(ctx):
@@ -35,19 +35,16 @@ def run_engine(p, heads, seed, gap=0.3, stall=0.3):
 
     async def sink(ctx):
         out.extend(await receive(ctx, dut.o, n_out, rng, stall, raw=True))
+        extra.append(await drain(ctx, dut.o, 200))
 
     sim.add_testbench(kv_source, background=True)
     sim.add_testbench(q_source, background=True)
-    async def watchdog(ctx):      # a hung engine fails the test instead of the run
-        for _ in range(40 * (len(kv_words) + len(q_words) * (p.data_width + 8) + 500)):
-            await ctx.tick()
-            if len(out) == n_out:
-                return
-        raise AssertionError(f"timeout: {len(out)} of {n_out} output beats")
-
     sim.add_testbench(sink)
-    sim.add_testbench(watchdog)
+    # A hung engine fails the test instead of the run.
+    add_watchdog(sim, 40 * (len(kv_words) + len(q_words) * (p.data_width + 8) + 500),
+                 lambda: f"{len(out)} of {n_out} output beats")
     sim.run()
+    assert extra == [0], f"{extra[0]} output beats after the last row"
     return out
 
 

@@ -1,5 +1,6 @@
 """Formal properties in `make test`: the fast proofs pass, and every property's
-broken variant fails with a counterexample trace (so no property holds vacuously).
+broken variant but the whole core's fails with a counterexample trace (so no property
+holds vacuously).
 `make formal` runs all of them, with their covers, at the depths in the README."""
 
 import pytest
@@ -20,7 +21,9 @@ def test_property_holds(name, tmp_path):
     assert res["status"] == "pass", open(res["log"]).read()[-2000:]
 
 
-@pytest.mark.parametrize("name", list(BY_NAME))
+# core_protocol's broken variant needs a BMC as deep as the core's pipeline (2.5-5 min):
+# `make formal` runs it with the other properties' proofs, broken variants and covers.
+@pytest.mark.parametrize("name", [n for n in BY_NAME if n != "core_protocol"])
 def test_broken_property_fails_with_a_trace(name, tmp_path):
     res = run_property(BY_NAME[name], broken=True, out_dir=tmp_path)
     assert res["status"] == "fail", open(res["log"]).read()[-2000:]

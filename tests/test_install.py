@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import attnhw
-from attnhw.golden.params import AttnParams
+from attnhw.golden.presets import preset
 from attnhw.hdl.emit import generate_verilog
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -28,10 +28,10 @@ json.dump(attnhw.sdpa(q, k, v, is_causal=True, quant="head").tolist(), sys.stdou
 """
 AMARANTH = """
 from amaranth.back import verilog
-from attnhw.golden.params import AttnParams
+from attnhw.golden.presets import preset
 from attnhw.hdl import AxisEngine
-print(verilog.convert(AxisEngine(AttnParams(head_dim=8, lanes=4, max_seq_len=16, block=2)),
-                      name="attnhw_engine", emit_src=False), end="")
+print(verilog.convert(AxisEngine(preset("test-engine")), name="attnhw_engine", emit_src=False),
+      end="")
 """
 
 
@@ -92,13 +92,12 @@ def test_cli_sdpa_and_verilog_from_the_clean_install(venv):
                           attnhw.sdpa(q, k, v, is_causal=True, quant="head"))
 
     # The same Verilog from the CLI, from attnhw.hdl's component, and from this checkout.
-    p = AttnParams(head_dim=8, lanes=4, max_seq_len=16, block=2)
-    cli = _run([str(bin_ / "attnhw"), "verilog", "--top", "engine", "--head-dim", "8", "--lanes", "4",
-                "--max-seq-len", "16", "--block", "2", "-o", "e.v"], cwd=work)
+    cli = _run([str(bin_ / "attnhw"), "verilog", "--top", "engine", "--preset", "test-engine",
+                "-o", "e.v"], cwd=work)
     assert cli.returncode == 0, cli.stderr
     amaranth = _run([str(bin_ / "python"), "-c", AMARANTH], cwd=work)
     assert amaranth.returncode == 0, amaranth.stderr
-    expected = generate_verilog(p, "engine")
+    expected = generate_verilog(preset("test-engine"), "engine")
     assert (work / "e.v").read_text() == expected == amaranth.stdout
 
     # A simulation needs the 'sim' extra: a one-line error that says so.

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import attnhw
-from attnhw.golden.params import AttnParams
+from attnhw.golden.presets import preset
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -142,7 +142,7 @@ def test_per_head_quantisation_helps_heads_of_different_magnitude():
 def test_backends_give_identical_outputs(tmp_path):
     """Golden, the core's RTL and the engine's RTL on per-head quantised (batch, head)
     tensors with key padding and lower-right causal masks: identical arrays."""
-    p = AttnParams(head_dim=8, lanes=4, max_seq_len=16, block=2)
+    p = preset("test-engine")
     rng = np.random.default_rng(8)
     q, k, v = (rng.standard_normal(s) for s in ((2, 2, 5, 8), (2, 2, 7, 8), (2, 2, 7, 8)))
     q[1] *= 4.0                               # a different step per head

@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from attnhw.golden.params import AttnParams
 from attnhw.hdl.row_collector import RowCollector
-from attnhw.sim.amaranth_streams import receive, send
+from attnhw.sim.amaranth_streams import add_watchdog, drain, receive, send
 
 
 def _job(p, blocks, rng):
@@ -52,15 +52,11 @@ def test_row_collector_gives_rows_in_query_order(block, gap, stall):
 
     async def receiver(ctx):
         got.extend(await receive(ctx, dut.o, len(expect), rng, stall))
-        ctx.set(dut.o.ready, 1)
-        for _ in range(50):        # drain: no beat after the last one
-            await ctx.tick()
-            if ctx.get(dut.o.valid):
-                extra.append(1)
+        extra.append(await drain(ctx, dut.o, 50))
 
     sim.add_testbench(receiver)
-    # Watchdog: at most 3 cycles per beat plus stalls; a lost beat ends the run here.
-    sim.run_until(1e-8 * (40 * len(expect) + 500))
-    assert len(got) == len(expect), f"watchdog: {len(got)} of {len(expect)} beats"
+    # At most 3 cycles per beat plus stalls: a lost beat fails here.
+    add_watchdog(sim, 40 * len(expect) + 500, lambda: f"{len(got)} of {len(expect)} beats")
+    sim.run()
     assert got == expect
-    assert not extra, "a beat after the last one"
+    assert extra == [0], "a beat after the last one"

@@ -1,0 +1,30 @@
+"""Named parameter sets: the configurations the Makefile synthesises and the tests
+reuse, defined once (``attnhw <cmd> --preset NAME``; explicit flags override)."""
+
+from .params import AttnParams
+
+__all__ = ["PRESETS", "preset"]
+
+# 16-bit exp weights and scale port: the core fits an iCE40 UP5K's 8 DSPs.
+_ICE40 = dict(head_dim=16, lanes=2, exp_bits=15, scale_width=16, scale_frac=22)
+
+PRESETS = {
+    # The core on an iCE40 UP5K (`make synth`).
+    "ice40": dict(_ICE40, max_seq_len=256),
+    # The engine on an iCE40 UP5K: the core above with K/V for 64 keys.
+    "ice40-engine": dict(_ICE40, max_seq_len=64, block=1),
+    # The ECP5 engine: d 64, lanes 16, K/V for 1024 keys, four cores (128 multipliers).
+    "ecp5-engine": dict(max_seq_len=1024, block=4),
+    # One ECP5 core with K/V for 256 keys.
+    "ecp5-engine-small": dict(max_seq_len=256, block=1),
+    # The small engine the tests simulate (one Verilator build shared by them).
+    "test-engine": dict(head_dim=8, lanes=4, max_seq_len=16, block=2),
+}
+
+
+def preset(name, **overrides):
+    """``AttnParams`` of preset ``name`` with ``overrides``; ``ValueError`` for an
+    unknown name."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return AttnParams(**{**PRESETS[name], **overrides})
