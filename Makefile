@@ -49,8 +49,8 @@ synth: $(STAMP)
 	$(BIN)/attnhw postsynth $(POSTSYNTH_PARAMS) --json build/postsynth.json
 
 # The engine on ECP5 (two store sizes) and iCE40 (~25 min), a benchmark of the ECP5
-# configuration, then the README's engine synthesis table (GMAC/s from the benchmarks).
-# Block 2 and 4 did not route with nextpnr's router2 (README, Known limits).
+# configuration, then the engine synthesis table in docs/engine.md (GMAC/s from the
+# benchmarks). Block 4's routing: docs/limits.md.
 ENGINE_ECP5 = synth --top engine $(ENGINE_PARAMS) --target ecp5
 ENGINE_ECP5_SMALL = synth --top engine $(ENGINE_SMALL_PARAMS) --target ecp5
 ENGINE_ICE40 = synth --top engine $(ICE40_ENGINE_PARAMS) --target ice40
@@ -60,15 +60,16 @@ synth-engine: $(STAMP)
 	$(BIN)/attnhw $(ENGINE_ICE40) --json build/synth-engine-ice40.json
 	$(BIN)/attnhw bench --configs $(ENGINE_BENCH) --seq-lens 256,1024 --max-seq-len 1024 \
 	    --out-dir build/bench-engine
-	$(BIN)/attnhw synth-table --update-readme README.md \
+	$(BIN)/attnhw synth-table --update-readme docs/engine.md \
 	    --bench docs/bench/bench.json --bench build/bench-engine/bench.json \
 	    --report build/synth-engine-ecp5.json --command "attnhw $(ENGINE_ECP5)" \
 	    --report build/synth-engine-ecp5-small.json --command "attnhw $(ENGINE_ECP5_SMALL)" \
 	    --report build/synth-engine-ice40.json --command "attnhw $(ENGINE_ICE40)"
 
-# ECP5 Fmax of each core unit alone and of the core (~15 min): docs/synth and the README.
+# ECP5 Fmax of each core unit alone and of the core (~15 min): docs/synth and
+# docs/measured.md.
 fmax-budget: $(STAMP)
-	$(BIN)/attnhw fmax-budget $(ARGS) --out-dir docs/synth --update-readme README.md
+	$(BIN)/attnhw fmax-budget $(ARGS) --out-dir docs/synth --update-readme docs/measured.md
 
 # Formal properties (yowasp-sby + Yices) and the exhaustive exp check; report in build/formal.
 formal: $(STAMP)
@@ -82,19 +83,19 @@ soak: $(STAMP)
 	    --seed $(SEED) --simulator $(SIM) --json build/soak.json
 
 # Every numerics variant and the peers: error, ECP5 cost, plots. The report is committed
-# in docs/accuracy (the README shows it); synthesis results are cached in build/.
+# in docs/accuracy (docs/numerics.md shows it); synthesis results are cached in build/.
 accuracy: $(STAMP)
-	$(BIN)/attnhw accuracy $(ARGS) --out-dir docs/accuracy --update-readme README.md
+	$(BIN)/attnhw accuracy $(ARGS) --out-dir docs/accuracy --update-readme docs/numerics.md
 
 # Engine cycles vs the multiplier floor on Verilator (N = 16 ... 1024, three configs):
-# docs/bench/bench.{md,json,png} and the README's benchmark table (~10 min).
+# docs/bench/bench.{md,json,png} and the benchmark table in docs/engine.md (~10 min).
 bench: $(STAMP)
-	$(BIN)/attnhw bench $(ARGS) --out-dir docs/bench --json build/bench.json --update-readme README.md
+	$(BIN)/attnhw bench $(ARGS) --out-dir docs/bench --json build/bench.json --update-readme docs/engine.md
 
 # all-MiniLM-L6-v2 with every attention layer in attnhw's arithmetic (~2 min):
-# docs/model-check/model_check.{md,json,png} and the README's table.
+# docs/model-check/model_check.{md,json,png} and the table in docs/python.md.
 model-check: $(STAMP)
-	$(BIN)/attnhw model-check --out-dir docs/model-check --update-readme README.md
+	$(BIN)/attnhw model-check --out-dir docs/model-check --update-readme docs/python.md
 
 clean:
 	rm -rf build

@@ -166,5 +166,5 @@ def readme_tables(md):
 
 
 def update_readme(path, md):
-    """Replace the text between the README's markers with :func:`readme_tables`."""
+    """Replace the text between the markers of the page at ``path`` with :func:`readme_tables`."""
     replace_between(path, README_BEGIN, README_END, readme_tables(md))

@@ -51,7 +51,7 @@ def cmd_verilog(args):
         from attnhw.lint import lint
         from attnhw.hdl.emit import top_name
         lint(args.output, top_name(args.top))
-        print("verilator --lint-only: clean (waivers: see README)")
+        print("verilator --lint-only: clean (waivers: docs/verification.md)")
 
 
 def cmd_sim(args):
@@ -203,8 +203,11 @@ def cmd_model_check(args):
     table = write_report(report, args.out_dir, "attnhw model-check")
     if args.update_readme:
         from attnhw.outputs import replace_between
+        import os
+        png = os.path.relpath(pathlib.Path(args.out_dir) / "model_check.png",
+                              pathlib.Path(args.update_readme).parent)
         replace_between(args.update_readme, README_BEGIN, README_END,
-                        table + f"\n![model check]({args.out_dir}/model_check.png)\n")
+                        table + f"\n![model check]({png})\n")
         print(f"updated the model check in {args.update_readme}")
     print(table)
     print(f"wrote {args.out_dir}/model_check.md, model_check.json, model_check.png")
@@ -286,13 +289,13 @@ def _parser():
     a.add_argument("--json", help="also write the JSON report here")
     a.add_argument("--no-synth", action="store_true", help="skip the ECP5 cost (fast)")
     a.add_argument("--update-readme", metavar="README",
-                   help="replace the numerics tables between the README's markers")
+                   help="replace the numerics tables between this markdown page's markers")
     a.set_defaults(func=cmd_accuracy)
 
     mc = sub.add_parser("model-check", help="all-MiniLM-L6-v2 with every attention layer in "
                         "attnhw's arithmetic: embedding cosine and per-layer error")
     mc.add_argument("--out-dir", default="build/model-check")
-    mc.add_argument("--update-readme", metavar="README", help="rewrite the README's model check")
+    mc.add_argument("--update-readme", metavar="README", help="replace the model check between this markdown page's markers")
     mc.set_defaults(func=cmd_model_check)
 
     f = sub.add_parser("formal", help="formal properties (SymbiYosys) and the exhaustive exp check")
@@ -327,10 +330,10 @@ def _parser():
     b.add_argument("--out-dir", default="build/bench")
     b.add_argument("--json", help="also write the records here")
     b.add_argument("--update-readme", metavar="README",
-                   help="replace the benchmark table between the README's markers")
+                   help="replace the benchmark table between this markdown page's markers")
     b.set_defaults(func=cmd_bench)
 
-    t = sub.add_parser("synth-table", help="the README's engine synthesis table from "
+    t = sub.add_parser("synth-table", help="the engine synthesis table (docs/engine.md) from "
                                            "`attnhw synth --json` reports and bench records")
     t.add_argument("--report", action="append", required=True, help="a synth JSON report")
     t.add_argument("--command", action="append", required=True,

@@ -31,8 +31,7 @@ __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_t
 #   YoWASP Yosys 0.70 runs ABC9 (its log stops at "Running ABC command"; the run goes
 #   on). On the default core it gave 8% fewer LUTs and 18% lower Fmax than classic
 #   ABC, and on an earlier d 16 / lanes 4 core with register copies it failed an
-#   assertion in ABC_OPS_REINTEGRATE, so classic ABC is the default (README, Known
-#   limits).
+#   assertion in ABC_OPS_REINTEGRATE, so classic ABC is the default (docs/limits.md).
 _KEEP_COPIES = "opt_clean; attrmvcp -copy -attr keep"
 _SCRIPTS = {
     "ecp5": dict(

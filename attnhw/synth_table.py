@@ -1,4 +1,4 @@
-"""The README's engine synthesis table, from ``attnhw synth --json`` reports and the
+"""The engine synthesis table (docs/engine.md), from ``attnhw synth --json`` reports and the
 benchmark records (``make synth-engine``), so no figure in it is typed by hand."""
 
 import json

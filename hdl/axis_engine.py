@@ -8,7 +8,7 @@ from .engine import AttentionEngine
 
 __all__ = ["AxisEngine", "CSR_MAP", "CSR", "STATUS_BITS"]
 
-# Word address -> (name, access, description). The README's register table and the
+# Word address -> (name, access, description). docs/engine.md's register table and the
 # testbench use this map.
 CSR_MAP = {
     0: ("SCALE", "rw", "softmax scale, u(scale_width-scale_frac).scale_frac, base 2 "

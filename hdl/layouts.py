@@ -1,6 +1,6 @@
 """Payload layouts of the core's ports, derived from :class:`attnhw.golden.params.AttnParams`.
 
-Verilog port bit order follows the layout field order, LSB first (see README).
+Verilog port bit order follows the layout field order, LSB first (docs/interface.md).
 """
 
 from amaranth.hdl import Shape, signed, unsigned

@@ -1,7 +1,7 @@
 """Every bad input of the CLI and the Python API: a one-line error naming the
 problem, exit status 2 (CLI), and no output file, partial or temporary, left behind.
 
-The README's "Bad input" table lists these cases; `test_readme_table_matches` keeps
+The "Bad input" table of docs/verification.md lists these cases; `test_readme_table_matches` keeps
 the two identical (same case names, same messages).
 """
 
@@ -182,7 +182,7 @@ def test_api_bad_input(case, what, call, message):
 
 
 def test_readme_table_matches():
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "verification.md").read_text()
     section = text.split("### Bad input")[1].split("\n## ")[0]
     rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| `(.+)` \|$", section, re.M)
     assert dict(rows) == {c[0]: c[3] for c in CLI_CASES + API_CASES}

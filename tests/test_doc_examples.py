@@ -1,11 +1,13 @@
-"""The README's examples work: the Verilog usage example compiles against the generated
-engine (Verilator lints the example, as top, together with `attnhw_engine` for the
-configuration the example states, so a renamed port or a changed width fails; the
-example is linted strictly, only the generated part carries the usual waivers), and
-every Python example runs (its own asserts included)."""
+"""The documentation's examples work. docs/engine.md's Verilog usage example compiles
+against the generated engine: Verilator lints the example, as top, together with
+`attnhw_engine` for the configuration the example states, so a renamed port or a
+changed width fails (the example is linted strictly, only the generated part carries
+the usual waivers). Every Python example runs, its own asserts included."""
 
 import pathlib
 import re
+
+import pytest
 
 from attnhw.lint import lint
 from attnhw.golden.params import AttnParams
@@ -16,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 def test_readme_verilog_example_lints_against_the_engine(tmp_path):
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "engine.md").read_text()
     example = re.search(r"```verilog\n(.*?)```", readme, re.S).group(1)
     flags = re.search(r"attnhw verilog --top engine (.*?) -o", example).group(1).split()
     kw = {flags[i].lstrip("-").replace("-", "_"): int(flags[i + 1]) for i in range(0, len(flags), 2)}
@@ -28,9 +30,10 @@ def test_readme_verilog_example_lints_against_the_engine(tmp_path):
     lint(path, top="attention_subsystem", waive=False)
 
 
-def test_readme_python_examples_run(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
-    assert len(blocks) >= 2
+@pytest.mark.parametrize("page", ["README.md", "docs/python.md"])
+def test_readme_python_examples_run(page, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), re.S)
+    assert blocks
     monkeypatch.chdir(ROOT)                     # the RTL backend's build cache: ./build
     for block in blocks:
-        exec(compile(block, "README.md", "exec"), {})
+        exec(compile(block, page, "exec"), {})
