@@ -19,6 +19,7 @@ import numpy as np
 from attnhw.golden.params import AttnParams
 from attnhw.sim.engine_job import random_head
 from attnhw.sim.runner import run_engine_job
+from attnhw import __version__
 
 from .outputs import atomic_write
 
@@ -132,7 +133,7 @@ def write_report(records, out_dir, *, json_path=None, command="attnhw bench"):
     """``bench.json``, ``bench.md`` and ``bench.png`` in ``out_dir`` (and the JSON at
     ``json_path`` too). Returns the markdown text."""
     out = pathlib.Path(out_dir)
-    text = json.dumps({"command": command, "records": records}, indent=1) + "\n"
+    text = json.dumps({"attnhw_version": __version__, "command": command, "records": records}, indent=1) + "\n"
     atomic_write(out / "bench.json", lambda f: f.write(text))
     if json_path:
         atomic_write(json_path, lambda f: f.write(text))

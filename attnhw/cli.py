@@ -45,12 +45,12 @@ def _params(args):
 def cmd_verilog(args):
     from attnhw.outputs import write_verilog
     p = _params(args)
-    json_path = write_verilog(p, args.output, args.top)
+    json_path = write_verilog(p, args.output, args.top, args.name)
     print(f"wrote {args.output} and {json_path}")
     if args.lint:
         from attnhw.lint import lint
         from attnhw.hdl.emit import top_name
-        lint(args.output, top_name(args.top))
+        lint(args.output, top_name(args.top, args.name))
         print("verilator --lint-only: clean (waivers: docs/verification.md)")
 
 
@@ -249,6 +249,9 @@ def _parser():
     v.add_argument("--lint", action="store_true", help="also run verilator --lint-only")
     v.add_argument("--top", default="core", choices=["core", "engine"],
                    help="the streaming core, or the engine (AXI4-Stream + CSR)")
+    v.add_argument("--name", default="attnhw", metavar="PREFIX",
+                   help="prefix of every module name (PREFIX_core / PREFIX_engine and their "
+                        "submodules), so that several configurations fit in one design")
     v.set_defaults(func=cmd_verilog)
 
     s = sub.add_parser("sim", help="random-data RTL simulation with a summary")

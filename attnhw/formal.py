@@ -9,6 +9,7 @@ from attnhw.golden.params import AttnParams
 from attnhw.sim.exhaustive_exp import check_exp_exhaustive
 from attnhw.sim.formal.harnesses import PROPERTIES
 from attnhw.sim.formal.sby import run_property
+from attnhw import __version__
 
 from .outputs import atomic_write
 
@@ -47,7 +48,7 @@ def run_formal(names=None, out_dir="build/formal", log=print):
         log("exp_exhaustive: the default exp unit on every input, RTL vs golden (Verilator) ...")
         exhaustive = check_exp_exhaustive(AttnParams())
         log(f"  {exhaustive}")
-    report = {"properties": rows, "exp_exhaustive": exhaustive,
+    report = {"attnhw_version": __version__, "properties": rows, "exp_exhaustive": exhaustive,
               "ok": all(r["ok"] for r in rows) and (exhaustive is None or exhaustive["ok"])}
     atomic_write(out / "report.json", lambda f: json.dump(report, f, indent=1))
     atomic_write(out / "report.md", lambda f: f.write(format_formal(report) + "\n"))

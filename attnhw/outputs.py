@@ -4,7 +4,7 @@ import json
 import os
 import pathlib
 
-from attnhw.hdl.emit import generate_verilog, port_description
+from attnhw.hdl.emit import DEFAULT_PREFIX, generate_verilog, port_description
 
 __all__ = ["atomic_write", "write_verilog", "replace_between"]
 
@@ -26,14 +26,16 @@ def atomic_write(path, write, *, binary=False):
         raise
 
 
-def write_verilog(p, path, top="core"):
-    """Write ``path`` (Verilog of ``top``) and ``path`` with ``.json`` (parameters,
-    formats, port bit fields). Returns the JSON path."""
+def write_verilog(p, path, top="core", prefix=DEFAULT_PREFIX):
+    """Write ``path`` (Verilog of ``top``, module names starting with ``prefix``) and
+    ``path`` with ``.json`` (parameters, formats, port bit fields). Returns the JSON
+    path."""
     path = pathlib.Path(path)
-    text = generate_verilog(p, top)
+    text = generate_verilog(p, top, prefix)
+    desc = port_description(p, top, prefix)
     json_path = path.with_suffix(".json")
     atomic_write(path, lambda f: f.write(text))
-    atomic_write(json_path, lambda f: f.write(json.dumps(port_description(p, top), indent=2) + "\n"))
+    atomic_write(json_path, lambda f: f.write(json.dumps(desc, indent=2) + "\n"))
     return json_path
 
 

@@ -18,6 +18,7 @@ from attnhw.sim.engine_job import random_head
 from attnhw.sim.jobs import make_job
 from attnhw.sim.runner import run_engine_job, run_job
 from attnhw.sim.scenarios import scenario_job
+from attnhw import __version__
 
 from .outputs import atomic_write
 
@@ -191,6 +192,7 @@ def soak(words, seed, configs, simulator="verilator", json_path=None, replay=Non
         return sum(r[key] for r in records if top is None or r["top"] == top)
 
     summary = {
+        "attnhw_version": __version__,
         "seed": seed, "configs": len(plan), "jobs": len(records),
         "words_compared": total("words"),
         "core_words": total("words", "core"), "engine_words": total("words", "engine"),

@@ -17,9 +17,10 @@ import time
 
 from amaranth.back import rtlil
 
-from .synth_harness import SynthHarness
+from attnhw.hdl.emit import provenance
 
 from .outputs import atomic_write
+from .synth_harness import SynthHarness
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
            "synthesize", "format_report", "critical_path"]
@@ -178,7 +179,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         ffs = sum(c["type"].startswith("SB_DFF")
                   for mod in netlist["modules"].values() for c in mod["cells"].values())
     result = {
-        "target": target, "device": t["device"], "params": p.as_dict(),
+        "target": target, "device": t["device"], **provenance(p),
         "luts": used(cells["luts"]),
         "ffs": (ffs - top.harness_ffs) if ffs is not None else None,
         "dsps": used(cells["dsps"]), "brams": used(cells["brams"]),
