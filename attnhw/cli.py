@@ -45,12 +45,15 @@ def _params(args):
 def cmd_verilog(args):
     from attnhw.outputs import write_verilog
     p = _params(args)
-    json_path = write_verilog(p, args.output, args.top, args.name)
-    print(f"wrote {args.output} and {json_path}")
+    if args.csr != "simple" and args.top != "engine":
+        raise ValueError(f"--csr {args.csr}: the register port is the engine's (--top engine)")
+    top = "engine_axil" if args.csr == "axil" else args.top
+    written = write_verilog(p, args.output, top, args.name)
+    print(f"wrote {args.output} and {' and '.join(map(str, written))}")
     if args.lint:
         from attnhw.lint import lint
         from attnhw.hdl.emit import top_name
-        lint(args.output, top_name(args.top, args.name))
+        lint(args.output, top_name(top, args.name))
         print("verilator --lint-only: clean (waivers: docs/verification.md)")
 
 
@@ -252,6 +255,9 @@ def _parser():
     v.add_argument("--name", default="attnhw", metavar="PREFIX",
                    help="prefix of every module name (PREFIX_core / PREFIX_engine and their "
                         "submodules), so that several configurations fit in one design")
+    v.add_argument("--csr", default="simple", choices=["simple", "axil"],
+                   help="the engine's register port: simple (csr_addr/csr_wdata/csr_we) "
+                        "or AXI4-Lite (s_axi_*)")
     v.set_defaults(func=cmd_verilog)
 
     s = sub.add_parser("sim", help="random-data RTL simulation with a summary")

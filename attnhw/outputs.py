@@ -27,16 +27,23 @@ def atomic_write(path, write, *, binary=False):
 
 
 def write_verilog(p, path, top="core", prefix=DEFAULT_PREFIX):
-    """Write ``path`` (Verilog of ``top``, module names starting with ``prefix``) and
-    ``path`` with ``.json`` (parameters, formats, port bit fields). Returns the JSON
-    path."""
+    """Write ``path`` (Verilog of ``top``, module names starting with ``prefix``),
+    ``path`` with ``.json`` (parameters, formats, port bit fields) and, for the engine,
+    ``<prefix>_regs.h`` beside them (the register map). Returns the paths written
+    after the Verilog."""
     path = pathlib.Path(path)
     text = generate_verilog(p, top, prefix)
     desc = port_description(p, top, prefix)
     json_path = path.with_suffix(".json")
     atomic_write(path, lambda f: f.write(text))
     atomic_write(json_path, lambda f: f.write(json.dumps(desc, indent=2) + "\n"))
-    return json_path
+    written = [json_path]
+    if top.startswith("engine"):
+        from .regs import c_header
+        header = path.with_name(f"{prefix}_regs.h")
+        atomic_write(header, lambda f: f.write(c_header(p, prefix)))
+        written.append(header)
+    return written
 
 
 def replace_between(path, begin, end, body):

@@ -22,7 +22,7 @@ from .jobs import save_job
 from .paths import build_root
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "VERILATOR_WAIVERS", "build", "run_job",
-           "run_engine_job", "setup_verilator"]
+           "run_engine_job", "run_register_port", "setup_verilator"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -204,3 +204,11 @@ def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator
                                              kv_last_flips=kv_last_flips,
                                              q_last_flips=q_last_flips),
         simulator, waves, work_dir, log)
+
+
+def run_register_port(p, *, seed=0, simulator="verilator", work_dir=None, log=print):
+    """Exercise the engine's AXI4-Lite register port (``attnhw.sim.tb_engine_axil``);
+    returns its summary (``checks``, ``errors``)."""
+    def save(path):
+        path.write_text(json.dumps({"params": p.as_dict(), "seed": int(seed)}))
+    return _run_testbench("engine_axil", p, save, simulator, False, work_dir, log)
