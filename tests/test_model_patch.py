@@ -5,11 +5,10 @@ int8 pipeline's. No weights are needed (transformers config, random initialisati
 
 import numpy as np
 import pytest
+import torch
+import transformers
 
-torch = pytest.importorskip("torch")
-transformers = pytest.importorskip("transformers")
-
-from attnhw.model_patch import attnhw_attention  # noqa: E402
+from attnhw.model_patch import attnhw_attention
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 import attnhw
 from attnhw.golden.presets import preset
 
-torch = pytest.importorskip("torch")
 F = torch.nn.functional
 SIM = os.environ.get("SIM", "verilator")
 
