@@ -14,7 +14,7 @@ ENGINE_SMALL_PARAMS ?= --preset ecp5-engine-small
 ENGINE_BENCH ?= 64:16:4,64:16:1
 ICE40_ENGINE_PARAMS ?= --preset ice40-engine
 
-.PHONY: all example verilog test lint synth synth-engine fmax-budget formal soak accuracy bench model-check clean distclean
+.PHONY: all example verilog test lint synth synth-engine synth-families fmax-budget formal soak accuracy bench model-check clean distclean
 
 all: example
 
@@ -65,6 +65,20 @@ synth-engine: $(STAMP)
 	    --report build/synth-engine-ecp5.json --command "attnhw $(ENGINE_ECP5)" \
 	    --report build/synth-engine-ecp5-small.json --command "attnhw $(ENGINE_ECP5_SMALL)" \
 	    --report build/synth-engine-ice40.json --command "attnhw $(ENGINE_ICE40)"
+
+# The default core and a one-core engine (K/V for 256 keys) on AMD/Xilinx 7-series and
+# UltraScale+, Intel Cyclone V (Yosys cell counts), Gowin GW2A-18 and Lattice Nexus
+# (cell counts, place and route): the table in docs/measured.md (~40 min).
+FAMILIES ?= xc7 xcup cyclonev nexus gowin
+FAMILY_ENGINE = --top engine --preset ecp5-engine-small
+synth-families: $(STAMP)
+	mkdir -p build/families
+	set -e; args=""; for f in $(FAMILIES); do \
+	    $(BIN)/attnhw synth --target $$f --json build/families/$$f-core.json; \
+	    $(BIN)/attnhw synth $(FAMILY_ENGINE) --target $$f --json build/families/$$f-engine.json; \
+	    args="$$args --report build/families/$$f-core.json --command 'attnhw synth --target $$f'"; \
+	    args="$$args --report build/families/$$f-engine.json --command 'attnhw synth $(FAMILY_ENGINE) --target $$f'"; \
+	done; eval $(BIN)/attnhw family-table --update-readme docs/measured.md $$args
 
 # ECP5 Fmax of each core unit alone and of the core (~15 min): docs/synth and
 # docs/measured.md.

