@@ -1,0 +1,147 @@
+"""The output projection ``y_i = W_O · [c_i^1; …; c_i^H] + b_O`` in integers: the
+specification of the engine's output stage (every rounding defined here).
+
+Formats (``w`` = ``data_width``, ``ww`` = ``weight_width``):
+
+- ``c`` (the attention outputs, one row per query and head): ``s(w).0`` integers with
+  one step per head, ``c_step[h]`` (the value step of that head's ``v``).
+- Weights: **per output row**, symmetric: the effective weight ``W[o, h·d + j] ·
+  c_step[h]`` (the head's value step folded in, so partial sums of heads with
+  different value scales meet in one scale without any hardware) is quantised to
+  ``s(ww).0`` with step ``w_step[o] = max_k |W_eff[o, k]| / (2^(ww-1) - 1)``, round
+  half away from zero (as :func:`attnhw.golden.quantize.quantize`).
+- Bias: in the accumulator's scale, ``b_int[o] = round(b[o] / w_step[o])`` (half away
+  from zero), bounded like the products' sum (:class:`OutProjParams`).
+- Accumulation, exact: ``acc[o] = Σ_k W_int[o, k] · c[k] + b_int[o]``, so
+  ``y[o] ≈ acc[o] · w_step[o]``.
+- Requantisation to ``s(out_width).0`` with the output step ``y_step``:
+  ``y_int[o] = sat(floor((acc[o] · M[o] + 2^(sh[o]-1)) / 2^sh[o]))`` (round half up,
+  saturated), with ``M[o] / 2^sh[o]`` the ``mult_bits``-bit fixed-point value of
+  ``w_step[o] / y_step`` (:func:`requant_multiplier`).
+"""
+
+import dataclasses
+import math
+
+import numpy as np
+
+from .fixed import round_half_up_shift, saturate, signed_range
+from .quantize import quantize
+
+__all__ = ["OutProjParams", "quantize_projection", "requant_multiplier", "project",
+           "project_float"]
+
+
+@dataclasses.dataclass(frozen=True)
+class OutProjParams:
+    """Shape and formats of the output projection; widths derived, bounds checked."""
+    heads: int
+    head_dim: int
+    d_out: int
+    data_width: int = 8
+    weight_width: int = 8
+    out_width: int = 8
+    mult_bits: int = 16
+
+    def __post_init__(self):
+        for name, lo, hi in (("heads", 1, 256), ("head_dim", 1, 1024), ("d_out", 1, 65536),
+                             ("data_width", 2, 16), ("weight_width", 2, 16),
+                             ("out_width", 2, 16), ("mult_bits", 2, 24)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"{name}={v!r} is out of range [{lo}, {hi}]")
+        if self.acc_width + self.mult_bits > 62:
+            raise ValueError(f"acc_width {self.acc_width} + mult_bits {self.mult_bits} exceed "
+                             "the golden model's 62 bits; reduce heads·head_dim or the widths")
+
+    @property
+    def k(self):
+        """Inputs per output: ``heads · head_dim``."""
+        return self.heads * self.head_dim
+
+    @property
+    def product_sum_bound(self):
+        """``max |Σ_k W_int · c|`` over all ``s(ww)`` weights and ``s(w)`` inputs:
+        ``k · 2^(ww-1) · 2^(w-1)``; the bias is held to the same bound."""
+        return self.k << (self.weight_width - 1 + self.data_width - 1)
+
+    @property
+    def acc_width(self):
+        """Bits of the signed accumulator: ``|acc| <= 2 · product_sum_bound``."""
+        return (2 * self.product_sum_bound).bit_length() + 1
+
+    @property
+    def max_shift(self):
+        """Largest ``sh``: ``acc · M + 2^(sh-1)`` stays below 2^63 (``|acc · M| < 2^62``
+        by ``acc_width + mult_bits <= 62``, checked at construction)."""
+        return 62
+
+
+def quantize_projection(W, b, c_step, op):
+    """Integers of the projection: ``(W_int (d_out, k), w_step (d_out,), b_int (d_out,))``.
+
+    ``W`` is ``(d_out, heads·head_dim)`` as ``torch.nn.Linear`` stores it, ``b``
+    ``(d_out,)`` or None, ``c_step`` the value step per head (``(heads,)`` or one).
+    """
+    W = np.asarray(W, dtype=np.float64)
+    if W.shape != (op.d_out, op.k):
+        raise ValueError(f"W has shape {W.shape}; expected (d_out={op.d_out}, heads·head_dim="
+                         f"{op.k})")
+    if not np.all(np.isfinite(W)):
+        raise ValueError("W contains NaN or Inf")
+    c_step = np.broadcast_to(np.asarray(c_step, dtype=np.float64), (op.heads,))
+    eff = W * np.repeat(c_step, op.head_dim)[None, :]
+    W_int, w_step = np.zeros(W.shape, dtype=np.int64), np.ones(op.d_out)
+    for o in range(op.d_out):
+        W_int[o], w_step[o] = quantize(eff[o], op.weight_width)
+    b_int = np.zeros(op.d_out, dtype=np.int64)
+    if b is not None:
+        b = np.asarray(b, dtype=np.float64)
+        if b.shape != (op.d_out,) or not np.all(np.isfinite(b)):
+            raise ValueError(f"b must be {op.d_out} finite numbers, got shape {b.shape}")
+        b_int = (np.sign(b) * np.floor(np.abs(b) / w_step + 0.5)).astype(np.int64)
+        if np.any(np.abs(b_int) > op.product_sum_bound):
+            raise ValueError("b is too large for the accumulator: |b / w_step| exceeds "
+                             f"{op.product_sum_bound} (the bound of the products' sum)")
+    return W_int, w_step, b_int
+
+
+def requant_multiplier(ratio, op):
+    """``(M, sh)`` with ``M / 2^sh`` = ``ratio`` rounded to ``mult_bits`` significant
+    bits: ``M`` in ``[2^(mult_bits-1), 2^mult_bits)``, ``0 <= sh <= max_shift``
+    (``ValueError`` if ``ratio`` needs more range)."""
+    ratio = float(ratio)
+    if not math.isfinite(ratio) or ratio <= 0:
+        raise ValueError(f"requantisation ratio {ratio!r} must be finite and positive")
+    sh = op.mult_bits - 1 - math.floor(math.log2(ratio))
+    M = math.floor(ratio * 2.0 ** sh + 0.5)
+    if M >= 1 << op.mult_bits:                 # rounding carried into a new bit
+        M, sh = M >> 1, sh - 1
+    if not 0 <= sh <= op.max_shift:
+        raise ValueError(f"requantisation ratio {ratio:g} needs a shift of {sh}, outside "
+                         f"[0, {op.max_shift}]: choose another output step")
+    return M, sh
+
+
+def project(c_int, W_int, b_int, M, sh, op):
+    """``y_int (..., d_out)`` from ``c_int (..., heads, head_dim)`` (one query's rows of
+    all heads, leading axes any), by the formats in the module docstring."""
+    c = np.asarray(c_int, dtype=np.int64)
+    if c.shape[-2:] != (op.heads, op.head_dim):
+        raise ValueError(f"c has shape {c.shape}; expected (..., {op.heads}, {op.head_dim})")
+    lo, hi = signed_range(op.data_width)
+    if c.size and (c.min() < lo or c.max() > hi):
+        raise ValueError(f"c has values outside the {op.data_width}-bit signed range")
+    x = c.reshape(c.shape[:-2] + (op.k,))
+    acc = x @ np.asarray(W_int, dtype=np.int64).T + np.asarray(b_int, dtype=np.int64)
+    M, sh = np.asarray(M, dtype=np.int64), np.asarray(sh, dtype=np.int64)
+    t = acc * M
+    shifted = np.where(sh > 0, round_half_up_shift(t, np.maximum(sh, 1)), t)
+    return saturate(shifted, op.out_width)
+
+
+def project_float(c, W, b=None):
+    """float64 ``W · concat_h(c_h) + b`` for ``c (..., heads, head_dim)``."""
+    c = np.asarray(c, dtype=np.float64)
+    y = c.reshape(c.shape[:-2] + (-1,)) @ np.asarray(W, dtype=np.float64).T
+    return y if b is None else y + np.asarray(b, dtype=np.float64)
