@@ -300,6 +300,10 @@ def _parser():
                    help="golden model, the core's RTL, or the engine's RTL (one head per "
                         "leading index: (batch, heads, N, d) works)")
     r.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
+    r.add_argument("--out-proj", metavar="W.npy", help="output projection W (d_out, H*d) "
+                   "as torch.nn.Linear stores it; q, k, v must be (B, H, N, d); the output "
+                   "is (B, N, d_out) (golden backend only: no gateware yet)")
+    r.add_argument("--out-bias", metavar="b.npy", help="bias (d_out,) of --out-proj")
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_run)
 

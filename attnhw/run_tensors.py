@@ -74,6 +74,10 @@ def run_files(p, args):
     scale = 1.0 / math.sqrt(p.head_dim) if args.scale is None else args.scale
     if args.backend == "engine" and args.causal and not -p.max_seq_len <= nk - nq <= p.max_seq_len:
         raise ValueError(f"--causal: Nk - Nq = {nk - nq} is beyond the engine's offset range")
+    if getattr(args, "out_proj", None):
+        return _run_projection(p, args, q, k, v, key_mask, scale)
+    if getattr(args, "out_bias", None):
+        raise ValueError("--out-bias needs --out-proj")
     # --key-mask is True where a key is excluded; --causal aligns the last query with
     # the last key (decoding): torch's lower-right alignment.
     out, info = sdpa(q, k, v, None if key_mask is None else ~key_mask[..., None, :],
@@ -98,4 +102,29 @@ def run_files(p, args):
         print(f"error vs {label}: max {err.max():.3g} ({err.max() / vmax:.2%} of max|v|, "
               f"{err.max() / sv:.2f} output LSB), mean {err.mean():.3g}")
     print(f"wrote {out_path} {out.shape}")
+    return 0
+
+
+def _run_projection(p, args, q, k, v, key_mask, scale):
+    """``--out-proj``: the layer's output ``(B, N, d_out)`` through the golden projection."""
+    from .projection import attention_output
+    if args.backend != "golden":
+        raise ValueError(f"--out-proj: the output projection has no gateware yet; use "
+                         f"--backend golden, not {args.backend}")
+    if q.ndim != 4:
+        raise ValueError(f"--out-proj: q must be (B, H, N, d), got shape {q.shape}")
+    W = load_tensor(args.out_proj, "out-proj")
+    b = load_tensor(args.out_bias, "out-bias") if args.out_bias else None
+    if W.ndim != 2 or W.shape[1] != q.shape[1] * q.shape[-1]:
+        raise ValueError(f"--out-proj: W has shape {W.shape}; expected (d_out, H*d = "
+                         f"{q.shape[1] * q.shape[-1]}) for q of shape {q.shape}")
+    attn_mask = None if key_mask is None else ~key_mask[..., None, :]
+    y, info = attention_output(q, k, v, W, b, attn_mask=attn_mask,
+                               is_causal="lower_right" if args.causal else False, scale=scale,
+                               params=p, return_info=True)
+    out_path = pathlib.Path(args.out)
+    atomic_write(out_path, lambda f: np.save(f, y), binary=True)
+    print(f"golden: {q.shape[0]} x {q.shape[1]} heads x {q.shape[2]} queries, projection to "
+          f"{W.shape[0]} outputs; output step {info['out_step']:.4g}")
+    print(f"wrote {out_path} {y.shape}")
     return 0

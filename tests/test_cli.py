@@ -151,3 +151,27 @@ def test_generated_files_say_what_made_them_and_are_reproducible(tmp_path, capsy
 def preset_dict(name):
     from attnhw.golden.presets import preset
     return preset(name).as_dict()
+
+
+def test_run_with_output_projection_writes_b_n_dout(tmp_path, capsys):
+    rng = np.random.default_rng(21)
+    files = _tensors(tmp_path, rng, (2, 3, 5, 8), (2, 3, 7, 8))
+    W, b = rng.standard_normal((6, 24)) * 0.2, rng.standard_normal(6) * 0.1
+    np.save(tmp_path / "W.npy", W)
+    np.save(tmp_path / "b.npy", b)
+    out = tmp_path / "y.npy"
+    code, text, err = _run(capsys, "run", "--q", str(files["q"]), "--k", str(files["k"]),
+                           "--v", str(files["v"]), "--out-proj", str(tmp_path / "W.npy"),
+                           "--out-bias", str(tmp_path / "b.npy"), "--out", str(out))
+    assert code == 0, err
+    y = np.load(out)
+    q, k, v = (np.load(files[n]) for n in "qkv")
+    c = attention_float_natural(q, k, v, 1 / math.sqrt(8), np.zeros((5, 7), dtype=bool))
+    exact = np.moveaxis(c, 1, 2).reshape(2, 5, 24) @ W.T + b
+    assert y.shape == (2, 5, 6)
+    assert np.abs(y - exact).max() < 0.05 * np.abs(exact).max()
+    code, _, err = _run(capsys, "run", "--q", str(files["q"]), "--k", str(files["k"]),
+                        "--v", str(files["v"]), "--out-proj", str(tmp_path / "b.npy"),
+                        "--out", str(tmp_path / "z.npy"))
+    assert code == 2 and "--out-proj: W has shape (6,); expected (d_out, H*d = 24)" in err
+    assert not (tmp_path / "z.npy").exists()
