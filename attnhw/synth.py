@@ -20,7 +20,7 @@ from amaranth.back import rtlil
 from attnhw.hdl.emit import provenance
 
 from .outputs import atomic_write
-from .synth_families import FAMILIES, count_cells
+from .synth_families import FAMILIES, count_cells, over_capacity
 from .synth_harness import SynthHarness
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
@@ -216,6 +216,15 @@ def _family_result(p, target, work, top, freq, seed, log):
     if f["pnr"]:
         name, text = f["constraints"]
         (work / name).write_text(text)
+        # Packing first: a design that does not fit is said so, instead of a placer
+        # that never ends.
+        log(f"nextpnr (packing) for {f['device']} ... (log {work / 'pack.log'})")
+        run_tool([tool_path(f["pnr"][0]), *f["pnr"][1:], "--json", "top.json", "--pack-only"],
+                 work / "pack.log", "nextpnr packing")
+        over = over_capacity((work / "pack.log").read_text())
+    if f["pnr"] and over:
+        note = f"does not fit the device: {', '.join(over)} after packing"
+    elif f["pnr"]:
         log(f"nextpnr for {f['device']} ... (log {work / 'nextpnr.log'})")
         try:
             run_tool([tool_path(f["pnr"][0]), *f["pnr"][1:], "--json", "top.json",
@@ -225,8 +234,11 @@ def _family_result(p, target, work, top, freq, seed, log):
             achieved = [v.get("achieved") for v in rep.get("fmax", {}).values()]
             fmax = round(min(achieved), 2) if achieved else None
             cp = critical_path(rep)
-        except RuntimeError as e:             # e.g. the design does not fit the device
-            note = f"place and route failed: {e}"
+        except RuntimeError:                  # e.g. the design does not fit the device
+            log_text = (work / "nextpnr.log").read_text()
+            first = next((ln for ln in log_text.splitlines() if ln.startswith("ERROR:")),
+                         log_text.strip().splitlines()[-1] if log_text.strip() else "")
+            note = f"place and route failed: {first}"
     return {"target": target, "device": f["device"], **provenance(p),
             "luts": counts["luts"], "ffs": counts["ffs"] - top.harness_ffs,
             "dsps": counts["dsps"], "brams": counts["brams"], "lutram": counts["lutram"],

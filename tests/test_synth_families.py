@@ -3,7 +3,7 @@ absorbing the generic Verilog's registered multipliers into the DSP48E1 blocks."
 
 from attnhw.golden.params import AttnParams
 from attnhw.synth import synthesize
-from attnhw.synth_families import FAMILIES, count_cells
+from attnhw.synth_families import FAMILIES, count_cells, over_capacity
 from attnhw.synth_harness import unit_component
 
 
@@ -35,3 +35,12 @@ def test_xilinx_dsps_absorb_the_registered_multipliers(tmp_path):
     assert r["dsps"] == p.lanes
     assert r["dsp_registers"]["MREG"] == p.lanes
     assert r["fmax_mhz"] is None and "no open place and route" in r["note"]
+
+
+def test_over_capacity_reads_nextpnrs_utilisation():
+    log = ("Info: Device utilisation:\n"
+           "Info: \t                LUT4:   16697/  20736    80%\n"
+           "Info: \t                 DFF:   16490/  15552   106%\n"
+           "Info: \t               BSRAM:      46/     46   100%\n")
+    assert over_capacity(log) == ["DFF 16490/15552"]
+    assert over_capacity(log.replace("16490", "15552")) == []
