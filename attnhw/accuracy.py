@@ -21,6 +21,7 @@ import numpy as np
 from attnhw.golden.attention import attention_from_scores, dot_product, scale_score, softmax_probs
 from attnhw.golden.peers import PEERS
 from attnhw.golden.reference import error_stats, softmax_float, softmax_weighted_sum
+from attnhw import __version__
 from attnhw.golden.scale import scale_to_port
 
 from .outputs import atomic_write
@@ -250,7 +251,8 @@ def run_accuracy(base, *, elements=100_000, seed=1, out_dir="build/accuracy", js
         for name, p in methods:
             costs[name] = _variant_cost(units[("exp", p.exp_method)].result(),
                                         units[("norm", p.norm_method)].result())
-    report = dict(base_params=base.as_dict(), elements_per_record=elements, seed=seed,
+    report = dict(attnhw_version=__version__,
+                  base_params=base.as_dict(), elements_per_record=elements, seed=seed,
                   prob_bits=list(PROB_BITS), records=records, seq_len_sweep=sweep, costs=costs,
                   distributions={k: v[3] for k, v in DISTRIBUTIONS.items()},
                   hls4ml_table_bits=HLS4ML_TABLE_BITS)

@@ -104,7 +104,8 @@ def cmd_postsynth(args):
                           repeats=args.repeats)
     r = run_postsynth(job)
     keys = ("words_compared", "mismatches", "missing_rows", "extra_output_beats", "cycles")
-    summary = {"params": p.as_dict(), **{k: r[k] for k in keys},
+    from attnhw.hdl.emit import provenance
+    summary = {**provenance(p, "core"), **{k: r[k] for k in keys},
                "protocol_errors": len(r["protocol_errors"])}
     if args.json:
         from attnhw.outputs import atomic_write

@@ -116,8 +116,8 @@ CLI_CASES = [
     ("sim_queries", "attnhw sim --queries 0",
      lambda t: ["sim", "--queries", "0"], "--queries 0 must be at least 1"),
     ("target", "an unknown synthesis target",
-     lambda t: ["synth", "--target", "xc7", "--json", str(t / "out" / "s.json")],
-     "unknown --target 'xc7'; choose one of ecp5, ice40"),
+     lambda t: ["synth", "--target", "stratix10", "--json", str(t / "out" / "s.json")],
+     "unknown --target 'stratix10'; choose one of ecp5, ice40, xc7, xcup, cyclonev, gowin, nexus"),
     ("synth_unit", "attnhw synth --unit naming no unit",
      lambda t: ["synth", "--unit", "adder", "--json", str(t / "out" / "s.json")],
      "unknown unit 'adder'; choose one of dot_product, score_scale, online_softmax, exp2, "
