@@ -78,12 +78,17 @@ def params_for(head_dim, seq_len, params=None):
     return AttnParams(**kw)
 
 
+def _is_torch(x):
+    """A torch tensor (or other torch object), told apart without importing torch."""
+    return type(x).__module__.split(".")[0] == "torch"
+
+
 def _as_float64(x, name):
-    """``(array float64, kind)``; kind is ``"torch"`` or ``"numpy"``."""
-    if type(x).__module__.split(".")[0] == "torch":
-        kind, x = "torch", x.detach().cpu().double().numpy()
+    """``x`` (array or tensor) as a checked float64 array."""
+    if _is_torch(x):
+        x = x.detach().cpu().double().numpy()
     else:
-        kind, x = "numpy", np.asarray(x)
+        x = np.asarray(x)
         if x.dtype.kind not in "fiu":
             raise ValueError(f"{name}: dtype {x.dtype} is not a real number type")
         x = x.astype(np.float64)
@@ -91,12 +96,12 @@ def _as_float64(x, name):
         raise ValueError(f"{name}: shape {x.shape} must be (..., N, dim)")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name} contains NaN or Inf")
-    return x, kind
+    return x
 
 
 def _like(out, like):
     """``out`` as the type of ``like``, in its float dtype (float64 for integers)."""
-    if type(like).__module__.split(".")[0] == "torch":
+    if _is_torch(like):
         import torch
         dtype = like.dtype if like.dtype.is_floating_point else torch.float64
         return torch.from_numpy(out).to(device=like.device, dtype=dtype)
@@ -106,7 +111,7 @@ def _like(out, like):
 
 def _attend_from_mask(attn_mask):
     """A user mask as boolean "may attend" (broadcastable to ``(..., L, S)``)."""
-    if type(attn_mask).__module__.split(".")[0] == "torch":
+    if _is_torch(attn_mask):
         attn_mask = attn_mask.detach().cpu().numpy()
     m = np.asarray(attn_mask)
     if m.dtype == bool:
@@ -171,9 +176,8 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
         if is_causal:
             raise ValueError("attn_mask is a CausalBias: leave is_causal False")
         is_causal, attn_mask = attn_mask.variant.name.lower(), None
-    q, _ = _as_float64(query, "query")
-    k, _ = _as_float64(key, "key")
-    v, _ = _as_float64(value, "value")
+    q, k, v = (_as_float64(x, name) for x, name in ((query, "query"), (key, "key"),
+                                                    (value, "value")))
     L, E, (S, Ev) = q.shape[-2], q.shape[-1], v.shape[-2:]
     if k.shape[-1] != E or k.shape[-2] != S:
         raise ValueError(f"key {k.shape} must be (..., S={S}, E={E}) for query {q.shape} "

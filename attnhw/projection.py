@@ -28,17 +28,15 @@ def attention_output(query, key, value, W, b=None, attn_mask=None, is_causal=Fal
     outputs ``c`` (a golden calibration pass). With ``return_info``, also a dict with
     the integers (``c_int``, ``W_int`` per batch, ``y_int``), steps and multipliers.
     """
-    c, info = sdpa(query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale,
+    _, info = sdpa(query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale,
                    quant=quant, params=params, return_info=True)
-    c = np.asarray(c.detach().cpu().double().numpy() if hasattr(c, "detach") else c,
-                   dtype=np.float64)
-    if c.ndim != 4:
-        raise ValueError(f"query must be (B, H, N, d), got {c.shape[:-1] + (c.shape[-1],)}")
-    B, H, N, d = c.shape
+    c_int = info.o_int[..., :np.shape(value)[-1]]                # (B, H, N, d), unpadded
+    if c_int.ndim != 4:
+        raise ValueError(f"query must be (B, H, N, d), got {np.shape(query)}")
+    B, H, N, d = c_int.shape
     p = info.params
     op = OutProjParams(heads=H, head_dim=d, d_out=np.shape(W)[0], data_width=p.data_width,
                        weight_width=weight_width, out_width=p.data_width)
-    c_int = info.o_int[..., :d]                                  # (B, H, N, d)
     c_step = np.broadcast_to(np.asarray(info.v_step, dtype=np.float64), (B, H))
     rows = np.moveaxis(c_int, 1, 2)                              # (B, N, H, d)
     # Weights per batch (each head's value step folded in); checks W and b first.
