@@ -33,13 +33,18 @@ def _add_params(parser):
                            metavar="N", help=help)
 
 
-def _params(args):
+def _param_values(args):
+    """The parameters the command line gives: the preset's, overridden by the flags."""
     kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(AttnParams)
           if getattr(args, f.name) is not None}
     if args.preset:
-        from attnhw.golden.presets import preset
-        return preset(args.preset, **kw)
-    return AttnParams(**kw)
+        from attnhw.golden.presets import preset_values
+        return preset_values(args.preset, **kw)
+    return kw
+
+
+def _params(args):
+    return AttnParams(**_param_values(args))
 
 
 def cmd_verilog(args):
@@ -71,7 +76,8 @@ def cmd_sim(args):
 
 def cmd_run(args):
     from attnhw.run_tensors import run_files
-    return run_files(_params(args), args)
+    # Not AttnParams yet: head_dim and lanes default to the tensors' d.
+    return run_files(_param_values(args), args)
 
 
 def cmd_synth(args):
@@ -165,8 +171,8 @@ def cmd_bench(args):
     seq_lens = _int_list(args.seq_lens, "--seq-lens")
     if args.heads < 1:
         raise ValueError(f"--heads {args.heads}: at least 1")
-    base = {k: getattr(args, k) for k in AttnParams.field_names()
-            if k not in ("head_dim", "lanes", "block") and getattr(args, k) is not None}
+    # --configs sets head_dim, lanes and block; the rest comes from the flags (and --preset).
+    base = {k: v for k, v in _param_values(args).items() if k not in ("head_dim", "lanes", "block")}
     for config in configs:                  # every configuration valid before any run
         config_params(base, *config, seq_lens)
     records = run_bench(configs, seq_lens, heads=args.heads, base=base,

@@ -7,7 +7,6 @@ import pathlib
 import numpy as np
 
 from attnhw.golden.params import AttnParams
-from attnhw.golden.presets import PRESETS
 from attnhw.golden.reference import softmax_weighted_sum
 
 from .functional import params_for, sdpa
@@ -45,8 +44,10 @@ def attention_float_natural(q, k, v, scale, masked):
     return softmax_weighted_sum(x, v, masked, exp=np.exp)
 
 
-def run_files(p, args):
-    """The CLI: load, check, compute, report, write the output atomically."""
+def run_files(given, args):
+    """The CLI: load, check, compute, report, write the output atomically. ``given``:
+    the parameter values the command line sets (head_dim and lanes default to the
+    tensors')."""
     q = load_tensor(args.q, "q")
     k = load_tensor(args.k, "k")
     v = load_tensor(args.v, "v")
@@ -58,9 +59,6 @@ def run_files(p, args):
     if q.shape[:-2] != k.shape[:-2] or q.shape[-1] != k.shape[-1]:
         raise ValueError(f"--q {q.shape} and --k {k.shape} must agree in the batch "
                          "dimensions and in d")
-    given = {f: getattr(args, f) for f in AttnParams.field_names() if getattr(args, f) is not None}
-    if getattr(args, "preset", None):
-        given = {**PRESETS[args.preset], **given}
     p = params_for(q.shape[-1], AttnParams.max_seq_len, given)
     if q.shape[-1] != p.head_dim:
         raise ValueError(f"tensors have d={q.shape[-1]} but --head-dim is {p.head_dim}")

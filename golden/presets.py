@@ -3,7 +3,7 @@ reuse, defined once (``attnhw <cmd> --preset NAME``; explicit flags override).""
 
 from .params import AttnParams
 
-__all__ = ["PRESETS", "preset"]
+__all__ = ["PRESETS", "preset", "preset_values"]
 
 # 16-bit exp weights and scale port: the core fits an iCE40 UP5K's 8 DSPs.
 _ICE40 = dict(head_dim=16, lanes=2, exp_bits=15, scale_width=16, scale_frac=22)
@@ -22,9 +22,14 @@ PRESETS = {
 }
 
 
-def preset(name, **overrides):
-    """``AttnParams`` of preset ``name`` with ``overrides``; ``ValueError`` for an
-    unknown name."""
+def preset_values(name, **overrides):
+    """The parameter values of preset ``name`` with ``overrides`` (a dict, not yet
+    validated); ``ValueError`` for an unknown name."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return AttnParams(**{**PRESETS[name], **overrides})
+    return {**PRESETS[name], **overrides}
+
+
+def preset(name, **overrides):
+    """``AttnParams`` of preset ``name`` with ``overrides``."""
+    return AttnParams(**preset_values(name, **overrides))

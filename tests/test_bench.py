@@ -34,3 +34,8 @@ def test_bench_rejects_a_bad_config_before_running(capsys):
     assert "lanes=3 must divide head_dim=8" in capsys.readouterr().err
     assert main(["bench", "--configs", "8:4", "--seq-lens", "4"]) == 2
     assert "--configs '8:4': expected comma-separated N:N:N" in capsys.readouterr().err
+
+
+def test_bench_takes_the_preset_and_refuses_an_unknown_one(capsys):
+    assert main(["bench", "--preset", "ecp5", "--configs", "8:4:1", "--seq-lens", "4"]) == 2
+    assert "unknown preset 'ecp5'" in capsys.readouterr().err

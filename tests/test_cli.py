@@ -175,3 +175,15 @@ def test_run_with_output_projection_writes_b_n_dout(tmp_path, capsys):
                         "--out", str(tmp_path / "z.npy"))
     assert code == 2 and "--out-proj: W has shape (6,); expected (d_out, H*d = 24)" in err
     assert not (tmp_path / "z.npy").exists()
+
+
+def test_run_lanes_need_only_divide_the_tensors_d(tmp_path, capsys):
+    """head_dim comes from the tensors (12), so --lanes 12 is valid though it does not
+    divide the default head_dim 64."""
+    rng = np.random.default_rng(22)
+    files = _tensors(tmp_path, rng, (1, 3, 12), (1, 4, 12))
+    out = tmp_path / "o.npy"
+    code, _, err = _run(capsys, "run", "--q", str(files["q"]), "--k", str(files["k"]),
+                        "--v", str(files["v"]), "--lanes", "12", "--out", str(out))
+    assert code == 0, err
+    assert np.load(out).shape == (1, 3, 12)
