@@ -181,18 +181,34 @@ def cmd_bench(args):
     md = write_report(records, args.out_dir, json_path=args.json, command=command)
     if args.update_readme:
         from attnhw.bench import README_BEGIN, README_END
-        from attnhw.outputs import replace_between
-        replace_between(args.update_readme, README_BEGIN, README_END, md)
-        print(f"updated the benchmark table in {args.update_readme}")
+        _update_page(args.update_readme, README_BEGIN, README_END, md, "benchmark table")
     print(md)
     print(f"wrote {args.out_dir}/bench.md, bench.json, bench.png")
     return 0 if all(r["meets_target"] for r in records) else 1
 
 
-def cmd_synth_table(args):
-    from attnhw.synth_table import write_table
+def _check_report_commands(args):
     if len(args.report) != len(args.command):
         raise ValueError("give one --command per --report (the command that made it)")
+
+
+def _add_report_commands(parser):
+    parser.add_argument("--report", action="append", required=True, metavar="JSON",
+                        help="a synth JSON report")
+    parser.add_argument("--command", action="append", required=True,
+                        help="the command that made the report (one per --report)")
+
+
+def _update_page(path, begin, end, body, what):
+    """Replace the text between a markdown page's markers with ``body``."""
+    from attnhw.outputs import replace_between
+    replace_between(path, begin, end, body)
+    print(f"updated the {what} in {path}")
+
+
+def cmd_synth_table(args):
+    from attnhw.synth_table import write_table
+    _check_report_commands(args)
     print(write_table(args.report, args.bench, args.command, args.update_readme))
     if args.update_readme:
         print(f"updated the engine synthesis table in {args.update_readme}")
@@ -202,14 +218,11 @@ def cmd_family_table(args):
     import json
 
     from attnhw.synth_families import TABLE_BEGIN, TABLE_END, family_table
-    if len(args.report) != len(args.command):
-        raise ValueError("give one --command per --report (the command that made it)")
+    _check_report_commands(args)
     reports = [json.loads(pathlib.Path(r).read_text()) for r in args.report]
     table = family_table(reports, args.command)
     if args.update_readme:
-        from attnhw.outputs import replace_between
-        replace_between(args.update_readme, TABLE_BEGIN, TABLE_END, table)
-        print(f"updated the other-families table in {args.update_readme}")
+        _update_page(args.update_readme, TABLE_BEGIN, TABLE_END, table, "other-families table")
     print(table)
 
 
@@ -227,13 +240,11 @@ def cmd_model_check(args):
     report = run_model_check()
     table = write_report(report, args.out_dir, "attnhw model-check")
     if args.update_readme:
-        from attnhw.outputs import replace_between
         import os
         png = os.path.relpath(pathlib.Path(args.out_dir) / "model_check.png",
                               pathlib.Path(args.update_readme).parent)
-        replace_between(args.update_readme, README_BEGIN, README_END,
-                        table + f"\n![model check]({png})\n")
-        print(f"updated the model check in {args.update_readme}")
+        _update_page(args.update_readme, README_BEGIN, README_END,
+                     table + f"\n![model check]({png})\n", "model check")
     print(table)
     print(f"wrote {args.out_dir}/model_check.md, model_check.json, model_check.png")
 
@@ -370,9 +381,7 @@ def _parser():
 
     t = sub.add_parser("synth-table", help="the engine synthesis table (docs/engine.md) from "
                                            "`attnhw synth --json` reports and bench records")
-    t.add_argument("--report", action="append", required=True, help="a synth JSON report")
-    t.add_argument("--command", action="append", required=True,
-                   help="the command that made the report (one per --report)")
+    _add_report_commands(t)
     t.add_argument("--bench", action="append",
                    help="bench JSON (utilisation for GMAC/s); may be repeated")
     t.add_argument("--update-readme", metavar="README")
@@ -380,8 +389,7 @@ def _parser():
 
     ft = sub.add_parser("family-table", help="the other-families synthesis table from "
                         "`attnhw synth --target xc7|xcup|cyclonev|gowin|nexus --json` reports")
-    ft.add_argument("--report", action="append", default=[], metavar="JSON")
-    ft.add_argument("--command", action="append", default=[], help="the command of each report")
+    _add_report_commands(ft)
     ft.add_argument("--update-readme", metavar="PAGE",
                     help="replace the table between this markdown page's markers")
     ft.set_defaults(func=cmd_family_table)

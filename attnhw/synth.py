@@ -167,44 +167,57 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     freq = freq_mhz or (200 if target == "ecp5" else 50)
     if target in FAMILIES:
         result = _family_result(p, target, work, top, freq, seed, log)
-        result.update(seconds=round(time.time() - start, 1), work_dir=str(work),
-                      date=time.strftime("%Y-%m-%d"), seed=seed, target_mhz=freq)
-        if json_path:
-            atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
-        return result
-    log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
-    run_tool([tool_path(t["pnr"][0]), *t["pnr"][1:], "--json", "top.json",
-              "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
-              "--router", router, "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
-    rep = json.loads((work / "report.json").read_text())
+    else:
+        log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
+        rep = _place_and_route(t["pnr"], work, freq, seed, "--router", router)
+        result = {**_lattice_result(p, target, work, top, rep), "abc": abc, "router": router}
+    result.update(seconds=round(time.time() - start, 1), work_dir=str(work),
+                  date=time.strftime("%Y-%m-%d"), seed=seed, target_mhz=freq)
+    if json_path:
+        atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
+    return result
+
+
+def _place_and_route(pnr, work, freq, seed, *extra):
+    """nextpnr (``pnr``: the tool and its device options) on ``top.json`` in ``work``;
+    returns its ``--report`` JSON."""
+    run_tool([tool_path(pnr[0]), *pnr[1:], "--json", "top.json", "--freq", str(freq),
+              "--seed", str(seed), "--report", "report.json", *extra, "--timing-allow-fail"],
+             work / "nextpnr.log", "nextpnr")
+    return json.loads((work / "report.json").read_text())
+
+
+def _fmax_mhz(report):
+    """The clock's achieved Fmax in a nextpnr report (None without a clock)."""
+    achieved = [v.get("achieved") for v in report.get("fmax", {}).values()]
+    return round(min(achieved), 2) if achieved else None
+
+
+def _lattice_result(p, target, work, top, rep):
+    """Figures of an ECP5 or iCE40 run from nextpnr's report."""
+    t = TARGETS[target]
     util = rep.get("utilization", {})
 
     def used(cell):
         return int(util.get(cell, {}).get("used", 0)) if cell else None
 
     cells = t["cells"]
-    fmax = [v.get("achieved") for v in rep.get("fmax", {}).values()]
     ffs = used(cells["ffs"])
     if ffs is None:                       # iCE40 logic cells hold LUT and FF together
         netlist = json.loads((work / "top.json").read_text())
         ffs = sum(c["type"].startswith("SB_DFF")
                   for mod in netlist["modules"].values() for c in mod["cells"].values())
-    result = {
+    return {
         "target": target, "device": t["device"], **provenance(p),
         "luts": used(cells["luts"]),
         "ffs": (ffs - top.harness_ffs) if ffs is not None else None,
         "dsps": used(cells["dsps"]), "brams": used(cells["brams"]),
         "lutram": used(cells["lutram"]),
-        "fmax_mhz": round(min(fmax), 2) if fmax else None,
+        "fmax_mhz": _fmax_mhz(rep),
         "harness_ffs_subtracted": top.harness_ffs,
         "critical_path": critical_path(rep),
-        "utilization": util, "seconds": round(time.time() - start, 1), "work_dir": str(work),
-        "date": time.strftime("%Y-%m-%d"), "seed": seed, "abc": abc,
-        "router": router, "target_mhz": freq,
+        "utilization": util,
     }
-    if json_path:
-        atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
-    return result
 
 
 def _family_result(p, target, work, top, freq, seed, log):
@@ -227,13 +240,8 @@ def _family_result(p, target, work, top, freq, seed, log):
     elif f["pnr"]:
         log(f"nextpnr for {f['device']} ... (log {work / 'nextpnr.log'})")
         try:
-            run_tool([tool_path(f["pnr"][0]), *f["pnr"][1:], "--json", "top.json",
-                      "--freq", str(freq), "--seed", str(seed), "--report", "report.json",
-                      "--timing-allow-fail"], work / "nextpnr.log", "nextpnr")
-            rep = json.loads((work / "report.json").read_text())
-            achieved = [v.get("achieved") for v in rep.get("fmax", {}).values()]
-            fmax = round(min(achieved), 2) if achieved else None
-            cp = critical_path(rep)
+            rep = _place_and_route(f["pnr"], work, freq, seed)
+            fmax, cp = _fmax_mhz(rep), critical_path(rep)
         except RuntimeError:                  # e.g. the design does not fit the device
             log_text = (work / "nextpnr.log").read_text()
             first = next((ln for ln in log_text.splitlines() if ln.startswith("ERROR:")),
