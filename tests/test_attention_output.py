@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import attnhw
+from torch_ideal import ideal_attention
 
 F = torch.nn.functional
 
@@ -25,10 +26,7 @@ def _case(rng, B=2, H=4, N=12, d=16, d_out=24):
 
 def _ideal(info, W_int_rows, w_step, c_step, b, out_step, causal):
     """float SDPA on the dequantised q, k, v, then the dequantised weights, rounded."""
-    s = info["sdpa"]
-    deq = [torch.from_numpy(i * np.asarray(st)[..., None, None])
-           for i, st in ((s.q_int, s.q_step), (s.k_int, s.k_step), (s.v_int, s.v_step))]
-    c = F.scaled_dot_product_attention(*deq, is_causal=causal).numpy()      # (B, H, N, d)
+    c = ideal_attention(info["sdpa"], info["c_int"].shape[-1], is_causal=causal)  # (B,H,N,d)
     B, H, N, d = c.shape
     rows = np.moveaxis(c, 1, 2).reshape(B, N, H * d)
     y = np.zeros((B, N, len(w_step[0])))
