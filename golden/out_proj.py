@@ -18,6 +18,11 @@ Formats (``w`` = ``data_width``, ``ww`` = ``weight_width``):
   ``y_int[o] = sat(floor((acc[o] · M[o] + 2^(sh[o]-1)) / 2^sh[o]))`` (round half up,
   saturated), with ``M[o] / 2^sh[o]`` the ``mult_bits``-bit fixed-point value of
   ``w_step[o] / y_step`` (:func:`requant_multiplier`).
+
+The gateware (:class:`attnhw.hdl.out_proj.OutProjection`) computes ``lanes`` outputs at
+once and holds partial sums for ``tile_rows`` queries; its load port takes the
+integers as 32-bit words in the order of :func:`load_words`, and the queries of a
+layer pass in tiles (:func:`tile_bounds`), each tile once per head.
 """
 
 import dataclasses
@@ -29,12 +34,20 @@ from .fixed import round_half_up_shift, saturate, signed_range
 from .quantize import quantize
 
 __all__ = ["OutProjParams", "quantize_projection", "requant_multiplier", "project",
-           "project_float"]
+           "project_float", "load_words", "tile_bounds", "LOAD_WORD_BITS", "SHIFT_LSB"]
+
+#: Bits of a load port word.
+LOAD_WORD_BITS = 32
+#: Where ``sh`` sits in a requantisation word (``M`` in the bits below it).
+SHIFT_LSB = 24
 
 
 @dataclasses.dataclass(frozen=True)
 class OutProjParams:
-    """Shape and formats of the output projection; widths derived, bounds checked."""
+    """Shape and formats of the output projection; widths derived, bounds checked.
+
+    ``lanes`` (outputs computed at once) and ``tile_rows`` (queries whose partial sums
+    are held) are the gateware's; the arithmetic does not depend on them."""
     heads: int
     head_dim: int
     d_out: int
@@ -42,17 +55,49 @@ class OutProjParams:
     weight_width: int = 8
     out_width: int = 8
     mult_bits: int = 16
+    lanes: int = 16
+    tile_rows: int = 64
 
     def __post_init__(self):
         for name, lo, hi in (("heads", 1, 256), ("head_dim", 1, 1024), ("d_out", 1, 65536),
                              ("data_width", 2, 16), ("weight_width", 2, 16),
-                             ("out_width", 2, 16), ("mult_bits", 2, 24)):
+                             ("out_width", 2, 16), ("mult_bits", 2, 24), ("lanes", 1, 256),
+                             ("tile_rows", 1, 65536)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(f"{name}={v!r} is out of range [{lo}, {hi}]")
         if self.acc_width + self.mult_bits > 62:
             raise ValueError(f"acc_width {self.acc_width} + mult_bits {self.mult_bits} exceed "
                              "the golden model's 62 bits; reduce heads·head_dim or the widths")
+
+    def check_gateware(self):
+        """``ValueError`` unless the gateware can take these parameters (the golden
+        arithmetic takes any)."""
+        if self.d_out % self.lanes:
+            raise ValueError(f"d_out={self.d_out} is not a multiple of the projection's "
+                             f"lanes={self.lanes}")
+        if self.lanes * self.weight_width % LOAD_WORD_BITS:
+            raise ValueError(f"lanes·weight_width = {self.lanes * self.weight_width} must be a "
+                             f"multiple of {LOAD_WORD_BITS} (a weight word is loaded in "
+                             f"{LOAD_WORD_BITS}-bit beats)")
+        if self.acc_width > LOAD_WORD_BITS:
+            raise ValueError(f"acc_width {self.acc_width} exceeds the {LOAD_WORD_BITS}-bit load "
+                             "word that carries a bias; reduce heads·head_dim or the widths")
+
+    @property
+    def groups(self):
+        """Groups of ``lanes`` outputs: ``d_out / lanes``."""
+        return self.d_out // self.lanes
+
+    @property
+    def words_per_weight_row(self):
+        """Load words per weight memory word (``lanes`` weights)."""
+        return self.lanes * self.weight_width // LOAD_WORD_BITS
+
+    @property
+    def load_length(self):
+        """Words of one :func:`load_words` sequence."""
+        return self.groups * self.k * self.words_per_weight_row + 2 * self.d_out
 
     @property
     def k(self):
@@ -145,3 +190,40 @@ def project_float(c, W, b=None):
     c = np.asarray(c, dtype=np.float64)
     y = c.reshape(c.shape[:-2] + (-1,)) @ np.asarray(W, dtype=np.float64).T
     return y if b is None else y + np.asarray(b, dtype=np.float64)
+
+
+def load_words(W_int, b_int, M, sh, op):
+    """The load port's words (``uint32``, in order) for the integers of a projection.
+
+    1. Weights: for each group ``g`` of ``lanes`` outputs and each input ``k``
+       (``h·head_dim + j``), the ``lanes`` weights ``W_int[g·lanes + e, k]``, element
+       ``e`` at bits ``[e·ww +: ww]`` of a ``lanes·ww``-bit word, sent low 32 bits
+       first (``words_per_weight_row`` words).
+    2. Biases: ``b_int[o]`` for each output ``o``, two's complement.
+    3. Requantisation: ``M[o] | sh[o] << SHIFT_LSB`` for each output ``o``.
+    """
+    op.check_gateware()
+    W = np.asarray(W_int, dtype=np.int64)
+    if W.shape != (op.d_out, op.k):
+        raise ValueError(f"W_int has shape {W.shape}; expected ({op.d_out}, {op.k})")
+    ww, mask = op.weight_width, (1 << op.weight_width) - 1
+    words = []
+    for g in range(op.groups):
+        for k in range(op.k):
+            row = 0
+            for e in range(op.lanes):
+                row |= (int(W[g * op.lanes + e, k]) & mask) << (e * ww)
+            words += [(row >> (LOAD_WORD_BITS * i)) & 0xFFFFFFFF
+                      for i in range(op.words_per_weight_row)]
+    words += [int(b) & 0xFFFFFFFF for b in np.asarray(b_int, dtype=np.int64)]
+    for m_, s_ in zip(np.asarray(M, dtype=np.int64), np.asarray(sh, dtype=np.int64)):
+        if not (0 <= m_ < 1 << op.mult_bits and 0 <= s_ <= op.max_shift):
+            raise ValueError(f"requantisation (M={m_}, sh={s_}) is outside its format")
+        words.append(int(m_) | int(s_) << SHIFT_LSB)
+    return np.array(words, dtype=np.uint32)
+
+
+def tile_bounds(n, op):
+    """The tiles of ``n`` queries: ``(start, stop)`` pairs of at most ``tile_rows``.
+    Each tile passes once per head, heads in order, before the next tile."""
+    return [(s, min(s + op.tile_rows, n)) for s in range(0, n, op.tile_rows)]

@@ -1,0 +1,285 @@
+"""The output projection ``y_i = W_O · [c_i^1; …; c_i^H] + b_O`` behind the engine.
+
+Golden: :func:`attnhw.golden.out_proj.project` (every rounding), with the load word
+order of :func:`attnhw.golden.out_proj.load_words`.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from attnhw.golden.out_proj import LOAD_WORD_BITS, SHIFT_LSB
+
+from .credits import credit_room
+from .engine import engine_out_layout
+from .multiplier import Multiplier
+from .pipeline import delay
+
+__all__ = ["OutProjection", "load_layout", "y_layout"]
+
+SHIFT_BITS = 6          # sh <= max_shift = 62
+
+
+def load_layout():
+    """Load port beat: a 32-bit word and ``last`` on the final word of the sequence."""
+    return data.StructLayout({"data": unsigned(LOAD_WORD_BITS), "last": 1})
+
+
+def y_layout(op):
+    """Output beat: ``lanes`` outputs ``s(out_width).0`` of one group, ``row_last`` on a
+    row's final group, ``last`` on the final beat of a tile's final row."""
+    return data.StructLayout({"y": data.ArrayLayout(signed(op.out_width), op.lanes),
+                              "row_last": 1, "last": 1})
+
+
+class OutProjection(wiring.Component):
+    """The layer's output projection over the engine's rows, ``lanes`` outputs at once.
+
+    Rows arrive as the engine emits them (``c``: ``params.lanes`` elements per beat,
+    ``row_last``, and ``last`` at the end of an engine head). The engine's heads are
+    ``(tile, head)`` pairs: the queries of a layer pass in tiles of at most
+    ``tile_rows`` (:func:`attnhw.golden.out_proj.tile_bounds`), each tile once per
+    head ``h = 0 … heads − 1``, every pass of a tile with the same rows. The unit
+    holds ``tile_rows × d_out`` partial sums (``acc_width`` bits each, block RAM):
+    head 0 starts each from the bias, the final head's rows leave requantised.
+
+    Per row it reads the row into a register and then, for each group of ``lanes``
+    outputs, multiplies its ``head_dim`` elements one per cycle by the group's
+    weights (``lanes`` multipliers, weights in block RAM at ``g·K + h·head_dim + j``);
+    a row takes :attr:`row_cycles` cycles. Nothing inside stalls: a group of the
+    final head starts only with a credit for its place in the output FIFO.
+
+    Members
+    -------
+    c : ``In(stream.Signature(engine_out_layout(params)))``
+    load : ``In(stream.Signature(load_layout()))``
+        The integers as :func:`attnhw.golden.out_proj.load_words` orders them, one
+        word per beat, ``last`` on the final word; always ready. Load before the rows
+        that use them (a load while rows pass changes the weights under them).
+    y : ``Out(stream.Signature(y_layout(proj)))``
+        ``d_out / lanes`` beats per query row, the tile's rows in order.
+    err_tile_rows : ``Out(1)``
+        Sticky: a tile had more than ``tile_rows`` rows (its partial sums wrapped).
+    err_load_last : ``Out(1)``
+        Sticky: ``last`` was not on the final load word, or missing there; the load
+        restarts after the beat that carried it.
+    clear_errors : ``In(1)``
+    """
+
+    #: Cycles from a group's first issue to its output entering the FIFO after the
+    #: final multiply-accumulate: memory read, its register, the multiplier (2),
+    #: the accumulator, the requantising multiplier (2), the shift, the rounding.
+    pipeline_depth = 9
+
+    def __init__(self, params, proj):
+        proj.check_gateware()
+        if (params.data_width, params.head_dim) != (proj.data_width, proj.head_dim):
+            raise ValueError("the projection's data_width and head_dim must be the engine's")
+        self.params, self.proj = params, proj
+        super().__init__({
+            "c": In(stream.Signature(engine_out_layout(params))),
+            "load": In(stream.Signature(load_layout())),
+            "y": Out(stream.Signature(y_layout(proj))),
+            "err_tile_rows": Out(1), "err_load_last": Out(1), "clear_errors": In(1),
+        })
+
+    @property
+    def needs_drain(self):
+        """A group's partial sums are written back 5 cycles after its last issue; a
+        row that starts right behind the previous one reads them (same tile row, one
+        head on) ``(groups − 1)·head_dim`` cycles after that issue, too early when it
+        is below 5 (one output group, or tiny heads): then each row waits 6 cycles."""
+        return (self.proj.groups - 1) * self.proj.head_dim < 5
+
+    @property
+    def row_cycles(self):
+        """Cycles per row when rows wait: ``groups · head_dim`` issues, back to back
+        (plus the write-back drain where :attr:`needs_drain`)."""
+        return self.proj.groups * self.proj.head_dim + (6 if self.needs_drain else 0)
+
+    def elaborate(self, platform):
+        m = Module()
+        p, op = self.params, self.proj
+        P, G, K, d, H, T = op.lanes, op.groups, op.k, op.head_dim, op.heads, op.tile_rows
+        aw, mb = op.acc_width, op.mult_bits
+        const_layout = data.StructLayout({"M": unsigned(mb), "sh": unsigned(SHIFT_BITS)})
+        wmem = Memory(shape=data.ArrayLayout(signed(op.weight_width), P), depth=G * K, init=[])
+        bmem = Memory(shape=data.ArrayLayout(signed(aw), P), depth=G, init=[])
+        cmem = Memory(shape=data.ArrayLayout(const_layout, P), depth=G, init=[])
+        pmem = Memory(shape=data.ArrayLayout(signed(aw), P), depth=T * G, init=[])
+        m.submodules.weights, m.submodules.biases = wmem, bmem
+        m.submodules.requant, m.submodules.partial = cmem, pmem
+
+        self._load(m, wmem, bmem, cmem)
+
+        # --- Rows in: one register of head_dim elements, with the row's place.
+        row = Signal(data.ArrayLayout(signed(p.data_width), d))
+        full = Signal()
+        part = Signal(range(p.slices))
+        t_in, h_in = Signal(range(T)), Signal(range(H))
+        row_t, row_h, row_tile_last = Signal(range(T)), Signal(range(H)), Signal()
+        start_row = Signal()
+        m.d.comb += self.c.ready.eq(~full)
+        with m.If(self.c.valid & ~full):
+            for s in range(p.slices):
+                with m.If(part == s):
+                    m.d.sync += row.as_value()[s * p.lanes * p.data_width:
+                                               (s + 1) * p.lanes * p.data_width].eq(self.c.payload.o)
+            m.d.sync += part.eq(Mux(self.c.payload.row_last, 0, part + 1))
+            with m.If(self.c.payload.row_last):
+                m.d.sync += [full.eq(1), row_t.eq(t_in), row_h.eq(h_in),
+                             row_tile_last.eq(self.c.payload.last)]
+                with m.If(self.c.payload.last):
+                    m.d.sync += [t_in.eq(0), h_in.eq(Mux(h_in == H - 1, 0, h_in + 1))]
+                with m.Elif(t_in == T - 1):                 # a row beyond tile_rows follows
+                    m.d.sync += [t_in.eq(0), self.err_tile_rows.eq(1)]
+                with m.Else():
+                    m.d.sync += t_in.eq(t_in + 1)
+        with m.If(start_row):
+            m.d.sync += full.eq(0)
+        with m.If(self.clear_errors):
+            m.d.sync += self.err_tile_rows.eq(0)
+
+        # --- Issue: for each group g, j = 0 … d-1, one weight word and one element.
+        busy, final, tile_last = Signal(), Signal(), Signal()
+        head = Signal(range(H))
+        rot = Signal(data.ArrayLayout(signed(p.data_width), d))   # rotates once per issue
+        j, g = Signal(range(d)), Signal(range(G))
+        waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
+        fifo_depth = 8
+        m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=y_layout(op).size,
+                                                        depth=fifo_depth)
+        reserve = Signal()
+        room, _ = credit_room(m, fifo_depth, reserve, fifo.r_en & fifo.r_rdy, "y")
+        issue = busy & ((j != 0) | ~final | room)
+        m.d.comb += reserve.eq(issue & (j == 0) & final)
+        group_end, row_end = j == d - 1, (j == d - 1) & (g == G - 1)
+
+        cool = Signal(range(6))
+        if self.needs_drain:
+            with m.If(issue & row_end):
+                m.d.sync += cool.eq(5)
+            with m.Elif(cool != 0):
+                m.d.sync += cool.eq(cool - 1)
+        m.d.comb += start_row.eq(full & (~busy | (issue & row_end)) & (cool == 0)
+                                 & ~(issue & row_end & Const(self.needs_drain)))
+        with m.If(issue):
+            m.d.sync += [rot.as_value().eq(Cat(rot.as_value()[p.data_width:],
+                                               rot.as_value()[:p.data_width])),
+                         j.eq(Mux(group_end, 0, j + 1)),
+                         waddr.eq(waddr + Mux(group_end, K - d + 1, 1))]
+            with m.If(group_end):
+                m.d.sync += [g.eq(g + 1), paddr.eq(paddr + 1)]
+
+        # A row starts when the unit is idle or in its predecessor's last cycle (these
+        # assignments come last so that they win over the issue's).
+        with m.If(start_row):
+            m.d.sync += [busy.eq(1), rot.eq(row), head.eq(row_h), final.eq(row_h == H - 1),
+                         tile_last.eq(row_tile_last), j.eq(0), g.eq(0),
+                         waddr.eq(row_h * d), paddr.eq(row_t * G)]
+        with m.Elif(issue & row_end):
+            m.d.sync += busy.eq(0)
+        w_rd = wmem.read_port(transparent_for=())
+        b_rd, c_rd = bmem.read_port(transparent_for=()), cmem.read_port(transparent_for=())
+        p_rd = pmem.read_port(transparent_for=())
+        m.d.comb += [w_rd.addr.eq(waddr), b_rd.addr.eq(g), c_rd.addr.eq(g), p_rd.addr.eq(paddr)]
+
+        # The issue's control travels beside the data: stage n is n cycles after issue.
+        ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
+                                        "head0": 1, "row_last": 1, "tile_last": 1,
+                                        "paddr": unsigned(len(paddr))})
+        ctl0 = Signal(ctl_layout)
+        m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, head == 0, g == G - 1,
+                                tile_last, paddr))
+        ctl = [ctl0]
+        for n in range(1, 10):
+            reg = Signal(ctl_layout, name=f"ctl{n}")
+            m.d.sync += reg.eq(ctl[-1])
+            ctl.append(reg)
+        elem = delay(m, 1, rot[0], 2, "elem")                         # stage 2
+
+        # Stage 2: the memories' words registered; the sum's start chosen.
+        w_q = Signal.like(w_rd.data)
+        start = Signal(data.ArrayLayout(signed(aw), P))
+        consts = Signal.like(c_rd.data)
+        m.d.sync += [w_q.eq(w_rd.data), consts.eq(c_rd.data),
+                     start.eq(Mux(ctl[1].head0, b_rd.data.as_value(), p_rd.data.as_value()))]
+        start4 = delay(m, 1, start, 2, "start")                      # stage 4
+        consts5 = delay(m, 1, consts, 3, "consts")                   # stage 5
+
+        acc = Signal(data.ArrayLayout(signed(aw), P))
+        result = Signal(data.ArrayLayout(signed(op.out_width), P))
+        hi, lo = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
+        for e in range(P):
+            m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width),
+                                                       signed(p.data_width))
+            m.d.comb += [mul.a.eq(w_q[e]), mul.b.eq(elem)]           # product at stage 4
+            with m.If(ctl[4].valid):
+                m.d.sync += acc[e].eq(Mux(ctl[4].first, start4[e], acc[e]) + mul.p)
+            # Stage 5: a finished sum (ctl[5].last) requantised when final:
+            # y = sat(floor((acc·M + 2^(sh-1)) / 2^sh)), as floor((floor(2·acc·M / 2^sh)
+            # + 1) / 2), which also holds for sh = 0.
+            m.submodules[f"req{e}"] = req = Multiplier(signed(aw), unsigned(mb))
+            m.d.comb += [req.a.eq(acc[e]), req.b.eq(consts5[e].M)]    # product at stage 7
+            sh7 = delay(m, 1, consts5[e].sh, 2, f"sh{e}")
+            halved = Signal(signed(len(req.p) + 1), name=f"halved{e}")
+            m.d.sync += halved.eq(Cat(Const(0, 1), req.p).as_signed() >> sh7)   # stage 8
+            rounded = (halved + 1) >> 1
+            m.d.sync += result[e].eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))
+        p_wr = pmem.write_port()
+        m.d.comb += [p_wr.addr.eq(ctl[5].paddr), p_wr.data.eq(acc),
+                     p_wr.en.eq(ctl[5].valid & ctl[5].last & ~ctl[5].final)]
+
+        # Stage 9: a final group's outputs into the FIFO (its place was reserved).
+        m.d.comb += [fifo.w_en.eq(ctl[9].valid & ctl[9].last & ctl[9].final),
+                     fifo.w_data.eq(Cat(result, ctl[9].row_last, ctl[9].row_last & ctl[9].tile_last)),
+                     self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.y.ready)]
+        return m
+
+    def _load(self, m, wmem, bmem, cmem):
+        """The load port: weight words assembled from ``words_per_weight_row`` beats,
+        biases and requantisation constants from ``lanes`` beats each."""
+        op = self.proj
+        P, G, K = op.lanes, op.groups, op.k
+        shift = Signal(P * LOAD_WORD_BITS)
+        shifted = Cat(shift[LOAD_WORD_BITS:], self.load.payload.data)
+        phase = Signal(range(3))                      # weights, biases, requantisation
+        beat = Signal(range(max(P, op.words_per_weight_row)))
+        addr = Signal(range(G * K))
+        word_done = Mux(phase == 0, beat == op.words_per_weight_row - 1, beat == P - 1)
+        phase_done = word_done & (addr == Mux(phase == 0, G * K - 1, G - 1))
+        final = phase_done & (phase == 2)
+        take = self.load.valid & self.load.ready
+        m.d.comb += self.load.ready.eq(1)
+
+        w_wr, b_wr, c_wr = wmem.write_port(), bmem.write_port(), cmem.write_port()
+        ww = op.weight_width
+        m.d.comb += [
+            w_wr.addr.eq(addr), w_wr.data.eq(shifted[-P * ww:]),
+            w_wr.en.eq(take & (phase == 0) & word_done),
+            b_wr.addr.eq(addr), b_wr.data.eq(Cat(shifted[32 * e:32 * e + op.acc_width]
+                                                 for e in range(P))),
+            b_wr.en.eq(take & (phase == 1) & word_done),
+            c_wr.addr.eq(addr),
+            c_wr.data.eq(Cat(Cat(shifted[32 * e:32 * e + op.mult_bits],
+                                 shifted[32 * e + SHIFT_LSB:32 * e + SHIFT_LSB + SHIFT_BITS])
+                             for e in range(P))),
+            c_wr.en.eq(take & (phase == 2) & word_done),
+        ]
+        with m.If(take):
+            m.d.sync += shift.eq(shifted)
+            with m.If(self.load.payload.last | final):
+                m.d.sync += [phase.eq(0), beat.eq(0), addr.eq(0)]
+                with m.If(self.load.payload.last != final):
+                    m.d.sync += self.err_load_last.eq(1)
+            with m.Elif(phase_done):
+                m.d.sync += [phase.eq(phase + 1), beat.eq(0), addr.eq(0)]
+            with m.Elif(word_done):
+                m.d.sync += [beat.eq(0), addr.eq(addr + 1)]
+            with m.Else():
+                m.d.sync += beat.eq(beat + 1)
+        with m.If(self.clear_errors):
+            m.d.sync += self.err_load_last.eq(0)
