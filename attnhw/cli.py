@@ -320,7 +320,8 @@ def _parser():
     r.add_argument("--simulator", default="verilator", choices=["verilator", "icarus"])
     r.add_argument("--out-proj", metavar="W.npy", help="output projection W (d_out, H*d) "
                    "as torch.nn.Linear stores it; q, k, v must be (B, H, N, d); the output "
-                   "is (B, N, d_out) (golden backend only: no gateware yet)")
+                   "is (B, N, d_out); on --backend golden or engine (its projection unit: "
+                   "--proj-lanes, --tile-rows)")
     r.add_argument("--out-bias", metavar="b.npy", help="bias (d_out,) of --out-proj")
     r.add_argument("--out", required=True)
     r.set_defaults(func=cmd_run)

@@ -50,7 +50,9 @@ class SdpaInfo:
     ``params.head_dim``); ``*_step`` the quantisation steps (``x ~= x_int * step``),
     one per tensor (0-d) or one per leading index (``quant="head"``); ``scale_port``
     the scale port's value per leading index; ``masked`` True where a query does not
-    see a key; ``o_int`` the integer output, ``out = o_int * v_step``.
+    see a key; ``o_int`` the integer output, ``out = o_int * v_step``;
+    ``engine_form`` the masks in the engine's terms, ``(key_pad (..., S), causal
+    offset or None)``, or None where a mask differs between queries of a head.
     """
     params: AttnParams
     q_int: np.ndarray
@@ -63,6 +65,7 @@ class SdpaInfo:
     scale_port: np.ndarray
     masked: np.ndarray
     o_int: np.ndarray
+    engine_form: tuple | None = None
 
 
 def params_for(head_dim, seq_len, params=None):
@@ -216,8 +219,10 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
             raise ValueError(f"attn_mask {np.shape(user)} does not broadcast to "
                              f"{batch + (L, S)}") from None
     masked = ~np.broadcast_to(attend, batch + (L, S))
+    form = _engine_form(user, None if align is None else (0 if align == "upper_left" else S - L),
+                        batch, L, S)
     return dict(p=p, qi=qi, ki=ki, vi=vi, sq=sq, sk=sk, sv=sv, ports=ports, masked=masked,
-                user=user, align=align, batch=batch, L=L, S=S, Ev=Ev, scale=scale)
+                engine_form=form, batch=batch, L=L, S=S, Ev=Ev, scale=scale)
 
 
 def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -268,15 +273,11 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
         raise ValueError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
     c = _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, quant,
                  params)
-    p, L, S, align = c["p"], c["L"], c["S"], c["align"]
-    form = None
-    if backend == "engine":
-        form = _engine_form(c["user"], None if align is None else (0 if align == "upper_left"
-                                                                    else S - L), c["batch"], L, S)
-        if form is None:
-            raise ValueError("backend 'engine': its masks are per-key padding and causal; "
-                             "this attn_mask differs between queries of a head "
-                             "(use backend 'golden' or 'rtl')")
+    p, form = c["p"], c["engine_form"]
+    if backend == "engine" and form is None:
+        raise ValueError("backend 'engine': its masks are per-key padding and causal; "
+                         "this attn_mask differs between queries of a head "
+                         "(use backend 'golden' or 'rtl')")
     o_int = run_backend(backend, p, c["qi"], c["ki"], c["vi"], c["ports"], c["masked"],
                         engine_form=form, simulator=simulator, log=log or (lambda *a: None))
     out = _like(o_int[..., :c["Ev"]] * np.asarray(c["sv"])[..., None, None], query)
@@ -288,7 +289,7 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
 def _info(c, o_int):
     return SdpaInfo(params=c["p"], q_int=c["qi"], k_int=c["ki"], v_int=c["vi"], q_step=c["sq"],
                     k_step=c["sk"], v_step=c["sv"], scale=c["scale"], scale_port=c["ports"],
-                    masked=c["masked"], o_int=o_int)
+                    masked=c["masked"], o_int=o_int, engine_form=c["engine_form"])
 
 
 def sdpa_ideal(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,

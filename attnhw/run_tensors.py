@@ -104,11 +104,12 @@ def run_files(given, args):
 
 
 def _run_projection(p, args, q, k, v, key_mask, scale):
-    """``--out-proj``: the layer's output ``(B, N, d_out)`` through the golden projection."""
-    from .projection import attention_output
-    if args.backend != "golden":
-        raise ValueError(f"--out-proj: the output projection has no gateware yet; use "
-                         f"--backend golden, not {args.backend}")
+    """``--out-proj``: the layer's output ``(B, N, d_out)`` through the projection, on
+    the golden model or the engine's RTL."""
+    from .projection import PROJECTION_BACKENDS, attention_output
+    if args.backend not in PROJECTION_BACKENDS:
+        raise ValueError(f"--out-proj runs on --backend {' or '.join(PROJECTION_BACKENDS)} "
+                         f"(the core alone has no projection), not {args.backend}")
     if q.ndim != 4:
         raise ValueError(f"--out-proj: q must be (B, H, N, d), got shape {q.shape}")
     W = load_tensor(args.out_proj, "out-proj")
@@ -119,10 +120,11 @@ def _run_projection(p, args, q, k, v, key_mask, scale):
     attn_mask = None if key_mask is None else ~key_mask[..., None, :]
     y, info = attention_output(q, k, v, W, b, attn_mask=attn_mask,
                                is_causal="lower_right" if args.causal else False, scale=scale,
-                               params=p, return_info=True)
+                               params=p, backend=args.backend, simulator=args.simulator,
+                               log=lambda m: print(m, flush=True), return_info=True)
     out_path = pathlib.Path(args.out)
     atomic_write(out_path, lambda f: np.save(f, y), binary=True)
-    print(f"golden: {q.shape[0]} x {q.shape[1]} heads x {q.shape[2]} queries, projection to "
+    print(f"{args.backend}: {q.shape[0]} x {q.shape[1]} heads x {q.shape[2]} queries, projection to "
           f"{W.shape[0]} outputs; output step {info['out_step']:.4g}")
     print(f"wrote {out_path} {y.shape}")
     return 0

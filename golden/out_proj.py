@@ -59,10 +59,10 @@ class OutProjParams:
     tile_rows: int = 64
 
     def __post_init__(self):
-        for name, lo, hi in (("heads", 1, 256), ("head_dim", 1, 1024), ("d_out", 1, 65536),
+        for name, lo, hi in (("heads", 1, 256), ("head_dim", 1, 1024), ("d_out", 1, 65535),
                              ("data_width", 2, 16), ("weight_width", 2, 16),
                              ("out_width", 2, 16), ("mult_bits", 2, 24), ("lanes", 1, 256),
-                             ("tile_rows", 1, 65536)):
+                             ("tile_rows", 1, 65535)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
                 raise ValueError(f"{name}={v!r} is out of range [{lo}, {hi}]")

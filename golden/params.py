@@ -71,6 +71,12 @@ class AttnParams:
         Queries the engine (:mod:`attnhw.hdl.engine`) computes at once: each key/value slice
         read from its memory feeds ``block`` query pipelines, so the engine has
         ``2 * lanes * block`` multipliers. The core alone ignores it.
+    out_features : int
+        The engine's output projection (:mod:`attnhw.golden.out_proj`, issue 14):
+        ``d_out``, or 0 for none (the engine outputs the attention rows). With it:
+        ``proj_heads`` (heads per query, concatenated), ``proj_lanes`` (outputs
+        computed at once), ``tile_rows`` (queries per tile), ``weight_width`` and
+        ``proj_mult_bits`` (the requantisation multiplier); see :attr:`out_proj`.
     """
 
     head_dim: int = 64
@@ -88,6 +94,12 @@ class AttnParams:
     recip_table_bits: int = 8
     recip_frac_bits: int | None = None
     block: int = 1
+    out_features: int = 0
+    proj_heads: int = 1
+    proj_lanes: int = 16
+    tile_rows: int = 64
+    weight_width: int = 8
+    proj_mult_bits: int = 16
 
     EXP_METHODS = ("interp", "lut", "poly", "shift")
     NORM_METHODS = ("divide", "recip_nr", "recip_lut")
@@ -125,6 +137,12 @@ class AttnParams:
         self._check_range("recip_table_bits", 1, 12)
         self._check_range("recip_frac_bits", self.recip_table_bits + 1, 30)
         self._check_range("block", 1, 64)
+        self._check_range("out_features", 0, 65535)
+        if self.out_features:
+            try:
+                self.out_proj.check_gateware()
+            except ValueError as e:
+                raise ParamError(f"output projection: {e}") from None
         # The golden model computes in int64: every intermediate must fit 63 bits.
         wide = ["score_x_product_width", "norm_numerator_width"]
         if self.norm_method != "divide":
@@ -149,6 +167,19 @@ class AttnParams:
         if n > self.max_seq_len:
             raise ParamError(f"{what}: {n} keys exceed max_seq_len={self.max_seq_len} "
                              "(--max-seq-len)")
+
+    @property
+    def out_proj(self):
+        """The output projection's :class:`attnhw.golden.out_proj.OutProjParams`
+        (outputs in the data width), or None without ``out_features``."""
+        if not self.out_features:
+            return None
+        from .out_proj import OutProjParams
+        return OutProjParams(heads=self.proj_heads, head_dim=self.head_dim,
+                             d_out=self.out_features, data_width=self.data_width,
+                             weight_width=self.weight_width, out_width=self.data_width,
+                             mult_bits=self.proj_mult_bits, lanes=self.proj_lanes,
+                             tile_rows=self.tile_rows)
 
     @classmethod
     def field_names(cls):

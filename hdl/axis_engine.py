@@ -1,11 +1,14 @@
 """AXI4-Stream top level of the engine, with a register port for its settings: a plain
 CSR port or AXI4-Lite (``csr="axil"``)."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from attnhw.golden.out_proj import LOAD_WORD_BITS
+
 from .engine import AttentionEngine
+from .out_proj import OutProjection
 from .registers import ADDR_BITS, REGISTERS, STATUS_BITS, read_only_value
 
 __all__ = ["AxisEngine", "CSR_MAP", "CSR", "STATUS_BITS", "CSR_PORTS"]
@@ -32,6 +35,14 @@ class AxisEngine(wiring.Component):
     - ``m_axis_o``: ``tdata`` = output slice, ``tuser`` = 1 on each row's final beat,
       ``tlast`` on the final beat of the head's final row.
 
+    With an output projection (``params.out_features``, :class:`OutProjection`):
+
+    - ``s_axis_w``: ``tdata`` = a 32-bit load word
+      (:func:`attnhw.golden.out_proj.load_words`), ``tlast`` on the final word.
+    - ``m_axis_o`` carries the projection's outputs instead: ``tdata`` = ``proj_lanes``
+      outputs of ``data_width`` bits, ``tuser`` on each row's final beat, ``tlast``
+      on the final beat of a tile (the final head's pass of it).
+
     Register port (one 32-bit register per word, :mod:`attnhw.hdl.registers`):
 
     - ``csr="simple"``: ``csr_we`` writes ``csr_wdata`` to word ``csr_addr`` at the
@@ -51,14 +62,18 @@ class AxisEngine(wiring.Component):
         self.params, self.csr = params, csr
         p = params
         lane_bits = p.lanes * p.data_width
+        out_bits = p.proj_lanes * p.data_width if p.out_proj else lane_bits
         ports = {
             "s_axis_kv_tdata": In(2 * lane_bits), "s_axis_kv_tuser": In(1),
             "s_axis_kv_tlast": In(1), "s_axis_kv_tvalid": In(1), "s_axis_kv_tready": Out(1),
             "s_axis_q_tdata": In(lane_bits), "s_axis_q_tlast": In(1),
             "s_axis_q_tvalid": In(1), "s_axis_q_tready": Out(1),
-            "m_axis_o_tdata": Out(lane_bits), "m_axis_o_tuser": Out(1),
+            "m_axis_o_tdata": Out(out_bits), "m_axis_o_tuser": Out(1),
             "m_axis_o_tlast": Out(1), "m_axis_o_tvalid": Out(1), "m_axis_o_tready": In(1),
         }
+        if p.out_proj:
+            ports.update({"s_axis_w_tdata": In(LOAD_WORD_BITS), "s_axis_w_tlast": In(1),
+                          "s_axis_w_tvalid": In(1), "s_axis_w_tready": Out(1)})
         if csr == "simple":
             ports.update({"csr_addr": In(ADDR_BITS), "csr_wdata": In(32), "csr_we": In(1),
                           "csr_rdata": Out(32)})
@@ -78,7 +93,21 @@ class AxisEngine(wiring.Component):
         p = self.params
         m.submodules.engine = eng = AttentionEngine(p)
         lane_bits = p.lanes * p.data_width
+        clear = Signal()                       # a write to STATUS clears the error bits
 
+        out = eng.o
+        flags = {name: getattr(eng, name, C(0)) for name in STATUS_BITS}
+        m.d.comb += eng.clear_errors.eq(clear)
+        if p.out_proj:
+            m.submodules.projection = proj = OutProjection(p, p.out_proj)
+            wiring.connect(m, eng.o, proj.c)
+            out = proj.y
+            flags.update(err_tile_rows=proj.err_tile_rows, err_load_last=proj.err_load_last)
+            m.d.comb += [proj.load.valid.eq(self.s_axis_w_tvalid),
+                         self.s_axis_w_tready.eq(proj.load.ready),
+                         proj.load.payload.data.eq(self.s_axis_w_tdata),
+                         proj.load.payload.last.eq(self.s_axis_w_tlast),
+                         proj.clear_errors.eq(clear)]
         m.d.comb += [
             eng.kv.valid.eq(self.s_axis_kv_tvalid), self.s_axis_kv_tready.eq(eng.kv.ready),
             eng.kv.payload.k.eq(self.s_axis_kv_tdata[:lane_bits]),
@@ -86,9 +115,9 @@ class AxisEngine(wiring.Component):
             eng.kv.payload.masked.eq(self.s_axis_kv_tuser), eng.kv.payload.last.eq(self.s_axis_kv_tlast),
             eng.q.valid.eq(self.s_axis_q_tvalid), self.s_axis_q_tready.eq(eng.q.ready),
             eng.q.payload.q.eq(self.s_axis_q_tdata), eng.q.payload.last.eq(self.s_axis_q_tlast),
-            self.m_axis_o_tvalid.eq(eng.o.valid), eng.o.ready.eq(self.m_axis_o_tready),
-            self.m_axis_o_tdata.eq(eng.o.payload.o), self.m_axis_o_tuser.eq(eng.o.payload.row_last),
-            self.m_axis_o_tlast.eq(eng.o.payload.last),
+            self.m_axis_o_tvalid.eq(out.valid), out.ready.eq(self.m_axis_o_tready),
+            self.m_axis_o_tdata.eq(out.payload.o if out is eng.o else out.payload.y),
+            self.m_axis_o_tuser.eq(out.payload.row_last), self.m_axis_o_tlast.eq(out.payload.last),
         ]
 
         s = eng.settings
@@ -98,7 +127,7 @@ class AxisEngine(wiring.Component):
         raddr, rvalue = Signal(ADDR_BITS), Signal(32)
         regs = {CSR["SCALE"]: s.scale, CSR["MODE"]: s.causal, CSR["OFFSET"]: s.offset,
                 CSR["KEY_LIMIT"]: s.key_limit}
-        status = Cat(getattr(eng, name) for name in STATUS_BITS)
+        status = Cat(flags[name] for name in STATUS_BITS)
         read = {**regs, CSR["OFFSET"]: s.offset.as_signed(), CSR["STATUS"]: status,
                 **{r.addr: read_only_value(p, r.name) for r in REGISTERS if r.access == "r"}}
         # Registers narrower than 32 bits keep the low bits of a write (OFFSET: its
@@ -111,7 +140,7 @@ class AxisEngine(wiring.Component):
                          for i in range(4))
             with m.If(we & (waddr == addr)):
                 m.d.sync += reg.eq(merged[:len(reg)])
-        m.d.comb += eng.clear_errors.eq(we & (waddr == CSR["STATUS"]))
+        m.d.comb += clear.eq(we & (waddr == CSR["STATUS"]))
         with m.Switch(raddr):
             for addr, value in read.items():
                 with m.Case(addr):

@@ -15,7 +15,8 @@ __all__ = ["Field", "Register", "REGISTERS", "BY_NAME", "ADDR_BITS", "STATUS_BIT
 ID_VALUE = 0x4154_544E
 
 #: STATUS bit n is the engine's ``STATUS_BITS[n]`` flag.
-STATUS_BITS = ("err_last_misplaced", "err_too_many_keys", "err_q_last_misplaced")
+STATUS_BITS = ("err_last_misplaced", "err_too_many_keys", "err_q_last_misplaced",
+               "err_tile_rows", "err_load_last")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +54,11 @@ REGISTERS = (
              (Field("ERR_KV_LAST", 0, 1, "a kv tlast not on a key's final beat (ignored)"),
               Field("ERR_TOO_MANY_KEYS", 1, 1, "a head reached max_seq_len keys without "
                     "tlast (closed there)"),
-              Field("ERR_Q_LAST", 2, 1, "a q tlast not on a query's final beat (ignored)"))),
+              Field("ERR_Q_LAST", 2, 1, "a q tlast not on a query's final beat (ignored)"),
+              Field("ERR_TILE_ROWS", 3, 1, "output projection: a tile had more than "
+                    "TILE_ROWS rows"),
+              Field("ERR_LOAD_LAST", 4, 1, "output projection: a weight-load tlast not on "
+                    "the final word, or missing there (the load restarts after it)"))),
     Register("SHAPE", 5, "r", "head_dim and data_width",
              (Field("HEAD_DIM", 0, 16, "d"), Field("DATA_WIDTH", 16, 16, "w"))),
     Register("MAX_SEQ_LEN", 6, "r", "keys per head",
@@ -65,6 +70,12 @@ REGISTERS = (
              (Field("ID", 0, 32, "constant"),)),
     Register("VERSION", 9, "r", "the attnhw version that generated the Verilog",
              (Field("PATCH", 0, 8, ""), Field("MINOR", 8, 8, ""), Field("MAJOR", 16, 8, ""))),
+    Register("PROJECTION", 10, "r", "the output projection (0: none, the engine outputs "
+             "attention rows)",
+             (Field("OUT_FEATURES", 0, 16, "d_out"), Field("HEADS", 16, 16, "heads per query"))),
+    Register("PROJ_SHAPE", 11, "r", "the output projection's parallelism and tile",
+             (Field("OUT_LANES", 0, 16, "outputs computed at once (one output beat)"),
+              Field("TILE_ROWS", 16, 16, "queries per tile"))),
 )
 BY_NAME = {r.name: r for r in REGISTERS}
 #: Word address bits of the register port.
@@ -87,9 +98,12 @@ def field_widths(p):
 
 def read_only_value(p, name):
     """The constant a read-only register holds for parameters ``p``."""
+    proj = p.out_proj
     return {"SHAPE": p.head_dim | p.data_width << 16, "MAX_SEQ_LEN": p.max_seq_len,
             "PARALLEL": p.lanes | p.block << 16, "ID": ID_VALUE,
-            "VERSION": version_word()}[name]
+            "VERSION": version_word(),
+            "PROJECTION": proj.d_out | proj.heads << 16 if proj else 0,
+            "PROJ_SHAPE": proj.lanes | proj.tile_rows << 16 if proj else 0}[name]
 
 
 def reset_value(p, name):

@@ -90,10 +90,11 @@ def misplaced_last_candidates(p, heads):
 
 
 def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
-               q_last_flips=()):
+               q_last_flips=(), projection=None):
     """Write a job for ``attnhw.sim.tb_engine``: the parameters, each head's tensors and
-    settings, the stall options, and the ``kv``/``q`` beats that carry a misplaced
-    ``tlast`` (from :func:`misplaced_last_candidates`)."""
+    settings, the stall options, the ``kv``/``q`` beats that carry a misplaced
+    ``tlast`` (from :func:`misplaced_last_candidates`) and, with ``p.out_features``,
+    the output projection's integers ``(W_int, b_int, M, sh)``."""
     import json
     kv_ok, q_ok = misplaced_last_candidates(p, heads)
     if not (set(kv_last_flips) <= set(kv_ok.tolist()) and set(q_last_flips) <= set(q_ok.tolist())):
@@ -101,6 +102,10 @@ def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
                          "query's final beat")
     arrays = {f"{name}{h}": head[name] for h, head in enumerate(heads)
               for name in ("q", "k", "v", "pad")}
+    if (projection is None) != (p.out_proj is None):
+        raise ValueError("the projection's integers go with p.out_features, and only there")
+    if projection is not None:
+        arrays.update(zip(("W_int", "b_int", "M", "sh"), projection))
     meta = dict(params=p.as_dict(), gap=float(gap), stall=float(stall), seed=int(seed),
                 kv_last_flips=sorted(int(i) for i in kv_last_flips),
                 q_last_flips=sorted(int(i) for i in q_last_flips),
@@ -109,12 +114,16 @@ def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
 
 
 def load_heads(path):
-    """Inverse of :func:`save_heads`: ``(params, heads, options)``."""
+    """Inverse of :func:`save_heads`: ``(params, heads, options)``; the options hold
+    ``projection`` (the integers, or None)."""
     import json
     from attnhw.golden.params import AttnParams
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
         heads = [dict(q=f[f"q{h}"], k=f[f"k{h}"], v=f[f"v{h}"], pad=f[f"pad{h}"], **s)
                  for h, s in enumerate(meta["settings"])]
+        projection = (tuple(f[n] for n in ("W_int", "b_int", "M", "sh")) if "W_int" in f.files
+                      else None)
     opts = {k: meta.get(k, []) for k in ("gap", "stall", "seed", "kv_last_flips", "q_last_flips")}
+    opts["projection"] = projection
     return AttnParams(**meta["params"]), heads, opts

@@ -6,7 +6,8 @@ import numpy as np
 
 from attnhw.golden.out_proj import project, tile_bounds
 
-__all__ = ["random_projection", "row_order", "c_beats", "y_beats"]
+__all__ = ["random_projection", "row_order", "c_beats", "y_beats", "tile_passes",
+           "project_passes"]
 
 
 def random_projection(op, rng):
@@ -55,4 +56,34 @@ def y_beats(c, W_int, b_int, M, sh, op):
                 beats.append({"y": [int(x) for x in y[i, g * op.lanes:(g + 1) * op.lanes]],
                               "row_last": int(g == op.groups - 1),
                               "last": int(g == op.groups - 1 and i == e - 1)})
+    return beats
+
+
+def tile_passes(layer, op):
+    """The engine heads (``attnhw.sim.engine_job`` dicts) that carry a layer through the
+    projection: ``layer[b][h]`` is head ``h`` of batch element ``b`` with all its
+    queries; each tile of queries passes once per head, with its K/V, padding, scale
+    and key limit, and the causal offset moved to the tile's first query (query
+    ``s + i`` sees keys ``j <= s + i + offset``; clipped to ``max_seq_len``, beyond
+    which every key is seen anyway)."""
+    passes = []
+    for heads in layer:
+        if len(heads) != op.heads:
+            raise ValueError(f"{len(heads)} heads, the projection takes {op.heads}")
+        for s, e in tile_bounds(len(heads[0]["q"]), op):
+            for h in heads:
+                offset = min(h["offset"] + s, len(h["k"])) if h["causal"] else h["offset"]
+                passes.append({**h, "q": h["q"][s:e], "offset": int(offset)})
+    return passes
+
+
+def project_passes(rows, passes, integers, op):
+    """The ``y`` beats (dicts) for the engine's ``rows`` (``(sum Nq, d)``, in the order
+    of ``passes``): each run of ``heads`` passes is one tile."""
+    beats, at = [], 0
+    for t in range(0, len(passes), op.heads):
+        n = len(passes[t]["q"])
+        c = np.stack([rows[at + h * n:at + (h + 1) * n] for h in range(op.heads)], axis=1)
+        at += op.heads * n
+        beats += y_beats(c, *integers, op)             # n <= tile_rows: one tile
     return beats

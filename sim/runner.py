@@ -193,16 +193,21 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print, n
 
 
 def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator",
-                   waves=False, work_dir=None, log=print, kv_last_flips=(), q_last_flips=()):
+                   waves=False, work_dir=None, log=print, kv_last_flips=(), q_last_flips=(),
+                   projection=None):
     """Simulate the engine on ``heads`` (``attnhw.sim.engine_job.random_head`` dicts), with a
     misplaced ``tlast`` on the ``kv``/``q`` beats listed; returns the testbench's
-    summary dict (cycles, mismatches, STATUS, simulator speed, ``"o"`` rows)."""
+    summary dict (cycles, mismatches, STATUS, simulator speed, ``"o"`` rows). With
+    ``p.out_features``, ``projection`` holds the integers ``(W_int, b_int, M, sh)``
+    the testbench loads and ``heads`` are the passes of
+    :func:`attnhw.sim.proj_job.tile_passes`; ``"o"`` holds the projection's rows."""
     from .engine_job import save_heads
 
     return _run_testbench(
         "engine", p, lambda path: save_heads(path, p, heads, gap=gap, stall=stall, seed=seed,
                                              kv_last_flips=kv_last_flips,
-                                             q_last_flips=q_last_flips),
+                                             q_last_flips=q_last_flips,
+                                             projection=projection),
         simulator, waves, work_dir, log)
 
 

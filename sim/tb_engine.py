@@ -24,6 +24,7 @@ from cocotb.triggers import FallingEdge, RisingEdge
 from attnhw.hdl.axis_engine import CSR, STATUS_BITS
 
 from .engine_job import expected_rows, kv_beats, load_heads, q_beats, rows_from_beats
+from .proj_job import project_passes
 
 #: Cycles the output is watched, tready high, after the last expected beat.
 DRAIN_CYCLES = 200
@@ -93,6 +94,17 @@ async def run_engine(dut):
     q_head = np.repeat(np.arange(len(heads)), [len(h["q"]) * p.slices for h in heads]).tolist()
     expect = expected_rows(p, heads)
     n_out = len(expect) * p.slices
+    op, out_bits, load = p.out_proj, lane_bits, []
+    if op:
+        # With the output projection: its integers are loaded first (the queries wait
+        # for them), and the output is the projection's beats.
+        from attnhw.golden.out_proj import load_words
+        from attnhw.hdl.out_proj import y_layout
+        words = load_words(*opts["projection"], op)
+        load = [(int(w), 0, int(i == len(words) - 1)) for i, w in enumerate(words)]
+        y_expect = project_passes(expect, heads, opts["projection"], op)
+        out_bits, n_out = op.lanes * p.data_width, len(y_expect)
+        y_words = [y_layout(op).const(b).as_value().value for b in y_expect]
 
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.csr_we.value = 0
@@ -101,6 +113,8 @@ async def run_engine(dut):
     dut.m_axis_o_tready.value = 0
     dut.s_axis_kv_tvalid.value = 0
     dut.s_axis_q_tvalid.value = 0
+    if op:
+        dut.s_axis_w_tvalid.value = 0
     dut.rst.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk)
@@ -113,6 +127,7 @@ async def run_engine(dut):
 
     kv_src = _AxisSource(dut, "s_axis_kv", kv, rng, opts["gap"])
     q_src = _AxisSource(dut, "s_axis_q", q, rng, opts["gap"])
+    w_src = _AxisSource(dut, "s_axis_w", load, rng, opts["gap"]) if op else None
     o_words, o_cycles, protocol_errors = [], [], []
     pending_csr = []       # CSR writes (addr, value) to make before the next q beat
     csr_head = -1          # the head whose settings the CSRs hold
@@ -122,6 +137,8 @@ async def run_engine(dut):
         query's final beat, so they are written once the previous head's are all taken,
         then one idle cycle lets the last write land."""
         nonlocal csr_head
+        if w_src is not None and w_src.index < len(load):
+            return False
         if q_head[index] != csr_head:
             csr_head = q_head[index]
             h = heads[csr_head]
@@ -139,6 +156,8 @@ async def run_engine(dut):
     budget = int(budget / max(1e-3, 1 - max(opts["gap"], opts["stall"])))
     started = time.time()
     kv_src.advance(False)
+    if w_src is not None:
+        w_src.advance(False)
     while len(o_words) < n_out and cycle < budget:
         write = pending_csr.pop(0) if pending_csr else None
         dut.csr_we.value = int(write is not None)
@@ -149,11 +168,12 @@ async def run_engine(dut):
         o_valid = int(dut.m_axis_o_tvalid.value)
         beat = None
         if o_valid:
-            beat = (int(dut.m_axis_o_tdata.value) | int(dut.m_axis_o_tuser.value) << lane_bits
-                    | int(dut.m_axis_o_tlast.value) << (lane_bits + 1))
+            beat = (int(dut.m_axis_o_tdata.value) | int(dut.m_axis_o_tuser.value) << out_bits
+                    | int(dut.m_axis_o_tlast.value) << (out_bits + 1))
         if held is not None and beat != held:
             protocol_errors.append(f"cycle {cycle}: output beat changed or dropped before tready")
         kv_fired, q_fired = kv_src.sample(), q_src.sample()
+        w_fired = w_src is not None and w_src.sample()
         if (kv_fired or q_fired) and first_in is None:
             first_in = cycle
         if kv_fired and kv_src.index == len(kv) - 1:
@@ -166,6 +186,8 @@ async def run_engine(dut):
         await RisingEdge(dut.clk)
         cycle += 1
         kv_src.advance(kv_fired)
+        if w_src is not None:
+            w_src.advance(w_fired)
         dut.m_axis_o_tready.value = int(opts["stall"] == 0 or rng.random() >= opts["stall"])
     wall = time.time() - started
 
@@ -185,16 +207,30 @@ async def run_engine(dut):
     await FallingEdge(dut.clk)
     dut.csr_we.value = 0
     status_cleared = await _csr_read(dut, CSR["STATUS"])
-    rows, row_last, last = rows_from_beats(p, o_words)
-    n = min(len(rows), len(expect))
-    mismatches = int(np.sum(rows[:n] != expect[:n]))
-    ends = np.cumsum([len(h["q"]) * p.slices for h in heads]) - 1
-    flags_ok = (len(o_words) == n_out
-                and np.array_equal(row_last, np.tile(np.arange(p.slices) == p.slices - 1, n))
-                and np.array_equal(np.nonzero(last)[0], ends))
+    if op:
+        # Every output beat, data and flags, against the golden projection's.
+        mask = (1 << out_bits) - 1
+        n = min(len(o_words), n_out)
+        mismatches = sum(a & mask != b & mask for a, b in zip(o_words, y_words))
+        flags_ok = len(o_words) == n_out and all(a >> out_bits == b >> out_bits
+                                                 for a, b in zip(o_words, y_words))
+        rows = np.array([[(w >> (i * p.data_width)) & ((1 << p.data_width) - 1)
+                          for i in range(op.lanes)] for w in o_words]).reshape(-1, op.d_out)
+        rows = np.where(rows >= 1 << (p.data_width - 1), rows - (1 << p.data_width), rows)
+        expect = np.array([b["y"] for b in y_expect]).reshape(-1, op.d_out)
+        words_compared, rows_out = n * op.lanes, n // op.groups
+    else:
+        rows, row_last, last = rows_from_beats(p, o_words)
+        n = min(len(rows), len(expect))
+        mismatches = int(np.sum(rows[:n] != expect[:n]))
+        ends = np.cumsum([len(h["q"]) * p.slices for h in heads]) - 1
+        flags_ok = (len(o_words) == n_out
+                    and np.array_equal(row_last, np.tile(np.arange(p.slices) == p.slices - 1, n))
+                    and np.array_equal(np.nonzero(last)[0], ends))
+        words_compared, rows_out = n * p.head_dim, n
     summary = {
-        "heads": len(heads), "rows_expected": int(len(expect)), "rows_out": int(n),
-        "words_compared": int(n * p.head_dim), "mismatches": mismatches,
+        "heads": len(heads), "rows_expected": int(len(expect)), "rows_out": int(rows_out),
+        "words_compared": int(words_compared), "mismatches": int(mismatches),
         "flags_ok": bool(flags_ok), "protocol_errors": protocol_errors[:10],
         "extra_output_beats": extra_beats, "status": status,
         "status_expected": status_expected, "status_after_clear": status_cleared,

@@ -65,3 +65,26 @@ def test_given_output_step_and_bad_weights():
         attnhw.attention_output(q, k, v, W[:, :15], b)
     with pytest.raises(ValueError, match="W contains NaN"):
         attnhw.attention_output(q, k, v, np.full_like(W, np.nan), b)
+
+
+@pytest.mark.parametrize("quant", ["tensor", "head"])
+def test_engine_backend_gives_the_golden_layer_output(quant):
+    """The engine's RTL with its projection unit (tiles of 2 queries, 4 outputs at
+    once) gives the golden layer output word for word: key padding and decoding-
+    aligned causal masks, two batch elements (per-head quantisation: weights per batch
+    element, loaded once per run)."""
+    rng = np.random.default_rng(21)
+    q, k, v = (rng.standard_normal((2, 2, n, 8)) for n in (5, 7, 7))
+    W, b = rng.standard_normal((8, 16)) / 4, rng.standard_normal(8) * 0.1
+    attend = rng.random((2, 2, 1, 7)) > 0.2
+    params = dict(head_dim=8, lanes=4, max_seq_len=16, block=2, proj_lanes=4, tile_rows=2)
+    kw = dict(attn_mask=attend, is_causal="lower_right", quant=quant, params=params)
+    golden = attnhw.attention_output(q, k, v, W, b, **kw)
+    engine = attnhw.attention_output(q, k, v, W, b, backend="engine", **kw)
+    assert np.array_equal(engine, golden) and np.abs(golden).max() > 0
+
+
+def test_projection_backends_are_golden_and_engine():
+    q = np.zeros((1, 2, 3, 8))
+    with pytest.raises(ValueError, match="runs on golden or engine"):
+        attnhw.attention_output(q, q, q, np.zeros((4, 16)), backend="rtl")

@@ -111,3 +111,30 @@ def test_gateware_parameters_are_checked():
         OutProjection(p, OutProjParams(heads=2, head_dim=4, d_out=6, lanes=2))
     with pytest.raises(ValueError, match="must be the engine's"):
         OutProjection(p, OutProjParams(heads=2, head_dim=8, d_out=8, lanes=4))
+
+
+def test_tile_passes_compute_the_whole_layer():
+    """The passes of a layer (tiles, each once per head, causal offsets moved to the
+    tile) give, through golden's engine and projection, golden's projection of each
+    whole head's attention."""
+    from attnhw.golden.engine import engine_attention
+    from attnhw.golden.out_proj import project
+    from attnhw.sim.engine_job import expected_rows, random_head
+    from attnhw.sim.proj_job import project_passes, tile_passes
+
+    p = AttnParams(head_dim=4, lanes=2, max_seq_len=16, out_features=4, proj_heads=2,
+                   proj_lanes=4, tile_rows=3)
+    op, rng = p.out_proj, np.random.default_rng(8)
+    layer = [[random_head(p, rng, 8, nk, mask_prob=0.2) for _ in range(2)] for nk in (5, 12)]
+    layer[0][1].update(causal=True, offset=-2, key_limit=0)
+    layer[1][0].update(causal=True, offset=12 - 8, key_limit=3)
+    integers = random_projection(op, rng)
+    passes = tile_passes(layer, op)
+    got = np.array([b["y"] for b in project_passes(expected_rows(p, passes), passes, integers,
+                                                   op)]).reshape(-1, op.d_out)
+    whole = [np.stack([engine_attention(h["q"], h["k"], h["v"], h["scale"], p, key_pad=h["pad"],
+                                        key_limit=h["key_limit"], causal=h["causal"],
+                                        offset=h["offset"]) for h in heads], axis=1)
+             for heads in layer]
+    expect = np.concatenate([project(c, *integers, op) for c in whole])
+    assert len(passes) == 2 * 3 * 2 and np.array_equal(got, expect)
