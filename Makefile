@@ -14,7 +14,7 @@ ENGINE_SMALL_PARAMS ?= --preset ecp5-engine-small
 ENGINE_BENCH ?= 64:16:4,64:16:1
 ICE40_ENGINE_PARAMS ?= --preset ice40-engine
 
-.PHONY: all example verilog test lint synth synth-engine synth-families fmax-budget formal soak accuracy bench model-check clean distclean
+.PHONY: all example verilog test lint synth synth-engine synth-families fmax-budget formal soak accuracy bench model-check proj-accuracy clean distclean
 
 all: example
 
@@ -110,6 +110,12 @@ bench: $(STAMP)
 # docs/model-check/model_check.{md,json,png} and the table in docs/python.md.
 model-check: $(STAMP)
 	$(BIN)/attnhw model-check --out-dir docs/model-check --update-readme docs/python.md
+
+# Attention + output projection against float64 beside the ideal int8 pipeline, on random
+# data and all-MiniLM-L6-v2's layers, and one real layer on the engine's RTL:
+# docs/accuracy/proj_accuracy.{md,json,png} and the table in docs/numerics.md.
+proj-accuracy: $(STAMP)
+	$(BIN)/attnhw proj-accuracy --out-dir docs/accuracy --update-readme docs/numerics.md
 
 clean:
 	rm -rf build

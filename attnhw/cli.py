@@ -249,6 +249,22 @@ def cmd_model_check(args):
     print(f"wrote {args.out_dir}/model_check.md, model_check.json, model_check.png")
 
 
+def cmd_proj_accuracy(args):
+    from attnhw.proj_accuracy import PAGE_BEGIN, PAGE_END, run_proj_accuracy, write_report
+    report = run_proj_accuracy(engine_check=not args.no_engine)
+    table = write_report(report, args.out_dir, "attnhw proj-accuracy")
+    if args.update_readme:
+        import os
+        png = os.path.relpath(pathlib.Path(args.out_dir) / "proj_accuracy.png",
+                              pathlib.Path(args.update_readme).parent)
+        _update_page(args.update_readme, PAGE_BEGIN, PAGE_END,
+                     table + f"\n![projection accuracy]({png})\n", "projection accuracy")
+    print(table)
+    print(f"wrote {args.out_dir}/proj_accuracy.md, proj_accuracy.json, proj_accuracy.png")
+    check = report["engine_check"]
+    return 1 if check and not check["equal"] else 0
+
+
 def cmd_formal(args):
     from attnhw.formal import format_formal, run_formal
     report = run_formal(args.only)
@@ -344,6 +360,15 @@ def _parser():
     mc.add_argument("--out-dir", default="build/model-check")
     mc.add_argument("--update-readme", metavar="README", help="replace the model check between this markdown page's markers")
     mc.set_defaults(func=cmd_model_check)
+
+    pa = sub.add_parser("proj-accuracy", help="attention + output projection against float64 "
+                        "beside the ideal int8 pipeline, on random data and all-MiniLM-L6-v2's "
+                        "layers; one real layer on the engine's RTL")
+    pa.add_argument("--out-dir", default="build/proj-accuracy")
+    pa.add_argument("--update-readme", metavar="PAGE",
+                    help="replace the projection accuracy between this markdown page's markers")
+    pa.add_argument("--no-engine", action="store_true", help="skip the RTL check")
+    pa.set_defaults(func=cmd_proj_accuracy)
 
     f = sub.add_parser("formal", help="formal properties (SymbiYosys) and the exhaustive exp check")
     f.add_argument("only", nargs="*", help="property names (default: all)")

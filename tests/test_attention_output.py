@@ -55,6 +55,24 @@ def test_output_projection_error_is_within_the_ideal_pipelines(quant, causal):
     assert np.abs(info["y_int"]).max() <= 127
 
 
+def test_the_reports_pipelines_are_the_tests():
+    """attnhw.proj_accuracy's errors (the report behind make proj-accuracy) equal the
+    ones this file computes with torch's SDPA: hardware and ideal int8 pipeline."""
+    from attnhw.proj_accuracy import measure
+    rng = np.random.default_rng(11)
+    q, k, v, W, b = _case(rng)
+    m = measure(q.numpy(), k.numpy(), v.numpy(), W, b, "head")
+    y, info = attnhw.attention_output(q, k, v, W, b, quant="head", return_info=True)
+    c = F.scaled_dot_product_attention(q, k, v).numpy()
+    exact = np.moveaxis(c, 1, 2).reshape(2, 12, -1) @ W.T + b
+    proj = info["projection"]
+    ideal = _ideal(info, [p["W_int"] for p in proj], [p["w_step"] for p in proj],
+                   info["c_step"], b, info["out_step"], False)
+    np.testing.assert_allclose(m["hw"], np.abs(y.numpy() - exact) / info["out_step"], atol=1e-9)
+    np.testing.assert_allclose(m["ideal"], np.abs(ideal - exact) / info["out_step"], atol=1e-9)
+    assert m["hw"].mean() > m["ideal"].mean() > 0
+
+
 def test_given_output_step_and_bad_weights():
     rng = np.random.default_rng(12)
     q, k, v, W, b = _case(rng, B=1, H=2, N=4, d=8, d_out=5)

@@ -175,6 +175,11 @@ def test_run_with_output_projection_writes_b_n_dout(tmp_path, capsys):
                         "--out", str(tmp_path / "z.npy"))
     assert code == 2 and "--out-proj: W has shape (6,); expected (d_out, H*d = 24)" in err
     assert not (tmp_path / "z.npy").exists()
+    code, _, err = _run(capsys, "run", "--q", str(files["q"]), "--k", str(files["k"]),
+                        "--v", str(files["v"]), "--out-proj", str(tmp_path / "W.npy"),
+                        "--backend", "rtl", "--out", str(tmp_path / "z.npy"))
+    assert code == 2 and "--out-proj runs on --backend golden or engine" in err
+    assert not (tmp_path / "z.npy").exists()
 
 
 def test_run_lanes_need_only_divide_the_tensors_d(tmp_path, capsys):
