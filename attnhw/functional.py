@@ -50,7 +50,8 @@ class SdpaInfo:
     ``params.head_dim``); ``*_step`` the quantisation steps (``x ~= x_int * step``),
     one per tensor (0-d) or one per leading index (``quant="head"``); ``scale_port``
     the scale port's value per leading index; ``masked`` True where a query does not
-    see a key; ``o_int`` the integer output, ``out = o_int * v_step``;
+    see a key; ``o_int`` the integer output, ``out = o_int * v_step / 2^f``
+    (``f = params.out_frac_bits``, 0 by default);
     ``engine_form`` the masks in the engine's terms, ``(key_pad (..., S), causal
     offset or None)``, or None where a mask differs between queries of a head.
     """
@@ -280,7 +281,9 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
                          "(use backend 'golden' or 'rtl')")
     o_int = run_backend(backend, p, c["qi"], c["ki"], c["vi"], c["ports"], c["masked"],
                         engine_form=form, simulator=simulator, log=log or (lambda *a: None))
-    out = _like(o_int[..., :c["Ev"]] * np.asarray(c["sv"])[..., None, None], query)
+    # The output is s(w+f).f: f = out_frac_bits fraction bits below v's step.
+    out = _like(o_int[..., :c["Ev"]] * np.asarray(c["sv"])[..., None, None]
+                * 2.0 ** -p.out_frac_bits, query)
     if not return_info:
         return out
     return out, _info(c, o_int)

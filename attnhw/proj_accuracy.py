@@ -31,6 +31,8 @@ __all__ = ["run_proj_accuracy", "write_report", "PAGE_BEGIN", "PAGE_END"]
 PAGE_BEGIN = "<!-- projection accuracy: written by make proj-accuracy -->"
 PAGE_END = "<!-- end of projection accuracy -->"
 QUANTS = ("tensor", "head")
+#: The rows' fraction bits below v's step (AttnParams.out_frac_bits) compared.
+OUT_FRACS = (0, 4)
 
 
 def _attention_float(q, k, v, scale, masked):
@@ -48,11 +50,13 @@ def _concat(c):
     return np.moveaxis(c, 1, 2).reshape(B, N, H * d)
 
 
-def measure(q, k, v, W, b, quant, is_causal=False):
-    """Errors of the hardware and of the ideal int8 pipeline against float64 for one
-    layer call: dict with ``hw`` and ``ideal`` arrays of ``|error| / out_step``."""
+def measure(q, k, v, W, b, quant, is_causal=False, out_frac_bits=0):
+    """Errors of the hardware (its rows with ``out_frac_bits`` fraction bits below v's
+    step) and of the ideal int8 pipeline against float64 for one layer call: dict
+    with ``hw``, ``ideal`` and ``rounded`` (the ideal with its attention outputs
+    rounded to the hardware's rows) arrays of ``|error| / out_step``."""
     y, info = attention_output(q, k, v, W, b, is_causal=is_causal, quant=quant,
-                               return_info=True)
+                               params={"out_frac_bits": out_frac_bits}, return_info=True)
     s = info["sdpa"]
     d = q.shape[-1]
     scale = 1.0 / np.sqrt(d)
@@ -60,8 +64,8 @@ def measure(q, k, v, W, b, quant, is_causal=False):
     deq = [i[..., :d] * np.asarray(st)[..., None, None]
            for i, st in ((s.q_int, s.q_step), (s.k_int, s.k_step), (s.v_int, s.v_step))]
     c_ideal = _attention_float(*deq, scale, s.masked)              # (B, H, N, d), unrounded
-    # The same, c rounded to the hardware's output format first (v's step): what the
-    # engine's int8 rows cost on their own.
+    # The same, c rounded to the hardware's rows first (v's step / 2^f): what the
+    # engine's rows cost on their own.
     c_step = np.asarray(info["c_step"])[..., None, None]
     c_rounded = np.floor(c_ideal / c_step + 0.5) * c_step
     step = info["out_step"]
@@ -126,11 +130,12 @@ def _minilm_layers(sentences):
 def _engine_check(layer):
     """One real layer call on the engine's RTL with its projection: equal to golden."""
     _, q, k, v, W, b = layer
-    params = dict(head_dim=32, lanes=16, max_seq_len=64, block=1, proj_lanes=16, tile_rows=64)
+    params = dict(head_dim=32, lanes=16, max_seq_len=64, block=1, proj_lanes=16, tile_rows=64,
+                  out_frac_bits=OUT_FRACS[-1])
     started = time.time()
     golden = attention_output(q, k, v, W, b, params=params)
     engine = attention_output(q, k, v, W, b, params=params, backend="engine")
-    return {"queries": int(q.shape[2]), "heads": int(q.shape[1]), "d_out": int(W.shape[0]),
+    return {"out_frac_bits": params["out_frac_bits"], "queries": int(q.shape[2]), "heads": int(q.shape[1]), "d_out": int(W.shape[0]),
             "outputs": int(golden.size), "equal": bool(np.array_equal(golden, engine)),
             "seconds": round(time.time() - started, 1)}
 
@@ -146,18 +151,19 @@ def run_proj_accuracy(seed=11, sentences=None, engine_check=True, log=print):
         sets.setdefault(layer[0], []).append(layer)
     records = []
     for name, layers in sets.items():
-        for quant in QUANTS:
-            errs = [measure(*layer[1:], quant) for layer in layers]
+        for quant, f in ((q, f) for q in QUANTS for f in OUT_FRACS):
+            errs = [measure(*layer[1:], quant, out_frac_bits=f) for layer in layers]
             hw = np.concatenate([e["hw"].ravel() for e in errs])
             ideal = np.concatenate([e["ideal"].ravel() for e in errs])
             rounded = np.concatenate([e["rounded"].ravel() for e in errs])
-            records.append({"data": name, "quant": quant, "calls": len(layers),
+            records.append({"data": name, "quant": quant, "out_frac_bits": f,
+                            "calls": len(layers),
                             "outputs": int(hw.size), "hw_mean": float(hw.mean()),
                             "ideal_mean": float(ideal.mean()),
                             "ideal_c_rounded_mean": float(rounded.mean()),
                             "ratio": float(hw.mean() / ideal.mean()),
                             "hw_max": float(hw.max()), "ideal_max": float(ideal.max())})
-            log(f"{name}, {quant}: hardware {hw.mean():.3f} vs ideal {ideal.mean():.3f} "
+            log(f"{name}, {quant}, f {f}: hardware {hw.mean():.3f} vs ideal {ideal.mean():.3f} "
                 f"output steps ({hw.mean() / ideal.mean():.2f}x)")
     check = None
     if engine_check:
@@ -172,12 +178,15 @@ def write_report(report, out_dir, command, target=1.2):
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     today = datetime.date.today().isoformat()
-    rows = ["| data | quantisation | layer calls | outputs | hardware mean | ideal int8 mean "
-            "| ratio | ideal, c rounded to int8 | hardware max | ideal max |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = ["| data | quantisation | rows into the projection | layer calls | outputs "
+            "| hardware mean | ideal int8 mean | ratio | ideal, c rounded like the rows "
+            "| hardware max | ideal max |",
+            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in report["records"]:
         mark = "" if r["ratio"] <= target else f" (above {target}×)"
-        rows.append(f"| {r['data']} | per {r['quant']} | {r['calls']} | {r['outputs']:,} | "
+        f = r["out_frac_bits"]
+        fmt = "int8 (s8.0)" if f == 0 else f"s{8 + f}.{f} (`--out-frac-bits {f}`)"
+        rows.append(f"| {r['data']} | per {r['quant']} | {fmt} | {r['calls']} | {r['outputs']:,} | "
                     f"{r['hw_mean']:.3f} | {r['ideal_mean']:.3f} | **{r['ratio']:.2f}×**{mark} | "
                     f"{r['ideal_c_rounded_mean']:.3f} | "
                     f"{r['hw_max']:.2f} | {r['ideal_max']:.2f} |")
@@ -186,7 +195,8 @@ def write_report(report, out_dir, command, target=1.2):
     if check:
         note = (f"\n\nThe engine's RTL with its projection (Verilator) on the first real layer "
                 f"call ({check['heads']} heads x {check['queries']} queries, d_out "
-                f"{check['d_out']}): {check['outputs']:,} outputs, "
+                f"{check['d_out']}, out_frac_bits {check['out_frac_bits']}): "
+                f"{check['outputs']:,} outputs, "
                 f"{'equal to golden word for word' if check['equal'] else 'DIFFERENT from golden'}"
                 f" ({check['seconds']} s).")
     md = (f"Generated by `{command}` on {today} (attnhw {__version__}). Mean and max of "
@@ -203,9 +213,9 @@ def _plot(records, path, target):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(9, 3.8))
     labels = [f"{'random' if r['data'].startswith('random') else 'MiniLM'}\nper {r['quant']}"
-              for r in records]
+              f"\nf={r['out_frac_bits']}" for r in records]
     x = np.arange(len(records))
     ax.bar(x - 0.2, [r["ideal_mean"] for r in records], 0.4, label="ideal int8 pipeline")
     ax.bar(x + 0.2, [r["hw_mean"] for r in records], 0.4, label="hardware (attnhw)")

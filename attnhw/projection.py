@@ -14,10 +14,24 @@ from attnhw.golden.out_proj import (OutProjParams, project, project_float,
 
 from .functional import _like, sdpa
 
-__all__ = ["attention_output", "PROJECTION_BACKENDS"]
+__all__ = ["attention_output", "PROJECTION_BACKENDS", "PROJECTION_OUT_FRAC"]
 
 #: Where the projection runs (the core alone has none).
 PROJECTION_BACKENDS = ("golden", "engine")
+#: The rows' fraction bits below v's step (``AttnParams.out_frac_bits``) unless the
+#: parameters say otherwise: int8 rows cost 1.3-1.6x the ideal pipeline's error,
+#: 4 more bits bring it within 1.02x (docs/numerics.md, make proj-accuracy).
+PROJECTION_OUT_FRAC = 4
+
+
+def _with_out_frac(params):
+    """``params`` with ``out_frac_bits`` defaulting to :data:`PROJECTION_OUT_FRAC` (an
+    ``AttnParams`` instance is taken as it is)."""
+    if params is None:
+        return {"out_frac_bits": PROJECTION_OUT_FRAC}
+    if isinstance(params, dict):
+        return {"out_frac_bits": PROJECTION_OUT_FRAC, **params}
+    return params
 
 
 def attention_output(query, key, value, W, b=None, attn_mask=None, is_causal=False,
@@ -28,6 +42,10 @@ def attention_output(query, key, value, W, b=None, attn_mask=None, is_causal=Fal
     ``(B, H, N, d)`` (``key``/``value``: ``(B, H, S, d)``) and ``W (d_out, H·d)``,
     ``b (d_out,)`` as ``torch.nn.Linear`` stores them; masks and scale as
     :func:`attnhw.sdpa`.
+
+    ``params`` (an ``AttnParams`` or a dict of overrides): a dict, or none, gets
+    ``out_frac_bits`` = :data:`PROJECTION_OUT_FRAC` unless it sets it: the attention
+    rows enter the projection with 4 fraction bits below v's step.
 
     ``out_step``: the output's quantisation step; by default calibrated from the same
     inputs: ``max |W · concat(c) + b| / (2^(w-1) - 1)`` on the dequantised attention
@@ -45,16 +63,18 @@ def attention_output(query, key, value, W, b=None, attn_mask=None, is_causal=Fal
         raise ValueError(f"backend={backend!r}: the output projection runs on "
                          f"{' or '.join(PROJECTION_BACKENDS)} (the core has none)")
     _, info = sdpa(query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale,
-                   quant=quant, params=params, return_info=True)
+                   quant=quant, params=_with_out_frac(params), return_info=True)
     c_int = info.o_int[..., :np.shape(value)[-1]]                # (B, H, N, d), unpadded
     if c_int.ndim != 4:
         raise ValueError(f"query must be (B, H, N, d), got {np.shape(query)}")
     B, H, N, d = c_int.shape
     p = info.params
-    op = OutProjParams(heads=H, head_dim=d, d_out=np.shape(W)[0], data_width=p.data_width,
+    # The rows are s(w+f).f: their step is v's over 2^f (f = params.out_frac_bits).
+    op = OutProjParams(heads=H, head_dim=d, d_out=np.shape(W)[0], data_width=p.out_width,
                        weight_width=weight_width, out_width=p.data_width,
                        mult_bits=p.proj_mult_bits)
-    c_step = np.broadcast_to(np.asarray(info.v_step, dtype=np.float64), (B, H))
+    c_step = np.broadcast_to(np.asarray(info.v_step, dtype=np.float64)
+                             * 2.0 ** -p.out_frac_bits, (B, H))
     rows = np.moveaxis(c_int, 1, 2)                              # (B, N, H, d)
     # Weights per batch (each head's value step folded in); checks W and b first.
     per_batch = [dict(zip(("W_int", "w_step", "b_int"), quantize_projection(W, b, c_step[i], op)))

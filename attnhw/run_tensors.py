@@ -106,7 +106,9 @@ def run_files(given, args):
 def _run_projection(p, args, q, k, v, key_mask, scale):
     """``--out-proj``: the layer's output ``(B, N, d_out)`` through the projection, on
     the golden model or the engine's RTL."""
-    from .projection import PROJECTION_BACKENDS, attention_output
+    import dataclasses
+
+    from .projection import PROJECTION_BACKENDS, PROJECTION_OUT_FRAC, attention_output
     if args.backend not in PROJECTION_BACKENDS:
         raise ValueError(f"--out-proj runs on --backend {' or '.join(PROJECTION_BACKENDS)} "
                          f"(the core alone has no projection), not {args.backend}")
@@ -117,6 +119,8 @@ def _run_projection(p, args, q, k, v, key_mask, scale):
     if W.ndim != 2 or W.shape[1] != q.shape[1] * q.shape[-1]:
         raise ValueError(f"--out-proj: W has shape {W.shape}; expected (d_out, H*d = "
                          f"{q.shape[1] * q.shape[-1]}) for q of shape {q.shape}")
+    if getattr(args, "out_frac_bits", None) is None:    # not given: the projection's default
+        p = dataclasses.replace(p, out_frac_bits=PROJECTION_OUT_FRAC)
     attn_mask = None if key_mask is None else ~key_mask[..., None, :]
     y, info = attention_output(q, k, v, W, b, attn_mask=attn_mask,
                                is_causal="lower_right" if args.causal else False, scale=scale,

@@ -121,7 +121,8 @@ def accumulate(e, delta, v, p):
 
 
 def normalize(acc, l, p):
-    """``o = sat_w(round(acc / l))`` by ``p.norm_method``; 0 if ``l == 0`` (every key
+    """``o = sat(round(acc·2^f / l))`` (``out_width`` bits, ``f = out_frac_bits``) by
+    ``p.norm_method``; 0 if ``l == 0`` (every key
     masked). The arithmetic of each method: :mod:`attnhw.golden.normalize`."""
     return _normalize(acc, l, p)
 

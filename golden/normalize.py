@@ -85,5 +85,7 @@ def quotient(numer, l, p):
 
 
 def normalize(acc, l, p):
-    """``o = sat_w(round(acc / l))`` (``w``-bit signed); 0 for an all-masked row."""
-    return saturate(quotient(acc, l, p), p.data_width)
+    """``o = sat(round(acc·2^f / l))`` (``out_width = w + f`` bits signed, ``f =
+    out_frac_bits``); 0 for an all-masked row."""
+    acc = np.asarray(acc, dtype=np.int64) << p.out_frac_bits
+    return saturate(quotient(acc, l, p), p.out_width)

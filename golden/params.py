@@ -77,6 +77,11 @@ class AttnParams:
         ``proj_heads`` (heads per query, concatenated), ``proj_lanes`` (outputs
         computed at once), ``tile_rows`` (queries per tile), ``weight_width`` and
         ``proj_mult_bits`` (the requantisation multiplier); see :attr:`out_proj`.
+    out_frac_bits : int
+        ``f``: fraction bits the normaliser's output carries below V's step: the
+        output is ``s(w+f).f`` (:attr:`out_width` bits), ``round(acc·2^f / l)``.
+        0 (the default) gives outputs in V's format; the output projection takes
+        the finer rows (its accuracy, docs/numerics.md). ``norm_method`` divide only.
     """
 
     head_dim: int = 64
@@ -100,6 +105,7 @@ class AttnParams:
     tile_rows: int = 64
     weight_width: int = 8
     proj_mult_bits: int = 16
+    out_frac_bits: int = 0
 
     EXP_METHODS = ("interp", "lut", "poly", "shift")
     NORM_METHODS = ("divide", "recip_nr", "recip_lut")
@@ -137,6 +143,10 @@ class AttnParams:
         self._check_range("recip_table_bits", 1, 12)
         self._check_range("recip_frac_bits", self.recip_table_bits + 1, 30)
         self._check_range("block", 1, 64)
+        self._check_range("out_frac_bits", 0, 8)
+        if self.out_frac_bits and self.norm_method != "divide":
+            raise ParamError(f"out_frac_bits={self.out_frac_bits} needs norm_method divide "
+                             f"(not {self.norm_method})")
         self._check_range("out_features", 0, 65535)
         if self.out_features:
             try:
@@ -171,12 +181,13 @@ class AttnParams:
     @property
     def out_proj(self):
         """The output projection's :class:`attnhw.golden.out_proj.OutProjParams`
-        (outputs in the data width), or None without ``out_features``."""
+        (rows of :attr:`out_width` bits in, outputs of ``data_width`` bits), or None
+        without ``out_features``."""
         if not self.out_features:
             return None
         from .out_proj import OutProjParams
         return OutProjParams(heads=self.proj_heads, head_dim=self.head_dim,
-                             d_out=self.out_features, data_width=self.data_width,
+                             d_out=self.out_features, data_width=self.out_width,
                              weight_width=self.weight_width, out_width=self.data_width,
                              mult_bits=self.proj_mult_bits, lanes=self.proj_lanes,
                              tile_rows=self.tile_rows)
@@ -259,9 +270,15 @@ class AttnParams:
 
     @property
     def norm_numerator_width(self):
-        """Signed width of ``2*acc + (2^w + 1) * l``, the normaliser's numerator."""
-        return max(self.acc_width + 1,
-                   _bits(((1 << self.data_width) + 1) * ((1 << self.sum_width) - 1))) + 2
+        """Signed width of ``2*acc*2^f + (2^w' + 1) * l`` (``w'`` = :attr:`out_width`),
+        the normaliser's numerator."""
+        return max(self.acc_width + self.out_frac_bits + 1,
+                   _bits(((1 << self.out_width) + 1) * ((1 << self.sum_width) - 1))) + 2
+
+    @property
+    def out_width(self):
+        """Bits of an output element, ``s(w+f).f``: ``data_width + out_frac_bits``."""
+        return self.data_width + self.out_frac_bits
 
     @property
     def recip_product_width(self):

@@ -32,7 +32,8 @@ class AxisEngine(wiring.Component):
       beat), ``tlast`` on the final beat of the head's final key.
     - ``s_axis_q``: ``tdata`` = q slice, ``tlast`` on the final beat of the head's
       final query. The CSRs are sampled at each query's final beat.
-    - ``m_axis_o``: ``tdata`` = output slice, ``tuser`` = 1 on each row's final beat,
+    - ``m_axis_o``: ``tdata`` = output slice (``lanes`` elements of ``out_width`` bits),
+      ``tuser`` = 1 on each row's final beat,
       ``tlast`` on the final beat of the head's final row.
 
     With an output projection (``params.out_features``, :class:`OutProjection`):
@@ -62,7 +63,7 @@ class AxisEngine(wiring.Component):
         self.params, self.csr = params, csr
         p = params
         lane_bits = p.lanes * p.data_width
-        out_bits = p.proj_lanes * p.data_width if p.out_proj else lane_bits
+        out_bits = p.proj_lanes * p.data_width if p.out_proj else p.lanes * p.out_width
         ports = {
             "s_axis_kv_tdata": In(2 * lane_bits), "s_axis_kv_tuser": In(1),
             "s_axis_kv_tlast": In(1), "s_axis_kv_tvalid": In(1), "s_axis_kv_tready": Out(1),

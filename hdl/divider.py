@@ -49,7 +49,7 @@ def divider_bank(m, p, name, *, load, ahead, lane_load, numer, over, zero, last,
     split : bool
         Two cycles per step, the carry chain cut in halves (the default), or one.
     """
-    L, w = p.lanes, p.data_width
+    L, w = p.lanes, p.out_width            # quotient bits: the output element's
     den_w = p.sum_width + 1
     rem_w = den_w + 1
     width = rem_w + 2                       # the step's sum, sign included

@@ -64,6 +64,17 @@ def engine_description(p, prefix=DEFAULT_PREFIX, csr="simple"):
     """Ports, beat formats and the register map of the engine's Verilog top level."""
     from .registers import register_map
     lane = f"{p.lanes} x s{p.data_width}.0, element n at [n*{p.data_width} +: {p.data_width}]"
+    w_o, f = p.out_width, p.out_frac_bits
+    out_lane = f"{p.lanes} x s{w_o}.{f}, element n at [n*{w_o} +: {w_o}]"
+    op = p.out_proj
+    if op:
+        out = {"tdata": f"{op.lanes * p.data_width} bits: {op.lanes} outputs of the projection "
+                        f"(s{p.data_width}.0, output n at [n*{p.data_width} +: {p.data_width}])",
+               "tuser": "final beat of each row", "tlast": "final beat of a tile",
+               "beats_per_row": op.groups}
+    else:
+        out = {"tdata": f"{p.lanes * w_o} bits: output slice ({out_lane})",
+               "tuser": "final beat of each row", "tlast": "final beat of the head"}
     return {
         "top": top_name("engine", prefix), **provenance(p),
         "clock": "clk (rising edge), rst (synchronous, active high)",
@@ -76,8 +87,9 @@ def engine_description(p, prefix=DEFAULT_PREFIX, csr="simple"):
             "s_axis_q": {"tdata": f"{p.lanes * p.data_width} bits: q slice ({lane})",
                          "tlast": "final beat of the head's final query",
                          "beats_per_query": p.slices},
-            "m_axis_o": {"tdata": f"{p.lanes * p.data_width} bits: output slice ({lane})",
-                         "tuser": "final beat of each row", "tlast": "final beat of the head"},
+            "m_axis_o": out,
+            **({"s_axis_w": {"tdata": "32 bits: a load word (attnhw.golden.out_proj.load_words)",
+                             "tlast": "final load word", "words": op.load_length}} if op else {}),
         },
         "register_port": "AXI4-Lite (s_axi_*), byte addresses" if csr == "axil" else
                          "csr_addr (word address), csr_wdata, csr_we; csr_rdata one cycle later",
@@ -98,7 +110,8 @@ def port_description(p, top="core", prefix=DEFAULT_PREFIX):
         **provenance(p),
         "derived": derived,
         "formats": {
-            "q, k, v, o": f"s{p.data_width}.0 (two's complement)",
+            "q, k, v": f"s{p.data_width}.0 (two's complement)",
+            "o": f"s{p.out_width}.{p.out_frac_bits} (two's complement)",
             "scale": f"u{p.scale_width - p.scale_frac}.{p.scale_frac} "
                      "(= float_scale * log2(e); see attnhw.golden.scale.scale_to_port)",
             "masked": "1: the key is excluded",

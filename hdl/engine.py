@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from .core import AttentionCore
 from .kv_store import KVStore, kv_pass_layout
 from .credits import credit_room
-from .layouts import kv_layout, query_layout, slice_layout
+from .layouts import kv_layout, out_slice_layout, query_layout, slice_layout
 from .normalize_recip import normalizer
 from .row_collector import RowCollector, block_descriptor_layout, walk_blocks
 from .skid_buffer import SkidBuffer
@@ -25,7 +25,7 @@ def engine_query_layout(p):
 def engine_out_layout(p):
     """Output beat: a slice of an output row; ``row_last`` on each row's final beat,
     ``last`` on the final beat of the head's final row."""
-    return data.StructLayout({"o": slice_layout(p), "row_last": 1, "last": 1})
+    return data.StructLayout({"o": out_slice_layout(p), "row_last": 1, "last": 1})
 
 
 def engine_settings_layout(p):

@@ -6,13 +6,18 @@ Verilog port bit order follows the layout field order, LSB first (docs/interface
 from amaranth.hdl import Shape, signed, unsigned
 from amaranth.lib import data
 
-__all__ = ["slice_layout", "query_layout", "kv_layout", "out_layout", "weight_layout",
+__all__ = ["slice_layout", "out_slice_layout", "query_layout", "kv_layout", "out_layout", "weight_layout",
            "row_layout", "bit_fields"]
 
 
 def slice_layout(p):
     """``lanes`` signed ``data_width``-bit elements: one beat of a vector."""
     return data.ArrayLayout(signed(p.data_width), p.lanes)
+
+
+def out_slice_layout(p):
+    """``lanes`` signed ``out_width``-bit elements (``s(w+f).f``): one beat of an output."""
+    return data.ArrayLayout(signed(p.out_width), p.lanes)
 
 
 def query_layout(p):
@@ -30,7 +35,7 @@ def kv_layout(p):
 
 def out_layout(p):
     """Output beat: a slice of the output row and ``last`` on the row's final beat."""
-    return data.StructLayout({"o": slice_layout(p), "last": 1})
+    return data.StructLayout({"o": out_slice_layout(p), "last": 1})
 
 
 def weight_layout(p):

@@ -1,4 +1,4 @@
-"""Final normalisation: ``o = sat_w(round(acc / l))`` by non-restoring division."""
+"""Final normalisation: ``o = sat(round(acc·2^f / l))`` by non-restoring division."""
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
@@ -17,9 +17,10 @@ class Normalize(wiring.Component):
     """Divides each accumulator by the row's sum, rounded half up and saturated.
 
     Golden: ``attnhw.golden.attention.normalize``: ``Q = floor(N / D)`` with
-    ``N = 2*acc + (2^w + 1)*l`` and ``D = 2*l``, saturated to ``[0, 2^w - 1]``, and
-    ``o = Q - 2^(w-1)``, which equals ``sat_w(floor(acc/l + 1/2))``. A row whose keys
-    were all masked has ``l = 0`` and outputs 0.
+    ``N = 2*acc*2^f + (2^w + 1)*l`` and ``D = 2*l``, saturated to ``[0, 2^w - 1]``,
+    and ``o = Q - 2^(w-1)``, which equals ``sat_w(floor(acc*2^f/l + 1/2))``; here
+    ``w`` is ``out_width`` (``data_width + f``, ``f = out_frac_bits``, 0 by default).
+    A row whose keys were all masked has ``l = 0`` and outputs 0.
 
     Results leave through a small FIFO (``out_depth``). A slice is taken from ``i`` only with a
     place reserved there (a credit count) and at least ``w + 2`` cycles after the
@@ -52,7 +53,7 @@ class Normalize(wiring.Component):
     i : ``In(stream.Signature(...))``
         ``{acc: lanes x s.(E+G), sum: u.(E+G), last: 1}`` from :class:`Accumulator`.
     o : ``Out(stream.Signature(...))``
-        ``{o: lanes x s(w).0, last: 1}``.
+        ``{o: lanes x s(w+f).f, last: 1}``.
     """
 
     def __init__(self, params, *, split=None):
@@ -64,7 +65,7 @@ class Normalize(wiring.Component):
 
     @property
     def cycles_per_slice(self):
-        return self.params.data_width + 2
+        return self.params.out_width + 2
 
     @property
     def out_depth(self):
@@ -73,14 +74,14 @@ class Normalize(wiring.Component):
         ``w + 2``), one in hand for the credit count, one of slack. (Unsplit, the
         shorter way needs fewer; the depth is kept so the ports do not depend on
         the platform.)"""
-        w = self.params.data_width
+        w = self.params.out_width
         return -(-(2 * w + 9) // (w + 2)) + 2
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         L = p.lanes
-        w = p.data_width
+        w, f = p.out_width, p.out_frac_bits      # w: bits of an output element
         num_w = p.norm_numerator_width
         split = (self.split if self.split is not None
                  else getattr(platform, "family", None) != "ice40")
@@ -117,14 +118,14 @@ class Normalize(wiring.Component):
         # 3: the high halves with the carries: N, and N >= 2^w * 2l <=> 2*acc >= l*(2^w - 1).
         # Unsplit, 2 and 3 are one stage of whole additions.
         lw_w = p.sum_width + w + 1
-        cmp_w = max(p.acc_width + 1, lw_w) + 1
+        cmp_w = max(p.acc_width + f + 1, lw_w) + 1
         half = cmp_w // 2
         s0_last, s1_last, s2_last, r_last = (Signal(name=f"{n}_last") for n in ("s0", "s1", "s2", "r"))
         s0_sum, s1_sum, s2_sum = (Signal(unsigned(p.sum_width), name=f"s{n}_sum")
                                   for n in range(3))
         s0_valid, s1_valid, s2_valid = (Signal(name=f"s{n}_valid") for n in range(3))
         s0_acc = [Signal(signed(p.acc_width), name=f"s0_acc{n}") for n in range(L)]
-        s1_acc = [Signal(signed(p.acc_width + 1), name=f"s1_acc{n}") for n in range(L)]
+        s1_acc = [Signal(signed(p.acc_width + f + 1), name=f"s1_acc{n}") for n in range(L)]
         # l, one copy per 4 lanes, then one per lane (a register tree: stage "t"
         # between 0 and 1, the accumulators wait beside it); each lane multiplies its
         # own copy by 2^w +- 1.
@@ -192,7 +193,7 @@ class Normalize(wiring.Component):
             m.d.sync += [
                 s0_acc[n].eq(self.i.payload.acc[n]),
                 t_acc[n].eq(s0_acc[n]),
-                s1_acc[n].eq(t_acc[n] << 1),
+                s1_acc[n].eq(t_acc[n] << (1 + f)),         # 2·acc·2^f
                 s1_lw[n].eq((t_l[n] << w) + t_l[n]),
                 s1_lim[n].eq((t_l[n] << w) - t_l[n]),
             ]

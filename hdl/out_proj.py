@@ -75,8 +75,9 @@ class OutProjection(wiring.Component):
 
     def __init__(self, params, proj):
         proj.check_gateware()
-        if (params.data_width, params.head_dim) != (proj.data_width, proj.head_dim):
-            raise ValueError("the projection's data_width and head_dim must be the engine's")
+        if (params.out_width, params.head_dim) != (proj.data_width, proj.head_dim):
+            raise ValueError("the projection's data_width and head_dim must be the engine's "
+                             "out_width and head_dim")
         self.params, self.proj = params, proj
         super().__init__({
             "c": In(stream.Signature(engine_out_layout(params))),
@@ -115,7 +116,8 @@ class OutProjection(wiring.Component):
         self._load(m, wmem, bmem, cmem)
 
         # --- Rows in: one register of head_dim elements, with the row's place.
-        row = Signal(data.ArrayLayout(signed(p.data_width), d))
+        w = p.out_width                          # the rows' elements, s(w+f).f
+        row = Signal(data.ArrayLayout(signed(w), d))
         full = Signal()
         part = Signal(range(p.slices))
         t_in, h_in = Signal(range(T)), Signal(range(H))
@@ -125,8 +127,8 @@ class OutProjection(wiring.Component):
         with m.If(self.c.valid & ~full):
             for s in range(p.slices):
                 with m.If(part == s):
-                    m.d.sync += row.as_value()[s * p.lanes * p.data_width:
-                                               (s + 1) * p.lanes * p.data_width].eq(self.c.payload.o)
+                    m.d.sync += row.as_value()[s * p.lanes * w:
+                                               (s + 1) * p.lanes * w].eq(self.c.payload.o)
             m.d.sync += part.eq(Mux(self.c.payload.row_last, 0, part + 1))
             with m.If(self.c.payload.row_last):
                 m.d.sync += [full.eq(1), row_t.eq(t_in), row_h.eq(h_in),
@@ -145,7 +147,7 @@ class OutProjection(wiring.Component):
         # --- Issue: for each group g, j = 0 … d-1, one weight word and one element.
         busy, final, tile_last = Signal(), Signal(), Signal()
         head = Signal(range(H))
-        rot = Signal(data.ArrayLayout(signed(p.data_width), d))   # rotates once per issue
+        rot = Signal(data.ArrayLayout(signed(w), d))              # rotates once per issue
         j, g = Signal(range(d)), Signal(range(G))
         waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
         fifo_depth = 8
@@ -166,8 +168,7 @@ class OutProjection(wiring.Component):
         m.d.comb += start_row.eq(full & (~busy | (issue & row_end)) & (cool == 0)
                                  & ~(issue & row_end & Const(self.needs_drain)))
         with m.If(issue):
-            m.d.sync += [rot.as_value().eq(Cat(rot.as_value()[p.data_width:],
-                                               rot.as_value()[:p.data_width])),
+            m.d.sync += [rot.as_value().eq(Cat(rot.as_value()[w:], rot.as_value()[:w])),
                          j.eq(Mux(group_end, 0, j + 1)),
                          waddr.eq(waddr + Mux(group_end, K - d + 1, 1))]
             with m.If(group_end):
@@ -213,8 +214,7 @@ class OutProjection(wiring.Component):
         result = Signal(data.ArrayLayout(signed(op.out_width), P))
         hi, lo = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
         for e in range(P):
-            m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width),
-                                                       signed(p.data_width))
+            m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width), signed(w))
             m.d.comb += [mul.a.eq(w_q[e]), mul.b.eq(elem)]           # product at stage 4
             with m.If(ctl[4].valid):
                 m.d.sync += acc[e].eq(Mux(ctl[4].first, start4[e], acc[e]) + mul.p)

@@ -94,7 +94,7 @@ async def run_engine(dut):
     q_head = np.repeat(np.arange(len(heads)), [len(h["q"]) * p.slices for h in heads]).tolist()
     expect = expected_rows(p, heads)
     n_out = len(expect) * p.slices
-    op, out_bits, load = p.out_proj, lane_bits, []
+    op, out_bits, load = p.out_proj, p.lanes * p.out_width, []
     if op:
         # With the output projection: its integers are loaded first (the queries wait
         # for them), and the output is the projection's beats.

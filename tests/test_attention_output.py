@@ -2,10 +2,9 @@
 against an ideal int8 pipeline: the same quantised q, k, v and W, float softmax and
 float accumulation, the output rounded to the same output step.
 
-The hardware's projection takes the attention outputs rounded to int8 (as the engine
-emits them); the ideal pipeline does not round them, and that rounding is most of the
-difference (measured: 1.57x the ideal's mean error per tensor, below 1.2x per head;
-the issue's target is 1.2x; see docs/numerics.md)."""
+The hardware's projection takes the attention rows with 4 fraction bits below v's step
+by default (out_frac_bits); rounded to int8 (out_frac_bits 0) they cost 1.57x the ideal
+pipeline's mean error on the random case here, with 4 bits 1.02x (docs/numerics.md)."""
 
 import numpy as np
 import pytest
@@ -51,7 +50,7 @@ def test_output_projection_error_is_within_the_ideal_pipelines(quant, causal):
                    info["c_step"], b, info["out_step"], causal)
     hw_err = np.abs(y.numpy() - exact).mean() / info["out_step"]
     ideal_err = np.abs(ideal - exact).mean() / info["out_step"]
-    assert 0 < hw_err <= 2.0 * ideal_err, (hw_err, ideal_err)
+    assert 0 < hw_err <= 1.2 * ideal_err, (hw_err, ideal_err)
     assert np.abs(info["y_int"]).max() <= 127
 
 
@@ -61,7 +60,7 @@ def test_the_reports_pipelines_are_the_tests():
     from attnhw.proj_accuracy import measure
     rng = np.random.default_rng(11)
     q, k, v, W, b = _case(rng)
-    m = measure(q.numpy(), k.numpy(), v.numpy(), W, b, "head")
+    m = measure(q.numpy(), k.numpy(), v.numpy(), W, b, "head", out_frac_bits=4)
     y, info = attnhw.attention_output(q, k, v, W, b, quant="head", return_info=True)
     c = F.scaled_dot_product_attention(q, k, v).numpy()
     exact = np.moveaxis(c, 1, 2).reshape(2, 12, -1) @ W.T + b
@@ -70,7 +69,7 @@ def test_the_reports_pipelines_are_the_tests():
                    info["c_step"], b, info["out_step"], False)
     np.testing.assert_allclose(m["hw"], np.abs(y.numpy() - exact) / info["out_step"], atol=1e-9)
     np.testing.assert_allclose(m["ideal"], np.abs(ideal - exact) / info["out_step"], atol=1e-9)
-    assert m["hw"].mean() > m["ideal"].mean() > 0
+    assert m["hw"].mean() > 0 and m["ideal"].mean() > 0
 
 
 def test_given_output_step_and_bad_weights():

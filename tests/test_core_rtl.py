@@ -29,8 +29,9 @@ VARIANTS = {
                                norm_method="recip_nr"),
     "poly_recip_lut": AttnParams(head_dim=8, lanes=4, max_seq_len=64, exp_method="poly",
                                  norm_method="recip_lut", recip_table_bits=4),
-    "shift_divide_w4": AttnParams(head_dim=8, lanes=4, max_seq_len=64, exp_method="shift",
-                                  data_width=4),
+    # 4-bit data, outputs with 2 more fraction bits (s6.2, out_frac_bits).
+    "shift_divide_w4_f2": AttnParams(head_dim=8, lanes=4, max_seq_len=64, exp_method="shift",
+                                     data_width=4, out_frac_bits=2),
 }
 CONFIGS.update(VARIANTS)
 
@@ -50,7 +51,7 @@ def test_scenarios_with_random_stalls(name, tmp_path):
     # The directed cases produce what they should, independent of the model:
     rows = dict(zip(names, res["o"]))
     assert not rows["all_masked"].any(), "an all-masked row outputs zeros"
-    lo = -(1 << (p.data_width - 1))
+    lo = -(1 << (p.data_width - 1)) << p.out_frac_bits       # v's minimum, in s(w+f).f
     if p.norm_method != "recip_lut":        # a table-only reciprocal is not exact
         assert (rows["extreme_min_scale_max"] == lo).all(), "softmax of equal v is that v"
 

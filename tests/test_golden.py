@@ -42,9 +42,11 @@ def test_batch_dimensions_match_per_head_loop():
             assert (o[b, h] == attention(q[b, h], k[b, h], v[b, h], scale, p, masked[b, h])).all()
 
 
-def test_normalize_is_round_half_up_and_saturates():
-    """Independent check with exact fractions, ties included."""
-    p = AttnParams(data_width=4)
+@pytest.mark.parametrize("f", [0, 3])
+def test_normalize_is_round_half_up_and_saturates(f):
+    """Independent check with exact fractions, ties included; with ``f`` output
+    fraction bits the output is round(acc·2^f / l) in s(4+f).f."""
+    p = AttnParams(data_width=4, out_frac_bits=f)
     sums = np.array([1, 2, 3, 7, 10, 0])
     cases = []
     for l in sums:
@@ -54,7 +56,9 @@ def test_normalize_is_round_half_up_and_saturates():
     l = np.array([l for _, l in cases])
     got = normalize(acc, l, p)[:, 0]
     for (a, l_), g in zip(cases, got):
-        want = 0 if l_ == 0 else max(-8, min(7, math.floor(Fraction(a, l_) + Fraction(1, 2))))
+        lim = 1 << (3 + f)
+        want = 0 if l_ == 0 else max(-lim, min(lim - 1,
+                                               math.floor(Fraction(a * 2 ** f, l_) + Fraction(1, 2))))
         assert g == want, (a, l_)
 
 

@@ -117,12 +117,13 @@ _NORM_CASES = [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_widt
                dict(SMALL, norm_method="recip_lut", recip_table_bits=3),
                dict(SMALL, norm_method="recip_nr", data_width=12,
                     recip_table_bits=5, recip_frac_bits=14),
-               dict(SMALL, norm_method="recip_nr", recip_frac_bits=26)]
+               dict(SMALL, norm_method="recip_nr", recip_frac_bits=26),
+               dict(SMALL, out_frac_bits=4), dict(SMALL, data_width=6, out_frac_bits=2)]
 
 
 # split=False: the one-bank, one-cycle-per-bit divider that iCE40 gets.
 @pytest.mark.parametrize("kw,split", [(kw, None) for kw in _NORM_CASES]
-                         + [(kw, False) for kw in _NORM_CASES[:3]])
+                         + [(kw, False) for kw in _NORM_CASES[:3] + _NORM_CASES[-2:]])
 def test_normalize_matches_golden(kw, split):
     p = AttnParams(**kw)
     rng = np.random.default_rng(7)
