@@ -68,10 +68,14 @@ class OutProjection(wiring.Component):
     clear_errors : ``In(1)``
     """
 
-    #: Cycles from a group's first issue to its output entering the FIFO after the
-    #: final multiply-accumulate: memory read, its register, the multiplier (2),
-    #: the accumulator, the requantising multiplier (2), the shift, the rounding.
-    pipeline_depth = 9
+    #: Cycles from a group's last issue to its outputs entering the FIFO: memory
+    #: read, its register, the multiplier (2), the accumulator; the requantising
+    #: multipliers (2) and their sum, the shift in two steps, the rounding, the
+    #: saturation.
+    pipeline_depth = 12
+    #: The stage (cycles after its last issue) at which a group's partial sums are
+    #: written back.
+    write_stage = 5
 
     def __init__(self, params, proj):
         proj.check_gateware()
@@ -88,17 +92,19 @@ class OutProjection(wiring.Component):
 
     @property
     def needs_drain(self):
-        """A group's partial sums are written back 5 cycles after its last issue; a
-        row that starts right behind the previous one reads them (same tile row, one
-        head on) ``(groups − 1)·head_dim`` cycles after that issue, too early when it
-        is below 5 (one output group, or tiny heads): then each row waits 6 cycles."""
-        return (self.proj.groups - 1) * self.proj.head_dim < 5
+        """A group's partial sums are written back :attr:`write_stage` cycles after its
+        last issue; a row that starts right behind the previous one reads them (same
+        tile row, one head on) ``(groups − 1)·head_dim`` cycles after that issue, too
+        early when it is below that (one output group, or tiny heads): then each row
+        waits ``write_stage + 1`` cycles."""
+        return (self.proj.groups - 1) * self.proj.head_dim < self.write_stage
 
     @property
     def row_cycles(self):
         """Cycles per row when rows wait: ``groups · head_dim`` issues, back to back
         (plus the write-back drain where :attr:`needs_drain`)."""
-        return self.proj.groups * self.proj.head_dim + (6 if self.needs_drain else 0)
+        return self.proj.groups * self.proj.head_dim + (
+            self.write_stage + 1 if self.needs_drain else 0)
 
     def elaborate(self, platform):
         m = Module()
@@ -121,7 +127,11 @@ class OutProjection(wiring.Component):
         full = Signal()
         part = Signal(range(p.slices))
         t_in, h_in = Signal(range(T)), Signal(range(H))
-        row_t, row_h, row_tile_last = Signal(range(T)), Signal(range(H)), Signal()
+        # The row's first weight word (h·d) and partial sums (t·G), kept as counters
+        # (no multiplier at the row's start).
+        t_base, h_base = Signal(range(T * G)), Signal(range(K))
+        row_h, row_tile_last = Signal(range(H)), Signal()
+        row_wbase, row_pbase = Signal(range(K)), Signal(range(T * G))
         start_row = Signal()
         m.d.comb += self.c.ready.eq(~full)
         with m.If(self.c.valid & ~full):
@@ -131,14 +141,18 @@ class OutProjection(wiring.Component):
                                                (s + 1) * p.lanes * w].eq(self.c.payload.o)
             m.d.sync += part.eq(Mux(self.c.payload.row_last, 0, part + 1))
             with m.If(self.c.payload.row_last):
-                m.d.sync += [full.eq(1), row_t.eq(t_in), row_h.eq(h_in),
-                             row_tile_last.eq(self.c.payload.last)]
+                m.d.sync += [full.eq(1), row_h.eq(h_in), row_wbase.eq(h_base),
+                             row_pbase.eq(t_base), row_tile_last.eq(self.c.payload.last)]
                 with m.If(self.c.payload.last):
-                    m.d.sync += [t_in.eq(0), h_in.eq(Mux(h_in == H - 1, 0, h_in + 1))]
+                    m.d.sync += [t_in.eq(0), t_base.eq(0)]
+                    with m.If(h_in == H - 1):
+                        m.d.sync += [h_in.eq(0), h_base.eq(0)]
+                    with m.Else():
+                        m.d.sync += [h_in.eq(h_in + 1), h_base.eq(h_base + d)]
                 with m.Elif(t_in == T - 1):                 # a row beyond tile_rows follows
-                    m.d.sync += [t_in.eq(0), self.err_tile_rows.eq(1)]
+                    m.d.sync += [t_in.eq(0), t_base.eq(0), self.err_tile_rows.eq(1)]
                 with m.Else():
-                    m.d.sync += t_in.eq(t_in + 1)
+                    m.d.sync += [t_in.eq(t_in + 1), t_base.eq(t_base + G)]
         with m.If(start_row):
             m.d.sync += full.eq(0)
         with m.If(self.clear_errors):
@@ -159,10 +173,10 @@ class OutProjection(wiring.Component):
         m.d.comb += reserve.eq(issue & (j == 0) & final)
         group_end, row_end = j == d - 1, (j == d - 1) & (g == G - 1)
 
-        cool = Signal(range(6))
+        cool = Signal(range(self.write_stage + 1))
         if self.needs_drain:
             with m.If(issue & row_end):
-                m.d.sync += cool.eq(5)
+                m.d.sync += cool.eq(self.write_stage)
             with m.Elif(cool != 0):
                 m.d.sync += cool.eq(cool - 1)
         m.d.comb += start_row.eq(full & (~busy | (issue & row_end)) & (cool == 0)
@@ -179,7 +193,7 @@ class OutProjection(wiring.Component):
         with m.If(start_row):
             m.d.sync += [busy.eq(1), rot.eq(row), head.eq(row_h), final.eq(row_h == H - 1),
                          tile_last.eq(row_tile_last), j.eq(0), g.eq(0),
-                         waddr.eq(row_h * d), paddr.eq(row_t * G)]
+                         waddr.eq(row_wbase), paddr.eq(row_pbase)]
         with m.Elif(issue & row_end):
             m.d.sync += busy.eq(0)
         w_rd = wmem.read_port(transparent_for=())
@@ -195,20 +209,25 @@ class OutProjection(wiring.Component):
         m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, head == 0, g == G - 1,
                                 tile_last, paddr))
         ctl = [ctl0]
-        for n in range(1, 10):
+        for n in range(1, self.pipeline_depth + 1):
             reg = Signal(ctl_layout, name=f"ctl{n}")
             m.d.sync += reg.eq(ctl[-1])
             ctl.append(reg)
         elem = delay(m, 1, rot[0], 2, "elem")                         # stage 2
 
-        # Stage 2: the memories' words registered; the sum's start chosen.
-        w_q = Signal.like(w_rd.data)
-        start = Signal(data.ArrayLayout(signed(aw), P))
+        # Stage 2: the memories' words registered (no logic after a block RAM's
+        # output); stage 3: the sum's start chosen.
+        w_q, b_q, p_q = Signal.like(w_rd.data), Signal.like(b_rd.data), Signal.like(p_rd.data)
         consts = Signal.like(c_rd.data)
-        m.d.sync += [w_q.eq(w_rd.data), consts.eq(c_rd.data),
-                     start.eq(Mux(ctl[1].head0, b_rd.data.as_value(), p_rd.data.as_value()))]
-        start4 = delay(m, 1, start, 2, "start")                      # stage 4
+        start = Signal(data.ArrayLayout(signed(aw), P))
+        m.d.sync += [w_q.eq(w_rd.data), b_q.eq(b_rd.data), p_q.eq(p_rd.data),
+                     consts.eq(c_rd.data),
+                     start.eq(Mux(ctl[2].head0, b_q.as_value(), p_q.as_value()))]
+        start4 = delay(m, 1, start, 1, "start")                      # stage 4
         consts5 = delay(m, 1, consts, 3, "consts")                   # stage 5
+        # The requantising product acc·M as two DSP-sized products, acc's low
+        # LOW_BITS (unsigned) and its high part (signed), summed a cycle later.
+        low_bits = min(17, aw - 1)
 
         acc = Signal(data.ArrayLayout(signed(aw), P))
         result = Signal(data.ArrayLayout(signed(op.out_width), P))
@@ -221,20 +240,32 @@ class OutProjection(wiring.Component):
             # Stage 5: a finished sum (ctl[5].last) requantised when final:
             # y = sat(floor((acc·M + 2^(sh-1)) / 2^sh)), as floor((floor(2·acc·M / 2^sh)
             # + 1) / 2), which also holds for sh = 0.
-            m.submodules[f"req{e}"] = req = Multiplier(signed(aw), unsigned(mb))
-            m.d.comb += [req.a.eq(acc[e]), req.b.eq(consts5[e].M)]    # product at stage 7
-            sh7 = delay(m, 1, consts5[e].sh, 2, f"sh{e}")
-            halved = Signal(signed(len(req.p) + 1), name=f"halved{e}")
-            m.d.sync += halved.eq(Cat(Const(0, 1), req.p).as_signed() >> sh7)   # stage 8
-            rounded = (halved + 1) >> 1
-            m.d.sync += result[e].eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))
+            m.submodules[f"req_lo{e}"] = req_lo = Multiplier(unsigned(low_bits), unsigned(mb))
+            m.submodules[f"req_hi{e}"] = req_hi = Multiplier(signed(aw - low_bits), unsigned(mb))
+            m.d.comb += [req_lo.a.eq(acc[e][:low_bits]), req_hi.a.eq(acc[e][low_bits:]),
+                         req_lo.b.eq(consts5[e].M), req_hi.b.eq(consts5[e].M)]  # stage 7
+            product = Signal(signed(aw + mb + 1), name=f"product{e}")           # stage 8
+            m.d.sync += product.eq((req_hi.p << low_bits) + req_lo.p)
+            sh = delay(m, 1, consts5[e].sh, 3, f"sh{e}")                         # stage 8
+            sh9 = delay(m, 1, sh, 1, f"sh9_{e}")
+            # The shift of 2·acc·M in two steps: by sh's high bits (stage 9), its low
+            # three (stage 10); then round (11) and saturate (12).
+            coarse = Signal(signed(len(product) + 1), name=f"coarse{e}")
+            m.d.sync += coarse.eq(Cat(Const(0, 1), product).as_signed() >> (sh[3:] << 3))
+            halved = Signal(signed(len(coarse)), name=f"halved{e}")
+            m.d.sync += halved.eq(coarse >> sh9[:3])
+            rounded = Signal(signed(len(coarse)), name=f"rounded{e}")
+            m.d.sync += [rounded.eq((halved + 1) >> 1),
+                         result[e].eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))]
         p_wr = pmem.write_port()
-        m.d.comb += [p_wr.addr.eq(ctl[5].paddr), p_wr.data.eq(acc),
-                     p_wr.en.eq(ctl[5].valid & ctl[5].last & ~ctl[5].final)]
+        back = ctl[self.write_stage]
+        m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc),
+                     p_wr.en.eq(back.valid & back.last & ~back.final)]
 
-        # Stage 9: a final group's outputs into the FIFO (its place was reserved).
-        m.d.comb += [fifo.w_en.eq(ctl[9].valid & ctl[9].last & ctl[9].final),
-                     fifo.w_data.eq(Cat(result, ctl[9].row_last, ctl[9].row_last & ctl[9].tile_last)),
+        # A final group's outputs into the FIFO (its place was reserved).
+        out = ctl[self.pipeline_depth]
+        m.d.comb += [fifo.w_en.eq(out.valid & out.last & out.final),
+                     fifo.w_data.eq(Cat(result, out.row_last, out.row_last & out.tile_last)),
                      self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.y.ready)]
         return m
