@@ -180,6 +180,17 @@ def test_run_with_output_projection_writes_b_n_dout(tmp_path, capsys):
                         "--backend", "rtl", "--out", str(tmp_path / "z.npy"))
     assert code == 2 and "--out-proj runs on --backend golden or engine" in err
     assert not (tmp_path / "z.npy").exists()
+    # W for 2 heads, q with 3; a NaN in W: one line each, no output file.
+    np.save(tmp_path / "W2.npy", W[:, :16])
+    W_nan = W.copy()
+    W_nan[1, 3] = np.nan
+    np.save(tmp_path / "Wnan.npy", W_nan)
+    for name, message in (("W2.npy", "expected (d_out, H*d = 24)"), ("Wnan.npy", "contains NaN")):
+        code, _, err = _run(capsys, "run", "--q", str(files["q"]), "--k", str(files["k"]),
+                            "--v", str(files["v"]), "--out-proj", str(tmp_path / name),
+                            "--out", str(tmp_path / "z.npy"))
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "z.npy").exists()
 
 
 def test_run_lanes_need_only_divide_the_tensors_d(tmp_path, capsys):
