@@ -16,6 +16,7 @@ from .credits import credit_room
 from .engine import engine_out_layout
 from .multiplier import Multiplier
 from .pipeline import delay
+from .replicate import KEEP
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
 
@@ -112,14 +113,18 @@ class OutProjection(wiring.Component):
         P, G, K, d, H, T = op.lanes, op.groups, op.k, op.head_dim, op.heads, op.tile_rows
         aw, mb = op.acc_width, op.mult_bits
         const_layout = data.StructLayout({"M": unsigned(mb), "sh": unsigned(SHIFT_BITS)})
-        wmem = Memory(shape=data.ArrayLayout(signed(op.weight_width), P), depth=G * K, init=[])
+        # Weights and partial sums in one memory per lane, each read at its lane's
+        # own copy of the address: the lane's block RAMs, multiplier and adders can
+        # sit together, instead of one wide word muxed from block RAMs over the die.
+        wmems = [Memory(shape=signed(op.weight_width), depth=G * K, init=[]) for _ in range(P)]
+        pmems = [Memory(shape=signed(aw), depth=T * G, init=[]) for _ in range(P)]
         bmem = Memory(shape=data.ArrayLayout(signed(aw), P), depth=G, init=[])
         cmem = Memory(shape=data.ArrayLayout(const_layout, P), depth=G, init=[])
-        pmem = Memory(shape=data.ArrayLayout(signed(aw), P), depth=T * G, init=[])
-        m.submodules.weights, m.submodules.biases = wmem, bmem
-        m.submodules.requant, m.submodules.partial = cmem, pmem
+        for e in range(P):
+            m.submodules[f"weights{e}"], m.submodules[f"partial{e}"] = wmems[e], pmems[e]
+        m.submodules.biases, m.submodules.requant = bmem, cmem
 
-        self._load(m, wmem, bmem, cmem)
+        self._load(m, wmems, bmem, cmem)
 
         # --- Rows in: one register of head_dim elements, with the row's place.
         w = p.out_width                          # the rows' elements, s(w+f).f
@@ -163,7 +168,9 @@ class OutProjection(wiring.Component):
         head = Signal(range(H))
         rot = Signal(data.ArrayLayout(signed(w), d))              # rotates once per issue
         j, g = Signal(range(d)), Signal(range(G))
-        waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
+        # The read addresses, one copy per lane (kept apart by synthesis).
+        waddr = [Signal(range(G * K), name=f"waddr{e}", attrs=KEEP) for e in range(P)]
+        paddr = [Signal(range(T * G), name=f"paddr{e}", attrs=KEEP) for e in range(P)]
         fifo_depth = 8
         m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=y_layout(op).size,
                                                         depth=fifo_depth)
@@ -184,30 +191,28 @@ class OutProjection(wiring.Component):
         with m.If(issue):
             m.d.sync += [rot.as_value().eq(Cat(rot.as_value()[w:], rot.as_value()[:w])),
                          j.eq(Mux(group_end, 0, j + 1)),
-                         waddr.eq(waddr + Mux(group_end, K - d + 1, 1))]
+                         *(a.eq(a + Mux(group_end, K - d + 1, 1)) for a in waddr)]
             with m.If(group_end):
-                m.d.sync += [g.eq(g + 1), paddr.eq(paddr + 1)]
+                m.d.sync += [g.eq(g + 1), *(a.eq(a + 1) for a in paddr)]
 
         # A row starts when the unit is idle or in its predecessor's last cycle (these
         # assignments come last so that they win over the issue's).
         with m.If(start_row):
             m.d.sync += [busy.eq(1), rot.eq(row), head.eq(row_h), final.eq(row_h == H - 1),
                          tile_last.eq(row_tile_last), j.eq(0), g.eq(0),
-                         waddr.eq(row_wbase), paddr.eq(row_pbase)]
+                         *(a.eq(row_wbase) for a in waddr), *(a.eq(row_pbase) for a in paddr)]
         with m.Elif(issue & row_end):
             m.d.sync += busy.eq(0)
-        w_rd = wmem.read_port(transparent_for=())
         b_rd, c_rd = bmem.read_port(transparent_for=()), cmem.read_port(transparent_for=())
-        p_rd = pmem.read_port(transparent_for=())
-        m.d.comb += [w_rd.addr.eq(waddr), b_rd.addr.eq(g), c_rd.addr.eq(g), p_rd.addr.eq(paddr)]
+        m.d.comb += [b_rd.addr.eq(g), c_rd.addr.eq(g)]
 
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
                                         "head0": 1, "row_last": 1, "tile_last": 1,
-                                        "paddr": unsigned(len(paddr))})
+                                        "paddr": unsigned(len(paddr[0]))})
         ctl0 = Signal(ctl_layout)
         m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, head == 0, g == G - 1,
-                                tile_last, paddr))
+                                tile_last, paddr[0]))
         ctl = [ctl0]
         for n in range(1, self.pipeline_depth + 1):
             reg = Signal(ctl_layout, name=f"ctl{n}")
@@ -217,11 +222,16 @@ class OutProjection(wiring.Component):
 
         # Stage 2: the memories' words registered (no logic after a block RAM's
         # output); stage 3: the sum's start chosen.
-        w_q, b_q, p_q = Signal.like(w_rd.data), Signal.like(b_rd.data), Signal.like(p_rd.data)
+        w_q = Signal(data.ArrayLayout(signed(op.weight_width), P))
+        b_q, p_q = Signal.like(b_rd.data), Signal(data.ArrayLayout(signed(aw), P))
         consts = Signal.like(c_rd.data)
+        for e in range(P):
+            w_rd = wmems[e].read_port(transparent_for=())
+            p_rd = pmems[e].read_port(transparent_for=())
+            m.d.comb += [w_rd.addr.eq(waddr[e]), p_rd.addr.eq(paddr[e])]
+            m.d.sync += [w_q[e].eq(w_rd.data), p_q[e].eq(p_rd.data)]
         start = Signal(data.ArrayLayout(signed(aw), P))
-        m.d.sync += [w_q.eq(w_rd.data), b_q.eq(b_rd.data), p_q.eq(p_rd.data),
-                     consts.eq(c_rd.data),
+        m.d.sync += [b_q.eq(b_rd.data), consts.eq(c_rd.data),
                      start.eq(Mux(ctl[2].head0, b_q.as_value(), p_q.as_value()))]
         start4 = delay(m, 1, start, 1, "start")                      # stage 4
         consts5 = delay(m, 1, consts, 3, "consts")                   # stage 5
@@ -257,10 +267,11 @@ class OutProjection(wiring.Component):
             rounded = Signal(signed(len(coarse)), name=f"rounded{e}")
             m.d.sync += [rounded.eq((halved + 1) >> 1),
                          result[e].eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))]
-        p_wr = pmem.write_port()
         back = ctl[self.write_stage]
-        m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc),
-                     p_wr.en.eq(back.valid & back.last & ~back.final)]
+        for e in range(P):
+            p_wr = pmems[e].write_port()
+            m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc[e]),
+                         p_wr.en.eq(back.valid & back.last & ~back.final)]
 
         # A final group's outputs into the FIFO (its place was reserved).
         out = ctl[self.pipeline_depth]
@@ -270,7 +281,7 @@ class OutProjection(wiring.Component):
                      fifo.r_en.eq(self.y.ready)]
         return m
 
-    def _load(self, m, wmem, bmem, cmem):
+    def _load(self, m, wmems, bmem, cmem):
         """The load port: weight words assembled from ``words_per_weight_row`` beats,
         biases and requantisation constants from ``lanes`` beats each."""
         op = self.proj
@@ -286,11 +297,14 @@ class OutProjection(wiring.Component):
         take = self.load.valid & self.load.ready
         m.d.comb += self.load.ready.eq(1)
 
-        w_wr, b_wr, c_wr = wmem.write_port(), bmem.write_port(), cmem.write_port()
+        b_wr, c_wr = bmem.write_port(), cmem.write_port()
         ww = op.weight_width
+        word = shifted[-P * ww:]
+        for e in range(P):
+            w_wr = wmems[e].write_port()
+            m.d.comb += [w_wr.addr.eq(addr), w_wr.data.eq(word[e * ww:(e + 1) * ww]),
+                         w_wr.en.eq(take & (phase == 0) & word_done)]
         m.d.comb += [
-            w_wr.addr.eq(addr), w_wr.data.eq(shifted[-P * ww:]),
-            w_wr.en.eq(take & (phase == 0) & word_done),
             b_wr.addr.eq(addr), b_wr.data.eq(Cat(shifted[32 * e:32 * e + op.acc_width]
                                                  for e in range(P))),
             b_wr.en.eq(take & (phase == 1) & word_done),
