@@ -235,16 +235,22 @@ def cmd_soak(args):
     return 1 if s["failed_jobs"] else 0
 
 
+def _update_page_with_plot(args, begin, end, table, png, what):
+    """``table`` and the plot ``png`` (in ``--out-dir``) between the markers of the page
+    ``--update-readme``."""
+    import os
+    rel = os.path.relpath(pathlib.Path(args.out_dir) / png,
+                          pathlib.Path(args.update_readme).parent)
+    _update_page(args.update_readme, begin, end, table + f"\n![{what}]({rel})\n", what)
+
+
 def cmd_model_check(args):
     from attnhw.model_check import README_BEGIN, README_END, run_model_check, write_report
     report = run_model_check()
     table = write_report(report, args.out_dir, "attnhw model-check")
     if args.update_readme:
-        import os
-        png = os.path.relpath(pathlib.Path(args.out_dir) / "model_check.png",
-                              pathlib.Path(args.update_readme).parent)
-        _update_page(args.update_readme, README_BEGIN, README_END,
-                     table + f"\n![model check]({png})\n", "model check")
+        _update_page_with_plot(args, README_BEGIN, README_END, table, "model_check.png",
+                               "model check")
     print(table)
     print(f"wrote {args.out_dir}/model_check.md, model_check.json, model_check.png")
 
@@ -254,11 +260,8 @@ def cmd_proj_accuracy(args):
     report = run_proj_accuracy(engine_check=not args.no_engine)
     table = write_report(report, args.out_dir, "attnhw proj-accuracy")
     if args.update_readme:
-        import os
-        png = os.path.relpath(pathlib.Path(args.out_dir) / "proj_accuracy.png",
-                              pathlib.Path(args.update_readme).parent)
-        _update_page(args.update_readme, PAGE_BEGIN, PAGE_END,
-                     table + f"\n![projection accuracy]({png})\n", "projection accuracy")
+        _update_page_with_plot(args, PAGE_BEGIN, PAGE_END, table, "proj_accuracy.png",
+                               "projection accuracy")
     print(table)
     print(f"wrote {args.out_dir}/proj_accuracy.md, proj_accuracy.json, proj_accuracy.png")
     check = report["engine_check"]
