@@ -109,10 +109,11 @@ def _on_engine(info, per_batch, op, simulator, log):
         raise ValueError(f"backend 'engine': params.head_dim={p.head_dim} must equal the "
                          f"tensors' d={op.head_dim} (the projection takes unpadded rows)")
     lanes = next((n for n in range(min(p.proj_lanes, op.d_out), 0, -1)
-                  if op.d_out % n == 0 and n * op.weight_width % 32 == 0), None)
+                  if _gateware_takes(dataclasses.replace(op, lanes=n))), None)
     if lanes is None:
-        raise ValueError(f"backend 'engine': no projection width divides d_out={op.d_out} "
-                         f"in words of 32 bits of {op.weight_width}-bit weights")
+        raise ValueError(f"backend 'engine': no projection width suits d_out={op.d_out} "
+                         f"with {op.weight_width}-bit weights "
+                         f"({_gateware_takes(op, reason=True)})")
     pe = dataclasses.replace(p, out_features=op.d_out, proj_heads=op.heads, proj_lanes=lanes,
                              weight_width=op.weight_width, proj_mult_bits=op.mult_bits)
     key_pad, offset = info.engine_form
@@ -134,3 +135,13 @@ def _on_engine(info, per_batch, op, simulator, log):
         log(f"engine: {res['cycles']:,} cycles")
         y.append(res["o"])
     return np.stack(y)
+
+
+def _gateware_takes(op, reason=False):
+    """Whether the gateware takes ``op`` (:meth:`OutProjParams.check_gateware`); with
+    ``reason``, the message of the first rule it breaks."""
+    try:
+        op.check_gateware()
+    except ValueError as e:
+        return str(e) if reason else False
+    return "" if reason else True
