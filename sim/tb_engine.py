@@ -24,6 +24,7 @@ from cocotb.triggers import FallingEdge, RisingEdge
 from attnhw.hdl.axis_engine import CSR, STATUS_BITS
 
 from .engine_job import expected_rows, kv_beats, load_heads, q_beats, rows_from_beats
+from .payload import unpack
 from .proj_job import project_passes
 
 #: Cycles the output is watched, tready high, after the last expected beat.
@@ -214,9 +215,7 @@ async def run_engine(dut):
         mismatches = sum(a & mask != b & mask for a, b in zip(o_words, y_words))
         flags_ok = len(o_words) == n_out and all(a >> out_bits == b >> out_bits
                                                  for a, b in zip(o_words, y_words))
-        rows = np.array([[(w >> (i * p.data_width)) & ((1 << p.data_width) - 1)
-                          for i in range(op.lanes)] for w in o_words]).reshape(-1, op.d_out)
-        rows = np.where(rows >= 1 << (p.data_width - 1), rows - (1 << p.data_width), rows)
+        rows = unpack(y_layout(op), o_words)["y"].reshape(-1, op.d_out)
         expect = np.array([b["y"] for b in y_expect]).reshape(-1, op.d_out)
         words_compared, rows_out = n * op.lanes, n // op.groups
     else:
