@@ -4,7 +4,7 @@ Golden: :func:`attnhw.golden.out_proj.project` (every rounding), with the load w
 order of :func:`attnhw.golden.out_proj.load_words`.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
@@ -16,7 +16,7 @@ from .credits import credit_room
 from .engine import engine_out_layout
 from .multiplier import Multiplier
 from .pipeline import delay
-from .replicate import KEEP
+from .replicate import register_copies
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
 
@@ -46,11 +46,13 @@ class OutProjection(wiring.Component):
     holds ``tile_rows × d_out`` partial sums (``acc_width`` bits each, block RAM):
     head 0 starts each from the bias, the final head's rows leave requantised.
 
-    Per row it reads the row into a register and then, for each group of ``lanes``
-    outputs, multiplies its ``head_dim`` elements one per cycle by the group's
-    weights (``lanes`` multipliers, weights in block RAM at ``g·K + h·head_dim + j``);
-    a row takes :attr:`row_cycles` cycles. Nothing inside stalls: a group of the
-    final head starts only with a credit for its place in the output FIFO.
+    Per row it reads the row into one of two row buffers and then, for each group of
+    ``lanes`` outputs, multiplies its ``head_dim`` elements one per cycle by the
+    group's weights (``lanes`` multipliers, weights in block RAM at
+    ``g·K + h·head_dim + j``); a row takes :attr:`row_cycles` cycles. The final
+    head's sums pass through :attr:`requantisers` shared requantisers, one sum per
+    cycle each. Nothing inside stalls: a group of the final head starts only with a
+    credit for its place in the output FIFO.
 
     Members
     -------
@@ -69,14 +71,15 @@ class OutProjection(wiring.Component):
     clear_errors : ``In(1)``
     """
 
-    #: Cycles from a group's last issue to its outputs entering the FIFO: memory
-    #: read, its register, the multiplier (2), the accumulator; the requantising
-    #: multipliers (2) and their sum, the shift in two steps, the rounding, the
-    #: saturation.
-    pipeline_depth = 12
-    #: The stage (cycles after its last issue) at which a group's partial sums are
-    #: written back.
-    write_stage = 5
+    #: Stage (cycles after an issue) of the per-lane read address copies; the
+    #: memories' words are registered a stage later, so no logic follows a block RAM.
+    read_stage = 1
+    #: The stage at which a group's finished sums sit in the accumulators (and its
+    #: partial sums are written back).
+    write_stage = 6
+    #: A requantiser's stages: its two multipliers (2), their sum, the shift in two
+    #: steps, the rounding, the saturation.
+    requant_stages = 7
 
     def __init__(self, params, proj):
         proj.check_gateware()
@@ -92,13 +95,29 @@ class OutProjection(wiring.Component):
         })
 
     @property
+    def requantisers(self):
+        """Requantisers shared by the lanes: the fewest that keep pace. A group's sums
+        finish at most once per ``head_dim`` cycles, and each requantiser takes its
+        ``lanes / requantisers`` sums one per cycle."""
+        P, d = self.proj.lanes, self.proj.head_dim
+        return next(r for r in range(1, P + 1) if P % r == 0 and P // r <= d)
+
+    @property
+    def pipeline_depth(self):
+        """Cycles from a group's last issue to its outputs entering the FIFO: the
+        sums at :attr:`write_stage`, one cycle per sum a requantiser takes, its
+        :attr:`requant_stages`, and the collecting register."""
+        return (self.write_stage + self.proj.lanes // self.requantisers
+                + self.requant_stages + 1)
+
+    @property
     def needs_drain(self):
         """A group's partial sums are written back :attr:`write_stage` cycles after its
         last issue; a row that starts right behind the previous one reads them (same
-        tile row, one head on) ``(groups − 1)·head_dim`` cycles after that issue, too
-        early when it is below that (one output group, or tiny heads): then each row
-        waits ``write_stage + 1`` cycles."""
-        return (self.proj.groups - 1) * self.proj.head_dim < self.write_stage
+        tile row, one head on) at its :attr:`read_stage`, ``(groups − 1)·head_dim + 1``
+        cycles after that issue, too early when that is not later than the write (one
+        output group, or tiny heads): then each row waits ``write_stage + 1`` cycles."""
+        return (self.proj.groups - 1) * self.proj.head_dim + self.read_stage < self.write_stage
 
     @property
     def row_cycles(self):
@@ -126,28 +145,34 @@ class OutProjection(wiring.Component):
 
         self._load(m, wmems, bmem, cmem)
 
-        # --- Rows in: one register of head_dim elements, with the row's place.
+        # --- Rows in: two row buffers, one filling while the other's row is issued
+        # (each element read through a mux, so no wide register shifts or loads under
+        # the issue's control). Each buffer keeps its row's place.
         w = p.out_width                          # the rows' elements, s(w+f).f
-        row = Signal(data.ArrayLayout(signed(w), d))
-        full = Signal()
+        bufs = [Signal(data.ArrayLayout(signed(w), d), name=f"row{b}") for b in range(2)]
+        full, wsel, rsel = Signal(2), Signal(), Signal()
         part = Signal(range(p.slices))
         t_in, h_in = Signal(range(T)), Signal(range(H))
         # The row's first weight word (h·d) and partial sums (t·G), kept as counters
         # (no multiplier at the row's start).
         t_base, h_base = Signal(range(T * G)), Signal(range(K))
-        row_h, row_tile_last = Signal(range(H)), Signal()
-        row_wbase, row_pbase = Signal(range(K)), Signal(range(T * G))
-        start_row = Signal()
-        m.d.comb += self.c.ready.eq(~full)
-        with m.If(self.c.valid & ~full):
-            for s in range(p.slices):
-                with m.If(part == s):
-                    m.d.sync += row.as_value()[s * p.lanes * w:
-                                               (s + 1) * p.lanes * w].eq(self.c.payload.o)
+        meta_layout = data.StructLayout({"h": range(H), "wbase": range(K),
+                                         "pbase": range(T * G), "tile_last": 1})
+        metas = [Signal(meta_layout, name=f"meta{b}") for b in range(2)]
+        m.d.comb += self.c.ready.eq(~full.bit_select(wsel, 1))
+        with m.If(self.c.valid & self.c.ready):
+            for b in range(2):
+                for s in range(p.slices):
+                    with m.If((wsel == b) & (part == s)):
+                        m.d.sync += bufs[b].as_value()[s * p.lanes * w:
+                                                       (s + 1) * p.lanes * w].eq(self.c.payload.o)
             m.d.sync += part.eq(Mux(self.c.payload.row_last, 0, part + 1))
             with m.If(self.c.payload.row_last):
-                m.d.sync += [full.eq(1), row_h.eq(h_in), row_wbase.eq(h_base),
-                             row_pbase.eq(t_base), row_tile_last.eq(self.c.payload.last)]
+                for b in range(2):
+                    with m.If(wsel == b):
+                        m.d.sync += [full[b].eq(1), metas[b].eq(Cat(h_in, h_base, t_base,
+                                                                    self.c.payload.last))]
+                m.d.sync += wsel.eq(~wsel)
                 with m.If(self.c.payload.last):
                     m.d.sync += [t_in.eq(0), t_base.eq(0)]
                     with m.If(h_in == H - 1):
@@ -158,20 +183,17 @@ class OutProjection(wiring.Component):
                     m.d.sync += [t_in.eq(0), t_base.eq(0), self.err_tile_rows.eq(1)]
                 with m.Else():
                     m.d.sync += [t_in.eq(t_in + 1), t_base.eq(t_base + G)]
-        with m.If(start_row):
-            m.d.sync += full.eq(0)
         with m.If(self.clear_errors):
             m.d.sync += self.err_tile_rows.eq(0)
 
-        # --- Issue: for each group g, j = 0 … d-1, one weight word and one element.
+        # --- Issue: for each group g, j = 0 … d-1, one weight word and one element,
+        # from buffer rsel. One address register each for the weights and the partial
+        # sums; the lanes read at their own registered copies (stage 1).
         busy, final, tile_last = Signal(), Signal(), Signal()
         head = Signal(range(H))
-        rot = Signal(data.ArrayLayout(signed(w), d))              # rotates once per issue
         j, g = Signal(range(d)), Signal(range(G))
-        # The read addresses, one copy per lane (kept apart by synthesis).
-        waddr = [Signal(range(G * K), name=f"waddr{e}", attrs=KEEP) for e in range(P)]
-        paddr = [Signal(range(T * G), name=f"paddr{e}", attrs=KEEP) for e in range(P)]
-        fifo_depth = 8
+        waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
+        fifo_depth = max(8, -(-(d + self.pipeline_depth + 4) // d) + 3)
         m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=y_layout(op).size,
                                                         depth=fifo_depth)
         reserve = Signal()
@@ -179,104 +201,157 @@ class OutProjection(wiring.Component):
         issue = busy & ((j != 0) | ~final | room)
         m.d.comb += reserve.eq(issue & (j == 0) & final)
         group_end, row_end = j == d - 1, (j == d - 1) & (g == G - 1)
+        done = issue & row_end
 
         cool = Signal(range(self.write_stage + 1))
         if self.needs_drain:
-            with m.If(issue & row_end):
+            with m.If(done):
                 m.d.sync += cool.eq(self.write_stage)
             with m.Elif(cool != 0):
                 m.d.sync += cool.eq(cool - 1)
-        m.d.comb += start_row.eq(full & (~busy | (issue & row_end)) & (cool == 0)
-                                 & ~(issue & row_end & Const(self.needs_drain)))
+        # The next row starts in its predecessor's last issue, or when the unit is idle
+        # (and the write-back drained).
+        nxt = Mux(busy, ~rsel, rsel)
+        start_row = Mux(busy, done & ~Const(self.needs_drain) & full.bit_select(~rsel, 1),
+                        full.bit_select(rsel, 1) & (cool == 0))
+        meta = Signal(meta_layout)
+        m.d.comb += meta.eq(Mux(nxt, metas[1], metas[0]))
         with m.If(issue):
-            m.d.sync += [rot.as_value().eq(Cat(rot.as_value()[w:], rot.as_value()[:w])),
-                         j.eq(Mux(group_end, 0, j + 1)),
-                         *(a.eq(a + Mux(group_end, K - d + 1, 1)) for a in waddr)]
+            m.d.sync += [j.eq(Mux(group_end, 0, j + 1)),
+                         waddr.eq(waddr + Mux(group_end, K - d + 1, 1))]
             with m.If(group_end):
-                m.d.sync += [g.eq(g + 1), *(a.eq(a + 1) for a in paddr)]
-
-        # A row starts when the unit is idle or in its predecessor's last cycle (these
-        # assignments come last so that they win over the issue's).
+                m.d.sync += [g.eq(g + 1), paddr.eq(paddr + 1)]
+        with m.If(done):
+            m.d.sync += [busy.eq(0), rsel.eq(~rsel)]
+            for b in range(2):
+                with m.If(rsel == b):
+                    m.d.sync += full[b].eq(0)
+        # (These assignments come last so that they win over the issue's.)
         with m.If(start_row):
-            m.d.sync += [busy.eq(1), rot.eq(row), head.eq(row_h), final.eq(row_h == H - 1),
-                         tile_last.eq(row_tile_last), j.eq(0), g.eq(0),
-                         *(a.eq(row_wbase) for a in waddr), *(a.eq(row_pbase) for a in paddr)]
-        with m.Elif(issue & row_end):
-            m.d.sync += busy.eq(0)
+            m.d.sync += [busy.eq(1), head.eq(meta.h), final.eq(meta.h == H - 1),
+                         tile_last.eq(meta.tile_last), j.eq(0), g.eq(0),
+                         waddr.eq(meta.wbase), paddr.eq(meta.pbase)]
+        waddrs = register_copies(m, waddr, P, "waddr")                # stage 1
+        paddrs = register_copies(m, paddr, P, "paddr")
+        g1 = delay(m, 1, g, 1, "g")
         b_rd, c_rd = bmem.read_port(transparent_for=()), cmem.read_port(transparent_for=())
-        m.d.comb += [b_rd.addr.eq(g), c_rd.addr.eq(g)]
+        m.d.comb += [b_rd.addr.eq(g1), c_rd.addr.eq(g1)]
 
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
                                         "head0": 1, "row_last": 1, "tile_last": 1,
-                                        "paddr": unsigned(len(paddr[0]))})
+                                        "paddr": unsigned(len(paddr))})
         ctl0 = Signal(ctl_layout)
         m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, head == 0, g == G - 1,
-                                tile_last, paddr[0]))
+                                tile_last, paddr))
         ctl = [ctl0]
-        for n in range(1, self.pipeline_depth + 1):
+        for n in range(1, self.write_stage + 1):
             reg = Signal(ctl_layout, name=f"ctl{n}")
             m.d.sync += reg.eq(ctl[-1])
             ctl.append(reg)
-        elem = delay(m, 1, rot[0], 2, "elem")                         # stage 2
 
-        # Stage 2: the memories' words registered (no logic after a block RAM's
-        # output); stage 3: the sum's start chosen.
+        # The element, through a mux in two registered steps: within chunks of up to 8
+        # (and the buffer) at stage 1, then the chunk at stage 2; registered at 3.
+        j1 = delay(m, 1, j, 1, "j")
+        rsel1 = delay(m, 1, rsel, 1, "rsel")
+        lo = min(3, len(j))
+        chunks = []
+        for c in range(-(-d // (1 << lo))):
+            cands = [bufs[b][i] if i < d else Const(0, signed(w))
+                     for b in range(2) for i in range(c << lo, (c + 1) << lo)]
+            chunk = Signal(signed(w), name=f"chunk{c}")
+            m.d.sync += chunk.eq(Array(cands)[Cat(j1[:lo], rsel1)])
+            chunks.append(chunk)
+        elem = Signal(signed(w))                                              # stage 3
+        if len(chunks) > 1:
+            m.d.sync += elem.eq(Array(chunks)[delay(m, 1, j1[lo:], 1, "j_hi")])
+        else:
+            m.d.sync += elem.eq(chunks[0])
+
+        # Stage 3: the memories' words registered; stage 4: the sum's start chosen.
         w_q = Signal(data.ArrayLayout(signed(op.weight_width), P))
-        b_q, p_q = Signal.like(b_rd.data), Signal(data.ArrayLayout(signed(aw), P))
-        consts = Signal.like(c_rd.data)
+        p_q = Signal(data.ArrayLayout(signed(aw), P))
+        b_q = delay(m, 1, b_rd.data, 1, "b_q")
+        consts = delay(m, 1, c_rd.data, 1, "consts")                          # stage 3
         for e in range(P):
             w_rd = wmems[e].read_port(transparent_for=())
             p_rd = pmems[e].read_port(transparent_for=())
-            m.d.comb += [w_rd.addr.eq(waddr[e]), p_rd.addr.eq(paddr[e])]
+            m.d.comb += [w_rd.addr.eq(waddrs[e]), p_rd.addr.eq(paddrs[e])]
             m.d.sync += [w_q[e].eq(w_rd.data), p_q[e].eq(p_rd.data)]
         start = Signal(data.ArrayLayout(signed(aw), P))
-        m.d.sync += [b_q.eq(b_rd.data), consts.eq(c_rd.data),
-                     start.eq(Mux(ctl[2].head0, b_q.as_value(), p_q.as_value()))]
-        start4 = delay(m, 1, start, 1, "start")                      # stage 4
-        consts5 = delay(m, 1, consts, 3, "consts")                   # stage 5
-        # The requantising product acc·M as two DSP-sized products, acc's low
-        # LOW_BITS (unsigned) and its high part (signed), summed a cycle later.
-        low_bits = min(17, aw - 1)
+        m.d.sync += start.eq(Mux(ctl[3].head0, b_q.as_value(), p_q.as_value()))
+        start5 = delay(m, 1, start, 1, "start")                               # stage 5
+        consts6 = delay(m, 1, consts, 3, "consts")                            # stage 6
 
-        acc = Signal(data.ArrayLayout(signed(aw), P))
-        result = Signal(data.ArrayLayout(signed(op.out_width), P))
-        hi, lo = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
+        acc = Signal(data.ArrayLayout(signed(aw), P))                          # stage 6
         for e in range(P):
             m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width), signed(w))
-            m.d.comb += [mul.a.eq(w_q[e]), mul.b.eq(elem)]           # product at stage 4
-            with m.If(ctl[4].valid):
-                m.d.sync += acc[e].eq(Mux(ctl[4].first, start4[e], acc[e]) + mul.p)
-            # Stage 5: a finished sum (ctl[5].last) requantised when final:
-            # y = sat(floor((acc·M + 2^(sh-1)) / 2^sh)), as floor((floor(2·acc·M / 2^sh)
-            # + 1) / 2), which also holds for sh = 0.
-            m.submodules[f"req_lo{e}"] = req_lo = Multiplier(unsigned(low_bits), unsigned(mb))
-            m.submodules[f"req_hi{e}"] = req_hi = Multiplier(signed(aw - low_bits), unsigned(mb))
-            m.d.comb += [req_lo.a.eq(acc[e][:low_bits]), req_hi.a.eq(acc[e][low_bits:]),
-                         req_lo.b.eq(consts5[e].M), req_hi.b.eq(consts5[e].M)]  # stage 7
-            product = Signal(signed(aw + mb + 1), name=f"product{e}")           # stage 8
-            m.d.sync += product.eq((req_hi.p << low_bits) + req_lo.p)
-            sh = delay(m, 1, consts5[e].sh, 3, f"sh{e}")                         # stage 8
-            sh9 = delay(m, 1, sh, 1, f"sh9_{e}")
-            # The shift of 2·acc·M in two steps: by sh's high bits (stage 9), its low
-            # three (stage 10); then round (11) and saturate (12).
-            coarse = Signal(signed(len(product) + 1), name=f"coarse{e}")
-            m.d.sync += coarse.eq(Cat(Const(0, 1), product).as_signed() >> (sh[3:] << 3))
-            halved = Signal(signed(len(coarse)), name=f"halved{e}")
-            m.d.sync += halved.eq(coarse >> sh9[:3])
-            rounded = Signal(signed(len(coarse)), name=f"rounded{e}")
-            m.d.sync += [rounded.eq((halved + 1) >> 1),
-                         result[e].eq(Mux(rounded > hi, hi, Mux(rounded < lo, lo, rounded)))]
+            m.d.comb += [mul.a.eq(w_q[e]), mul.b.eq(elem)]           # product at stage 5
+            with m.If(ctl[5].valid):
+                m.d.sync += acc[e].eq(Mux(ctl[5].first, start5[e], acc[e]) + mul.p)
         back = ctl[self.write_stage]
         for e in range(P):
             p_wr = pmems[e].write_port()
             m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc[e]),
                          p_wr.en.eq(back.valid & back.last & ~back.final)]
 
+        # --- Requantisation, shared: a final group's sums (and their constants) leave
+        # the accumulators into one shift register per requantiser, which hands it one
+        # sum per cycle; a second shift register collects the outputs.
+        R = self.requantisers
+        L = P // R
+        ser_layout = data.StructLayout({"valid": 1, "end": 1, "row_last": 1, "tile_last": 1})
+        q_ser = [Signal(ser_layout, name=f"q_ser{i}") for i in range(L)]
+        q_acc = [[Signal(signed(aw), name=f"q_acc{r}_{i}") for i in range(L)] for r in range(R)]
+        q_c = [[Signal(const_layout, name=f"q_c{r}_{i}") for i in range(L)] for r in range(R)]
+        with m.If(back.valid & back.last & back.final):
+            for i in range(L):
+                m.d.sync += q_ser[i].eq(Cat(1, i == L - 1, back.row_last, back.tile_last))
+                for r in range(R):
+                    m.d.sync += [q_acc[r][i].eq(acc[r * L + i]),
+                                 q_c[r][i].eq(consts6[r * L + i])]
+        with m.Else():
+            m.d.sync += [q_ser[i].eq(q_ser[i + 1]) for i in range(L - 1)]
+            m.d.sync += q_ser[L - 1].eq(0)
+            for r in range(R):
+                m.d.sync += [q_acc[r][i].eq(q_acc[r][i + 1]) for i in range(L - 1)]
+                m.d.sync += [q_c[r][i].eq(q_c[r][i + 1]) for i in range(L - 1)]
+        ser = delay(m, 1, q_ser[0], self.requant_stages, "ser")
+        hi, lo_y = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
+        low_bits = min(17, aw - 1)
+        collected = []
+        for r in range(R):
+            # y = sat(floor((acc·M + 2^(sh-1)) / 2^sh)), as floor((floor(2·acc·M / 2^sh)
+            # + 1) / 2), which also holds for sh = 0. acc·M as two DSP-sized products,
+            # acc's low `low_bits` (unsigned) and its high part (signed), summed a
+            # cycle later.
+            x, cq = q_acc[r][0], q_c[r][0]
+            m.submodules[f"req_lo{r}"] = req_lo = Multiplier(unsigned(low_bits), unsigned(mb))
+            m.submodules[f"req_hi{r}"] = req_hi = Multiplier(signed(aw - low_bits), unsigned(mb))
+            m.d.comb += [req_lo.a.eq(x[:low_bits]), req_hi.a.eq(x[low_bits:]),
+                         req_lo.b.eq(cq.M), req_hi.b.eq(cq.M)]
+            product = Signal(signed(aw + mb + 1), name=f"product{r}")         # +3
+            m.d.sync += product.eq((req_hi.p << low_bits) + req_lo.p)
+            sh = delay(m, 1, cq.sh, 3, f"sh{r}")
+            sh4 = delay(m, 1, sh, 1, f"sh4_{r}")
+            # The shift of 2·acc·M in two steps: by sh's high bits (+4), its low three
+            # (+5); then round (+6) and saturate (+7).
+            coarse = Signal(signed(len(product) + 1), name=f"coarse{r}")
+            m.d.sync += coarse.eq(Cat(Const(0, 1), product).as_signed() >> (sh[3:] << 3))
+            halved = Signal(signed(len(coarse)), name=f"halved{r}")
+            m.d.sync += halved.eq(coarse >> sh4[:3])
+            rounded = Signal(signed(len(coarse)), name=f"rounded{r}")
+            result = Signal(signed(op.out_width), name=f"result{r}")
+            m.d.sync += [rounded.eq((halved + 1) >> 1),
+                         result.eq(Mux(rounded > hi, hi, Mux(rounded < lo_y, lo_y, rounded)))]
+            coll = Signal(data.ArrayLayout(signed(op.out_width), L), name=f"collect{r}")
+            m.d.sync += coll.eq(Cat(coll.as_value()[op.out_width:], result))
+            collected.append(coll)
+
         # A final group's outputs into the FIFO (its place was reserved).
-        out = ctl[self.pipeline_depth]
-        m.d.comb += [fifo.w_en.eq(out.valid & out.last & out.final),
-                     fifo.w_data.eq(Cat(result, out.row_last, out.row_last & out.tile_last)),
+        out = delay(m, 1, ser, 1, "out")
+        m.d.comb += [fifo.w_en.eq(out.valid & out.end),
+                     fifo.w_data.eq(Cat(*collected, out.row_last, out.row_last & out.tile_last)),
                      self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.y.ready)]
         return m

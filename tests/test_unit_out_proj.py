@@ -54,6 +54,7 @@ CASES = [  # (head_dim, lanes, heads, d_out, proj lanes, tile_rows, queries, w, 
     (8, 4, 2, 12, 4, 4, 10, 8, 8),    # 3 groups, rows back to back
     (4, 4, 1, 4, 4, 2, 5, 8, 8),      # one head, one group
     (6, 3, 2, 6, 2, 5, 9, 12, 16),    # 12-bit rows, 16-bit weights
+    (4, 2, 2, 16, 8, 3, 5, 8, 8),     # 8 lanes over d 4: two shared requantisers
 ]
 
 
@@ -69,6 +70,7 @@ def test_out_proj_matches_golden(d, lanes, heads, d_out, P, T, n, w, ww, gap, st
     integers = random_projection(op, rng)
     expect = y_beats(c, *integers, op)
     dut = OutProjection(p, op)
+    assert dut.requantisers == -(-P // d)
     got, flags = _run(dut, [_load(*integers, op)], c_beats(c, p, op), len(expect), rng,
                       gap, stall)
     assert flags == {"load": 0, "tile": 0}
