@@ -233,9 +233,11 @@ class OutProjection(wiring.Component):
                          waddr.eq(meta.wbase), paddr.eq(meta.pbase)]
         waddrs = register_copies(m, waddr, P, "waddr")                # stage 1
         paddrs = register_copies(m, paddr, P, "paddr")
+        # The biases are read for stage 3; the requantisation constants when the sums
+        # are done (read at stage 5 for stage 6, not carried down the pipeline).
         g1 = delay(m, 1, g, 1, "g")
         b_rd, c_rd = bmem.read_port(transparent_for=()), cmem.read_port(transparent_for=())
-        m.d.comb += [b_rd.addr.eq(g1), c_rd.addr.eq(g1)]
+        m.d.comb += [b_rd.addr.eq(g1), c_rd.addr.eq(delay(m, 1, g1, 4, "g_c"))]
 
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
@@ -272,7 +274,6 @@ class OutProjection(wiring.Component):
         w_q = Signal(data.ArrayLayout(signed(op.weight_width), P))
         p_q = Signal(data.ArrayLayout(signed(aw), P))
         b_q = delay(m, 1, b_rd.data, 1, "b_q")
-        consts = delay(m, 1, c_rd.data, 1, "consts")                          # stage 3
         for e in range(P):
             w_rd = wmems[e].read_port(transparent_for=())
             p_rd = pmems[e].read_port(transparent_for=())
@@ -281,7 +282,6 @@ class OutProjection(wiring.Component):
         start = Signal(data.ArrayLayout(signed(aw), P))
         m.d.sync += start.eq(Mux(ctl[3].head0, b_q.as_value(), p_q.as_value()))
         start5 = delay(m, 1, start, 1, "start")                               # stage 5
-        consts6 = delay(m, 1, consts, 3, "consts")                            # stage 6
 
         acc = Signal(data.ArrayLayout(signed(aw), P))                          # stage 6
         for e in range(P):
@@ -309,7 +309,7 @@ class OutProjection(wiring.Component):
                 m.d.sync += q_ser[i].eq(Cat(1, i == L - 1, back.row_last, back.tile_last))
                 for r in range(R):
                     m.d.sync += [q_acc[r][i].eq(acc[r * L + i]),
-                                 q_c[r][i].eq(consts6[r * L + i])]
+                                 q_c[r][i].eq(c_rd.data[r * L + i])]
         with m.Else():
             m.d.sync += [q_ser[i].eq(q_ser[i + 1]) for i in range(L - 1)]
             m.d.sync += q_ser[L - 1].eq(0)
