@@ -432,8 +432,9 @@ def _parser():
     y.add_argument("--seed", type=int, default=1)
     y.add_argument("--top", default="core", choices=["core", "engine"])
     y.add_argument("--unit", metavar="NAME",
-                   help="one of the core's units alone (attnhw.synth_harness.UNITS; "
-                        "a wrong name lists them)")
+                   help="one unit alone: the core's (attnhw.synth_harness.UNITS) or the "
+                        "engine's output projection, out_proj (with --out-features); a "
+                        "wrong name lists them")
     y.add_argument("--abc", default="abc", choices=["abc", "abc9"],
                    help="LUT mapper: classic ABC (default) or Yosys's stock ABC9")
     y.add_argument("--router", help="nextpnr's router: router2 (default) or router1")

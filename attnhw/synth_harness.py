@@ -11,9 +11,10 @@ from attnhw.hdl.dot_product import DotProduct
 from attnhw.hdl.exp2 import Exp2
 from attnhw.hdl.normalize_recip import normalizer
 from attnhw.hdl.online_softmax import OnlineSoftmax
+from attnhw.hdl.out_proj import OutProjection
 from attnhw.hdl.score_scale import ScoreScale
 
-__all__ = ["SynthHarness", "UNITS", "READY_TIED", "unit_component"]
+__all__ = ["SynthHarness", "UNITS", "ENGINE_UNITS", "READY_TIED", "unit_component"]
 
 #: The core's units in datapath order, each as it is built inside the core for
 #: ``params`` (side-band tags reduced to one bit), for synthesis on their own.
@@ -33,11 +34,25 @@ UNITS = {
 READY_TIED = {"dot_product", "score_scale", "online_softmax", "exp2"}
 
 
+def _out_proj(p):
+    if p.out_proj is None:
+        raise ValueError("the unit out_proj needs --out-features (and the projection's "
+                         "other flags)")
+    return OutProjection(p, p.out_proj)
+
+
+#: Units of the engine beside the core, built as the engine builds them for ``params``
+#: (not in ``make fmax-budget``, whose parameters have no projection).
+ENGINE_UNITS = {"out_proj": _out_proj}
+
+
 def unit_component(p, name):
-    """A fresh instance of the unit ``name`` (a key of :data:`UNITS`) for ``p``."""
-    if name not in UNITS:
-        raise ValueError(f"unknown unit {name!r}; choose one of {', '.join(UNITS)}")
-    return UNITS[name](p)
+    """A fresh instance of the unit ``name`` (a key of :data:`UNITS` or
+    :data:`ENGINE_UNITS`) for ``p``."""
+    units = {**UNITS, **ENGINE_UNITS}
+    if name not in units:
+        raise ValueError(f"unknown unit {name!r}; choose one of {', '.join(units)}")
+    return units[name](p)
 
 
 class SynthHarness(wiring.Component):

@@ -3,10 +3,11 @@ units that `attnhw synth --unit` builds alone."""
 
 import pytest
 from amaranth.back import rtlil
+from amaranth.hdl import Cat
 
 from attnhw.synth import critical_path
 from attnhw.golden.params import AttnParams
-from attnhw.synth_harness import READY_TIED, UNITS, SynthHarness, unit_component
+from attnhw.synth_harness import ENGINE_UNITS, READY_TIED, UNITS, SynthHarness, unit_component
 
 
 def _step(kind, delay, src, dst):
@@ -37,6 +38,19 @@ def test_each_unit_builds_alone(name):
     assert harness._inputs and harness._outputs
     text = rtlil.convert(harness, name="top", emit_src=False)
     assert "module \\top" in text
+
+
+def test_the_projection_builds_alone_and_needs_its_parameters():
+    """`attnhw synth --unit out_proj --out-features N …`: the engine's projection in the
+    harness, every port reaching it; without --out-features a one-line error."""
+    p = AttnParams(head_dim=8, lanes=4, max_seq_len=16, out_features=8, proj_heads=2,
+                   proj_lanes=4, tile_rows=4)
+    harness = SynthHarness(p, unit_component(p, "out_proj"))
+    assert set(ENGINE_UNITS) == {"out_proj"}
+    assert len(Cat(*harness._outputs)) == 4 * 8 + 2 + 1 + 2 + 2   # y, flags, valid, readies, errors
+    assert "module \\top" in rtlil.convert(harness, name="top", emit_src=False)
+    with pytest.raises(ValueError, match="needs --out-features"):
+        unit_component(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "out_proj")
 
 
 def test_units_the_core_runs_unstalled_are_built_with_ready_high():
