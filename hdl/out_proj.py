@@ -71,9 +71,12 @@ class OutProjection(wiring.Component):
     clear_errors : ``In(1)``
     """
 
-    #: Stage (cycles after an issue) of the per-lane read address copies; the
-    #: memories' words are registered a stage later, so no logic follows a block RAM.
+    #: Stage (cycles after an issue) of the per-lane read address copies of the
+    #: weights; the words are registered a stage later, so no logic follows a block RAM.
     read_stage = 1
+    #: Stage of the per-lane read address copies of the partial sums (read two stages
+    #: after the weights: their words then meet the products with no registers between).
+    partial_read_stage = 3
     #: The stage at which a group's finished sums sit in the accumulators (and its
     #: partial sums are written back).
     write_stage = 6
@@ -114,10 +117,11 @@ class OutProjection(wiring.Component):
     def needs_drain(self):
         """A group's partial sums are written back :attr:`write_stage` cycles after its
         last issue; a row that starts right behind the previous one reads them (same
-        tile row, one head on) at its :attr:`read_stage`, ``(groups − 1)·head_dim + 1``
+        tile row, one head on) at its :attr:`partial_read_stage`, ``(groups − 1)·head_dim + 1``
         cycles after that issue, too early when that is not later than the write (one
         output group, or tiny heads): then each row waits ``write_stage + 1`` cycles."""
-        return (self.proj.groups - 1) * self.proj.head_dim + self.read_stage < self.write_stage
+        return ((self.proj.groups - 1) * self.proj.head_dim + self.partial_read_stage
+                < self.write_stage)
 
     @property
     def row_cycles(self):
@@ -136,14 +140,15 @@ class OutProjection(wiring.Component):
         # own copy of the address: the lane's block RAMs, multiplier and adders can
         # sit together, instead of one wide word muxed from block RAMs over the die.
         wmems = [Memory(shape=signed(op.weight_width), depth=G * K, init=[]) for _ in range(P)]
-        pmems = [Memory(shape=signed(aw), depth=T * G, init=[]) for _ in range(P)]
-        bmem = Memory(shape=data.ArrayLayout(signed(aw), P), depth=G, init=[])
+        # A lane's partial sums at t·G + g, its biases after them at T·G + g: head 0
+        # reads its start there, the other heads their tile's partial sums.
+        pmems = [Memory(shape=signed(aw), depth=(T + 1) * G, init=[]) for _ in range(P)]
         cmem = Memory(shape=data.ArrayLayout(const_layout, P), depth=G, init=[])
         for e in range(P):
             m.submodules[f"weights{e}"], m.submodules[f"partial{e}"] = wmems[e], pmems[e]
-        m.submodules.biases, m.submodules.requant = bmem, cmem
+        m.submodules.requant = cmem
 
-        self._load(m, wmems, bmem, cmem)
+        bias_wr = self._load(m, wmems, cmem)
 
         # --- Rows in: two row buffers, one filling while the other's row is issued
         # (each element read through a mux, so no wide register shifts or loads under
@@ -190,9 +195,9 @@ class OutProjection(wiring.Component):
         # from buffer rsel. One address register each for the weights and the partial
         # sums; the lanes read at their own registered copies (stage 1).
         busy, final, tile_last = Signal(), Signal(), Signal()
-        head = Signal(range(H))
         j, g = Signal(range(d)), Signal(range(G))
         waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
+        praddr = Signal(range((T + 1) * G))      # the partial sums' read address
         fifo_depth = max(8, -(-(d + self.pipeline_depth + 4) // d) + 3)
         m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=y_layout(op).size,
                                                         depth=fifo_depth)
@@ -220,7 +225,7 @@ class OutProjection(wiring.Component):
             m.d.sync += [j.eq(Mux(group_end, 0, j + 1)),
                          waddr.eq(waddr + Mux(group_end, K - d + 1, 1))]
             with m.If(group_end):
-                m.d.sync += [g.eq(g + 1), paddr.eq(paddr + 1)]
+                m.d.sync += [g.eq(g + 1), paddr.eq(paddr + 1), praddr.eq(praddr + 1)]
         with m.If(done):
             m.d.sync += [busy.eq(0), rsel.eq(~rsel)]
             for b in range(2):
@@ -228,23 +233,24 @@ class OutProjection(wiring.Component):
                     m.d.sync += full[b].eq(0)
         # (These assignments come last so that they win over the issue's.)
         with m.If(start_row):
-            m.d.sync += [busy.eq(1), head.eq(meta.h), final.eq(meta.h == H - 1),
+            m.d.sync += [busy.eq(1), final.eq(meta.h == H - 1),
                          tile_last.eq(meta.tile_last), j.eq(0), g.eq(0),
-                         waddr.eq(meta.wbase), paddr.eq(meta.pbase)]
+                         waddr.eq(meta.wbase), paddr.eq(meta.pbase),
+                         praddr.eq(Mux(meta.h == 0, T * G, meta.pbase))]
         waddrs = register_copies(m, waddr, P, "waddr")                # stage 1
-        paddrs = register_copies(m, paddr, P, "paddr")
-        # The biases are read for stage 3; the requantisation constants when the sums
-        # are done (read at stage 5 for stage 6, not carried down the pipeline).
-        g1 = delay(m, 1, g, 1, "g")
-        b_rd, c_rd = bmem.read_port(transparent_for=()), cmem.read_port(transparent_for=())
-        m.d.comb += [b_rd.addr.eq(g1), c_rd.addr.eq(delay(m, 1, g1, 4, "g_c"))]
+        paddrs = register_copies(m, delay(m, 1, praddr, self.partial_read_stage - 1,
+                                          "praddr"), P, "praddr")
+        # The requantisation constants are read when the sums are done (at stage 5
+        # for stage 6), not carried down the pipeline.
+        c_rd = cmem.read_port(transparent_for=())
+        m.d.comb += c_rd.addr.eq(delay(m, 1, g, 5, "g_c"))
 
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
-                                        "head0": 1, "row_last": 1, "tile_last": 1,
+                                        "row_last": 1, "tile_last": 1,
                                         "paddr": unsigned(len(paddr))})
         ctl0 = Signal(ctl_layout)
-        m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, head == 0, g == G - 1,
+        m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, g == G - 1,
                                 tile_last, paddr))
         ctl = [ctl0]
         for n in range(1, self.write_stage + 1):
@@ -270,30 +276,32 @@ class OutProjection(wiring.Component):
         else:
             m.d.sync += elem.eq(chunks[0])
 
-        # Stage 3: the memories' words registered; stage 4: the sum's start chosen.
+        # Stage 3: the weights registered; stage 5: the sum's start (partial sum or
+        # bias), registered.
         w_q = Signal(data.ArrayLayout(signed(op.weight_width), P))
         p_q = Signal(data.ArrayLayout(signed(aw), P))
-        b_q = delay(m, 1, b_rd.data, 1, "b_q")
         for e in range(P):
             w_rd = wmems[e].read_port(transparent_for=())
             p_rd = pmems[e].read_port(transparent_for=())
             m.d.comb += [w_rd.addr.eq(waddrs[e]), p_rd.addr.eq(paddrs[e])]
             m.d.sync += [w_q[e].eq(w_rd.data), p_q[e].eq(p_rd.data)]
-        start = Signal(data.ArrayLayout(signed(aw), P))
-        m.d.sync += start.eq(Mux(ctl[3].head0, b_q.as_value(), p_q.as_value()))
-        start5 = delay(m, 1, start, 1, "start")                               # stage 5
 
         acc = Signal(data.ArrayLayout(signed(aw), P))                          # stage 6
         for e in range(P):
             m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width), signed(w))
             m.d.comb += [mul.a.eq(w_q[e]), mul.b.eq(elem)]           # product at stage 5
             with m.If(ctl[5].valid):
-                m.d.sync += acc[e].eq(Mux(ctl[5].first, start5[e], acc[e]) + mul.p)
+                m.d.sync += acc[e].eq(Mux(ctl[5].first, p_q[e], acc[e]) + mul.p)
         back = ctl[self.write_stage]
         for e in range(P):
             p_wr = pmems[e].write_port()
-            m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc[e]),
-                         p_wr.en.eq(back.valid & back.last & ~back.final)]
+            # The load's biases share the port (a load and rows never overlap).
+            with m.If(bias_wr["en"]):
+                m.d.comb += [p_wr.addr.eq(T * G + bias_wr["addr"]),
+                             p_wr.data.eq(bias_wr["data"][e]), p_wr.en.eq(1)]
+            with m.Else():
+                m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc[e]),
+                             p_wr.en.eq(back.valid & back.last & ~back.final)]
 
         # --- Requantisation, shared: a final group's sums (and their constants) leave
         # the accumulators into one shift register per requantiser, which hands it one
@@ -356,9 +364,11 @@ class OutProjection(wiring.Component):
                      fifo.r_en.eq(self.y.ready)]
         return m
 
-    def _load(self, m, wmems, bmem, cmem):
+    def _load(self, m, wmems, cmem):
         """The load port: weight words assembled from ``words_per_weight_row`` beats,
-        biases and requantisation constants from ``lanes`` beats each."""
+        biases and requantisation constants from ``lanes`` beats each. Returns the
+        biases' writes (``en``, ``addr`` = the group, ``data`` per lane) for the
+        partial-sum memories' ports."""
         op = self.proj
         P, G, K = op.lanes, op.groups, op.k
         shift = Signal(P * LOAD_WORD_BITS)
@@ -372,17 +382,16 @@ class OutProjection(wiring.Component):
         take = self.load.valid & self.load.ready
         m.d.comb += self.load.ready.eq(1)
 
-        b_wr, c_wr = bmem.write_port(), cmem.write_port()
+        c_wr = cmem.write_port()
         ww = op.weight_width
         word = shifted[-P * ww:]
         for e in range(P):
             w_wr = wmems[e].write_port()
             m.d.comb += [w_wr.addr.eq(addr), w_wr.data.eq(word[e * ww:(e + 1) * ww]),
                          w_wr.en.eq(take & (phase == 0) & word_done)]
+        bias_wr = {"en": take & (phase == 1) & word_done, "addr": addr,
+                   "data": [shifted[32 * e:32 * e + op.acc_width] for e in range(P)]}
         m.d.comb += [
-            b_wr.addr.eq(addr), b_wr.data.eq(Cat(shifted[32 * e:32 * e + op.acc_width]
-                                                 for e in range(P))),
-            b_wr.en.eq(take & (phase == 1) & word_done),
             c_wr.addr.eq(addr),
             c_wr.data.eq(Cat(Cat(shifted[32 * e:32 * e + op.mult_bits],
                                  shifted[32 * e + SHIFT_LSB:32 * e + SHIFT_LSB + SHIFT_BITS])
@@ -403,3 +412,4 @@ class OutProjection(wiring.Component):
                 m.d.sync += beat.eq(beat + 1)
         with m.If(self.clear_errors):
             m.d.sync += self.err_load_last.eq(0)
+        return bias_wr

@@ -50,9 +50,10 @@ def _load(W_int, b_int, M, sh, op, last_at=None):
 
 
 CASES = [  # (head_dim, lanes, heads, d_out, proj lanes, tile_rows, queries, w, ww)
-    (4, 2, 3, 8, 4, 3, 7, 8, 8),      # 2 groups of 4 over d 4: rows wait (needs_drain)
+    (4, 2, 3, 8, 4, 3, 7, 8, 8),      # 2 groups of 4 over d 4, a tile of one row
     (8, 4, 2, 12, 4, 4, 10, 8, 8),    # 3 groups, rows back to back
     (4, 4, 1, 4, 4, 2, 5, 8, 8),      # one head, one group
+    (4, 4, 2, 4, 4, 2, 5, 8, 8),      # one group, a tile of one row: rows wait (needs_drain)
     (6, 3, 2, 6, 2, 5, 9, 12, 16),    # 12-bit rows, 16-bit weights
     (4, 2, 2, 16, 8, 3, 5, 8, 8),     # 8 lanes over d 4: two shared requantisers
 ]
@@ -71,6 +72,7 @@ def test_out_proj_matches_golden(d, lanes, heads, d_out, P, T, n, w, ww, gap, st
     expect = y_beats(c, *integers, op)
     dut = OutProjection(p, op)
     assert dut.requantisers == -(-P // d)
+    assert dut.needs_drain == (d_out == P)          # one group: the partial sums read too soon
     got, flags = _run(dut, [_load(*integers, op)], c_beats(c, p, op), len(expect), rng,
                       gap, stall)
     assert flags == {"load": 0, "tile": 0}
