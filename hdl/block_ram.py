@@ -61,6 +61,8 @@ class BlockRAM(wiring.Component):
     """
 
     latency = 5
+    #: Cycles after a write is presented before a read of its word may be presented.
+    READ_AFTER_WRITE = 3
 
     def __init__(self, width, depth):
         self.width, self.depth = width, depth

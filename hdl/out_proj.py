@@ -16,7 +16,8 @@ from .credits import credit_room
 from .engine import engine_out_layout
 from .multiplier import Multiplier
 from .pipeline import delay
-from .replicate import register_copies
+from .block_ram import BlockRAM
+from .replicate import register_tree
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
 
@@ -71,15 +72,13 @@ class OutProjection(wiring.Component):
     clear_errors : ``In(1)``
     """
 
-    #: Stage (cycles after an issue) of the per-lane read address copies of the
-    #: weights; the words are registered a stage later, so no logic follows a block RAM.
-    read_stage = 1
-    #: Stage of the per-lane read address copies of the partial sums (read two stages
-    #: after the weights: their words then meet the products with no registers between).
-    partial_read_stage = 3
+    #: Stage (cycles after an issue) at which the partial sums' read address enters
+    #: their block RAMs (the weights' enters at the issue): both words leave the
+    #: RAMs (:attr:`BlockRAM.latency`) as the product and the sum need them.
+    partial_read_stage = 2
     #: The stage at which a group's finished sums sit in the accumulators (and its
     #: partial sums are written back).
-    write_stage = 6
+    write_stage = 8
     #: A requantiser's stages: its two multipliers (2), their sum, the shift in two
     #: steps, the rounding, the saturation.
     requant_stages = 7
@@ -117,11 +116,13 @@ class OutProjection(wiring.Component):
     def needs_drain(self):
         """A group's partial sums are written back :attr:`write_stage` cycles after its
         last issue; a row that starts right behind the previous one reads them (same
-        tile row, one head on) at its :attr:`partial_read_stage`, ``(groups − 1)·head_dim + 1``
-        cycles after that issue, too early when that is not later than the write (one
-        output group, or tiny heads): then each row waits ``write_stage + 1`` cycles."""
-        return ((self.proj.groups - 1) * self.proj.head_dim + self.partial_read_stage
-                < self.write_stage)
+        tile row, one head on, in a tile of one row) :attr:`partial_read_stage` cycles
+        after its first issue, ``(groups − 1)·head_dim + 1`` cycles after that last
+        one: too early when that is less than ``BlockRAM.READ_AFTER_WRITE`` cycles after
+        the write (few output groups, or tiny heads). Then each row waits
+        ``write_stage + 1`` cycles."""
+        return ((self.proj.groups - 1) * self.proj.head_dim + 1 + self.partial_read_stage
+                < self.write_stage + BlockRAM.READ_AFTER_WRITE)
 
     @property
     def row_cycles(self):
@@ -136,13 +137,13 @@ class OutProjection(wiring.Component):
         P, G, K, d, H, T = op.lanes, op.groups, op.k, op.head_dim, op.heads, op.tile_rows
         aw, mb = op.acc_width, op.mult_bits
         const_layout = data.StructLayout({"M": unsigned(mb), "sh": unsigned(SHIFT_BITS)})
-        # Weights and partial sums in one memory per lane, each read at its lane's
-        # own copy of the address: the lane's block RAMs, multiplier and adders can
+        # Weights and partial sums in one block RAM per lane (registered reads, each
+        # with its own address copy): the lane's block RAMs, multiplier and adders can
         # sit together, instead of one wide word muxed from block RAMs over the die.
-        wmems = [Memory(shape=signed(op.weight_width), depth=G * K, init=[]) for _ in range(P)]
+        wmems = [BlockRAM(op.weight_width, G * K) for _ in range(P)]
         # A lane's partial sums at t·G + g, its biases after them at T·G + g: head 0
         # reads its start there, the other heads their tile's partial sums.
-        pmems = [Memory(shape=signed(aw), depth=(T + 1) * G, init=[]) for _ in range(P)]
+        pmems = [BlockRAM(aw, (T + 1) * G) for _ in range(P)]
         cmem = Memory(shape=data.ArrayLayout(const_layout, P), depth=G, init=[])
         for e in range(P):
             m.submodules[f"weights{e}"], m.submodules[f"partial{e}"] = wmems[e], pmems[e]
@@ -193,7 +194,7 @@ class OutProjection(wiring.Component):
 
         # --- Issue: for each group g, j = 0 … d-1, one weight word and one element,
         # from buffer rsel. One address register each for the weights and the partial
-        # sums; the lanes read at their own registered copies (stage 1).
+        # sums; each lane's block RAMs take their own registered copy.
         busy, final, tile_last = Signal(), Signal(), Signal()
         j, g = Signal(range(d)), Signal(range(G))
         waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
@@ -237,13 +238,13 @@ class OutProjection(wiring.Component):
                          tile_last.eq(meta.tile_last), j.eq(0), g.eq(0),
                          waddr.eq(meta.wbase), paddr.eq(meta.pbase),
                          praddr.eq(Mux(meta.h == 0, T * G, meta.pbase))]
-        waddrs = register_copies(m, waddr, P, "waddr")                # stage 1
-        paddrs = register_copies(m, delay(m, 1, praddr, self.partial_read_stage - 1,
-                                          "praddr"), P, "praddr")
-        # The requantisation constants are read when the sums are done (at stage 5
-        # for stage 6), not carried down the pipeline.
+        praddr_r = delay(m, 1, praddr, self.partial_read_stage, "praddr")
+        for e in range(P):
+            m.d.comb += [wmems[e].r_addr.eq(waddr), pmems[e].r_addr.eq(praddr_r)]
+        # The requantisation constants are read when the sums are done (the cycle
+        # before write_stage), not carried down the pipeline.
         c_rd = cmem.read_port(transparent_for=())
-        m.d.comb += c_rd.addr.eq(delay(m, 1, g, 5, "g_c"))
+        m.d.comb += c_rd.addr.eq(delay(m, 1, g, self.write_stage - 1, "g_c"))
 
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
@@ -275,33 +276,31 @@ class OutProjection(wiring.Component):
             m.d.sync += elem.eq(Array(chunks)[delay(m, 1, j1[lo:], 1, "j_hi")])
         else:
             m.d.sync += elem.eq(chunks[0])
+        elems = register_tree(m, elem, P, "elem")            # stage 5, one copy per lane
 
-        # Stage 3: the weights registered; stage 5: the sum's start (partial sum or
-        # bias), registered.
-        w_q = Signal(data.ArrayLayout(signed(op.weight_width), P))
-        p_q = Signal(data.ArrayLayout(signed(aw), P))
-        for e in range(P):
-            w_rd = wmems[e].read_port(transparent_for=())
-            p_rd = pmems[e].read_port(transparent_for=())
-            m.d.comb += [w_rd.addr.eq(waddrs[e]), p_rd.addr.eq(paddrs[e])]
-            m.d.sync += [w_q[e].eq(w_rd.data), p_q[e].eq(p_rd.data)]
-
-        acc = Signal(data.ArrayLayout(signed(aw), P))                          # stage 6
+        # Stage 5: the weights and the elements meet at the multipliers; stage 7: the
+        # products and the sums' starts (partial sum or bias) at the accumulators.
+        mul_stage = BlockRAM.latency
+        sum_stage = mul_stage + Multiplier.latency
+        assert self.partial_read_stage + BlockRAM.latency == sum_stage
+        assert sum_stage + 1 == self.write_stage
+        acc = Signal(data.ArrayLayout(signed(aw), P))                          # stage 8
         for e in range(P):
             m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width), signed(w))
-            m.d.comb += [mul.a.eq(w_q[e]), mul.b.eq(elem)]           # product at stage 5
-            with m.If(ctl[5].valid):
-                m.d.sync += acc[e].eq(Mux(ctl[5].first, p_q[e], acc[e]) + mul.p)
+            m.d.comb += [mul.a.eq(wmems[e].r_data), mul.b.eq(elems[e])]
+            with m.If(ctl[sum_stage].valid):
+                m.d.sync += acc[e].eq(Mux(ctl[sum_stage].first, pmems[e].r_data.as_signed(),
+                                          acc[e]) + mul.p)
         back = ctl[self.write_stage]
         for e in range(P):
-            p_wr = pmems[e].write_port()
+            p_wr = pmems[e]
             # The load's biases share the port (a load and rows never overlap).
             with m.If(bias_wr["en"]):
-                m.d.comb += [p_wr.addr.eq(T * G + bias_wr["addr"]),
-                             p_wr.data.eq(bias_wr["data"][e]), p_wr.en.eq(1)]
+                m.d.comb += [p_wr.w_addr.eq(T * G + bias_wr["addr"]),
+                             p_wr.w_data.eq(bias_wr["data"][e]), p_wr.w_en.eq(1)]
             with m.Else():
-                m.d.comb += [p_wr.addr.eq(back.paddr), p_wr.data.eq(acc[e]),
-                             p_wr.en.eq(back.valid & back.last & ~back.final)]
+                m.d.comb += [p_wr.w_addr.eq(back.paddr), p_wr.w_data.eq(acc[e]),
+                             p_wr.w_en.eq(back.valid & back.last & ~back.final)]
 
         # --- Requantisation, shared: a final group's sums (and their constants) leave
         # the accumulators into one shift register per requantiser, which hands it one
@@ -386,9 +385,8 @@ class OutProjection(wiring.Component):
         ww = op.weight_width
         word = shifted[-P * ww:]
         for e in range(P):
-            w_wr = wmems[e].write_port()
-            m.d.comb += [w_wr.addr.eq(addr), w_wr.data.eq(word[e * ww:(e + 1) * ww]),
-                         w_wr.en.eq(take & (phase == 0) & word_done)]
+            m.d.comb += [wmems[e].w_addr.eq(addr), wmems[e].w_data.eq(word[e * ww:(e + 1) * ww]),
+                         wmems[e].w_en.eq(take & (phase == 0) & word_done)]
         bias_wr = {"en": take & (phase == 1) & word_done, "addr": addr,
                    "data": [shifted[32 * e:32 * e + op.acc_width] for e in range(P)]}
         m.d.comb += [

@@ -72,7 +72,8 @@ def test_out_proj_matches_golden(d, lanes, heads, d_out, P, T, n, w, ww, gap, st
     expect = y_beats(c, *integers, op)
     dut = OutProjection(p, op)
     assert dut.requantisers == -(-P // d)
-    assert dut.needs_drain == (d_out == P)          # one group: the partial sums read too soon
+    if d_out == P:           # one group: a one-row tile's next head reads its sums too soon
+        assert dut.needs_drain
     got, flags = _run(dut, [_load(*integers, op)], c_beats(c, p, op), len(expect), rng,
                       gap, stall)
     assert flags == {"load": 0, "tile": 0}
