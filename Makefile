@@ -90,11 +90,12 @@ formal: $(STAMP)
 	$(BIN)/attnhw formal
 
 # >= 10^6 output words of the core and >= 10^6 of the engine over random parameter
-# sets; SEED replays a run.
+# sets; SEED replays a run. Then the tests marked slow (pytest -m slow).
 SEED ?= 1
 soak: $(STAMP)
 	$(BIN)/attnhw soak --words 1000000 --configs 4 --engine-words 1000000 --engine-configs 4 \
 	    --seed $(SEED) --simulator $(SIM) --json build/soak.json
+	SIM=$(SIM) $(BIN)/python -m pytest -q -m slow
 
 # Every numerics variant and the peers: error, ECP5 cost, plots. The report is committed
 # in docs/accuracy (docs/numerics.md shows it); synthesis results are cached in build/.

@@ -194,13 +194,14 @@ def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print, n
 
 def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator",
                    waves=False, work_dir=None, log=print, kv_last_flips=(), q_last_flips=(),
-                   projection=None):
+                   projection=None, netlist=None):
     """Simulate the engine on ``heads`` (``attnhw.sim.engine_job.random_head`` dicts), with a
     misplaced ``tlast`` on the ``kv``/``q`` beats listed; returns the testbench's
     summary dict (cycles, mismatches, STATUS, simulator speed, ``"o"`` rows). With
     ``p.out_features``, ``projection`` holds the integers ``(W_int, b_int, M, sh)``
     the testbench loads and ``heads`` are the passes of
-    :func:`attnhw.sim.proj_job.tile_passes`; ``"o"`` holds the projection's rows."""
+    :func:`attnhw.sim.proj_job.tile_passes`; ``"o"`` holds the projection's rows.
+    ``netlist``: simulate that instead of the RTL (see :func:`build`)."""
     from .engine_job import save_heads
 
     return _run_testbench(
@@ -208,7 +209,7 @@ def run_engine_job(p, heads, *, gap=0.0, stall=0.0, seed=0, simulator="verilator
                                              kv_last_flips=kv_last_flips,
                                              q_last_flips=q_last_flips,
                                              projection=projection),
-        simulator, waves, work_dir, log)
+        simulator, waves, work_dir, log, netlist)
 
 
 def run_register_port(p, *, seed=0, simulator="verilator", work_dir=None, log=print):

@@ -111,7 +111,8 @@ def test_sim_reports_zero_mismatches(capsys):
 
 
 def test_sim_waves_writes_a_trace(capsys):
-    code, out, err = _run(capsys, "sim", "--head-dim", "16", "--lanes", "16", "--max-seq-len", "64",
+    # A small core: the traced build is its own (no other test shares it).
+    code, out, err = _run(capsys, "sim", "--head-dim", "8", "--lanes", "2", "--max-seq-len", "16",
                           "--seq-len", "4", "--queries", "2", "--waves")
     assert code == 0, err
     path = out.split("waves: ")[1].split()[0]

@@ -38,9 +38,11 @@ def test_engine_heads_with_random_stalls(name, tmp_path):
     assert res["flags_ok"] and not res["protocol_errors"]
 
 
+@pytest.mark.slow
 def test_engine_long_head(tmp_path):
     """A head of 200 queries over 1000 keys on one core: its 200,000 compute cycles
-    dwarf its 1,200 input beats (the testbench's cycle budget once ran out on such heads)."""
+    dwarf its 1,200 input beats (the testbench's cycle budget once ran out on such heads).
+    ~90 s with its own build: run by `make soak`."""
     p = AttnParams(head_dim=8, lanes=8, max_seq_len=1024, block=1)
     rng = np.random.default_rng(7)
     heads = [random_head(p, rng, 200, 1000, mask_prob=0.1)]
