@@ -381,20 +381,27 @@ class OutProjection(wiring.Component):
         take = self.load.valid & self.load.ready
         m.d.comb += self.load.ready.eq(1)
 
+        # Each memory word is written the cycle after its last beat, from registers
+        # only (the assembled word is then in `shift`): no path from the load's
+        # counters or the port through the write decode to the memories' enables.
+        written = [Signal(name=f"load_write{k}") for k in range(3)]
+        at = Signal.like(addr, name="load_write_addr")
+        m.d.sync += [*(written[k].eq(take & (phase == k) & word_done) for k in range(3)),
+                     at.eq(addr)]
         c_wr = cmem.write_port()
         ww = op.weight_width
-        word = shifted[-P * ww:]
+        word = shift[-P * ww:]
         for e in range(P):
-            m.d.comb += [wmems[e].w_addr.eq(addr), wmems[e].w_data.eq(word[e * ww:(e + 1) * ww]),
-                         wmems[e].w_en.eq(take & (phase == 0) & word_done)]
-        bias_wr = {"en": take & (phase == 1) & word_done, "addr": addr,
-                   "data": [shifted[32 * e:32 * e + op.acc_width] for e in range(P)]}
+            m.d.comb += [wmems[e].w_addr.eq(at), wmems[e].w_data.eq(word[e * ww:(e + 1) * ww]),
+                         wmems[e].w_en.eq(written[0])]
+        bias_wr = {"en": written[1], "addr": at,
+                   "data": [shift[32 * e:32 * e + op.acc_width] for e in range(P)]}
         m.d.comb += [
-            c_wr.addr.eq(addr),
-            c_wr.data.eq(Cat(Cat(shifted[32 * e:32 * e + op.mult_bits],
-                                 shifted[32 * e + SHIFT_LSB:32 * e + SHIFT_LSB + SHIFT_BITS])
+            c_wr.addr.eq(at),
+            c_wr.data.eq(Cat(Cat(shift[32 * e:32 * e + op.mult_bits],
+                                 shift[32 * e + SHIFT_LSB:32 * e + SHIFT_LSB + SHIFT_BITS])
                              for e in range(P))),
-            c_wr.en.eq(take & (phase == 2) & word_done),
+            c_wr.en.eq(written[2]),
         ]
         with m.If(take):
             m.d.sync += shift.eq(shifted)
