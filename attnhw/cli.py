@@ -103,23 +103,30 @@ def cmd_postsynth(args):
 
     import numpy as np
 
-    from attnhw.postsynth import run_postsynth
+    from attnhw.postsynth import run_postsynth, run_postsynth_engine
     from attnhw.sim.scenarios import scenario_job
     p = _params(args)
-    job, _ = scenario_job(p, np.random.default_rng(args.seed), n_max=min(p.max_seq_len, 12),
-                          repeats=args.repeats)
-    r = run_postsynth(job)
-    keys = ("words_compared", "mismatches", "missing_rows", "extra_output_beats", "cycles")
+    if args.top == "engine":
+        r = run_postsynth_engine(p, seed=args.seed)
+        r["missing_rows"] = r["rows_expected"] - r["rows_out"]
+        r["flags_ok"] = r["flags_ok"] and r["status"] == 0     # row flags, STATUS clean
+    else:
+        job, _ = scenario_job(p, np.random.default_rng(args.seed),
+                              n_max=min(p.max_seq_len, 12), repeats=args.repeats)
+        r = run_postsynth(job)
+    keys = ("words_compared", "mismatches", "missing_rows", "extra_output_beats", "cycles",
+            *(("flags_ok",) if args.top == "engine" else ()))
     from attnhw.hdl.emit import provenance
-    summary = {**provenance(p, "core"), **{k: r[k] for k in keys},
+    summary = {**provenance(p, args.top), **{k: r[k] for k in keys},
                "protocol_errors": len(r["protocol_errors"])}
     if args.json:
         from attnhw.outputs import atomic_write
         atomic_write(args.json, lambda f: f.write(json.dumps(summary, indent=2) + "\n"))
-    print(f"ECP5 netlist of the core: {r['words_compared']} words compared with golden, "
+    print(f"ECP5 netlist of the {args.top}: {r['words_compared']} words compared with golden, "
           f"{r['mismatches']} mismatches, {r['missing_rows']} missing rows, "
           f"{r['extra_output_beats']} extra beats")
-    bad = r["mismatches"] + r["missing_rows"] + r["extra_output_beats"] + len(r["protocol_errors"])
+    bad = (r["mismatches"] + r["missing_rows"] + r["extra_output_beats"]
+           + len(r["protocol_errors"]) + (not r.get("flags_ok", True)))
     return 1 if bad or not r["words_compared"] else 0
 
 
@@ -446,7 +453,10 @@ def _parser():
                                           "(DSP and RAM primitives) against golden")
     _add_params(ps)
     ps.add_argument("--seed", type=int, default=1)
-    ps.add_argument("--repeats", type=int, default=1, help="times each directed scenario runs")
+    ps.add_argument("--top", choices=["core", "engine"], default="core",
+                    help="engine: a random layer (with --out-features, through the projection)")
+    ps.add_argument("--repeats", type=int, default=1,
+                    help="times each directed scenario runs (core)")
     ps.add_argument("--json", help="write the summary as JSON")
     ps.set_defaults(func=cmd_postsynth)
 

@@ -21,7 +21,7 @@ from attnhw.sim.paths import MODELS, build_root
 
 from .synth import platform, run_tool, tool_path, yosys_script
 
-__all__ = ["ecp5_netlist", "run_postsynth"]
+__all__ = ["ecp5_netlist", "run_postsynth", "run_postsynth_engine"]
 
 
 def _lattice_share():
@@ -76,3 +76,32 @@ def run_postsynth(job, simulator="verilator", log=print, work_dir=None):
     p = AttnParams(**json.loads(job["params"]))
     return run_job(job, simulator=simulator, log=log, work_dir=work_dir,
                    netlist=ecp5_netlist(p, "core", log=log))
+
+
+def run_postsynth_engine(p, seed=1, simulator="verilator", log=print, work_dir=None):
+    """Simulate the engine's ECP5 netlist (its K/V block RAMs, and with
+    ``p.out_features`` its output projection's) on a random layer of two batch
+    elements, each with ``proj_heads`` heads (or two heads without a projection), with
+    padding, a causal head, 30% input gaps and 40% output stalls; tb_engine's summary."""
+    import numpy as np
+
+    from attnhw.sim.engine_job import random_head
+    from attnhw.sim.proj_job import random_projection, tile_passes
+    from attnhw.sim.runner import run_engine_job
+
+    rng = np.random.default_rng(seed)
+    n = p.max_seq_len
+    shapes = ((min(7, n), min(11, n)), (min(4, n), n))
+    heads = p.proj_heads if p.out_features else 2
+    layer = [[random_head(p, rng, nq, nk, mask_prob=0.2) for _ in range(heads)]
+             for nq, nk in shapes]
+    nq, nk = shapes[0]
+    layer[0][0].update(causal=True, offset=nk - nq, key_limit=0)
+    projection = None
+    if p.out_features:
+        passes, projection = tile_passes(layer, p.out_proj), random_projection(p.out_proj, rng)
+    else:
+        passes = [h for element in layer for h in element]
+    return run_engine_job(p, passes, gap=0.3, stall=0.4, seed=seed, simulator=simulator,
+                          work_dir=work_dir, log=log, projection=projection,
+                          netlist=ecp5_netlist(p, "engine", log=log))
