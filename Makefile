@@ -34,8 +34,12 @@ verilog: $(STAMP)
 example: verilog
 	$(BIN)/attnhw sim $(ARGS) --seq-len 64 --queries 64 --simulator $(SIM)
 
+# The tests in TEST_WORKERS processes (pytest-xdist): most of them are single-threaded
+# simulations; a Verilator build is made once per configuration, under a lock
+# (sim/runner.py), whichever worker asks first.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	SIM=$(SIM) $(BIN)/python -m pytest -q
+	SIM=$(SIM) $(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/attnhw verilog $(ARGS) -o build/attention.v --lint
