@@ -309,20 +309,19 @@ class OutProjection(wiring.Component):
         L = P // R
         ser_layout = data.StructLayout({"valid": 1, "end": 1, "row_last": 1, "tile_last": 1})
         q_ser = [Signal(ser_layout, name=f"q_ser{i}") for i in range(L)]
-        q_acc = [[Signal(signed(aw), name=f"q_acc{r}_{i}") for i in range(L)] for r in range(R)]
-        q_c = [[Signal(const_layout, name=f"q_c{r}_{i}") for i in range(L)] for r in range(R)]
+        # A sum with its constants: the requantiser's operands.
+        sum_layout = data.StructLayout({"acc": signed(aw), "c": const_layout})
+        q = [[Signal(sum_layout, name=f"q{r}_{i}") for i in range(L)] for r in range(R)]
         with m.If(back.valid & back.last & back.final):
             for i in range(L):
                 m.d.sync += q_ser[i].eq(Cat(1, i == L - 1, back.row_last, back.tile_last))
                 for r in range(R):
-                    m.d.sync += [q_acc[r][i].eq(acc[r * L + i]),
-                                 q_c[r][i].eq(c_rd.data[r * L + i])]
+                    m.d.sync += q[r][i].eq(Cat(acc[r * L + i], c_rd.data[r * L + i]))
         with m.Else():
             m.d.sync += [q_ser[i].eq(q_ser[i + 1]) for i in range(L - 1)]
             m.d.sync += q_ser[L - 1].eq(0)
             for r in range(R):
-                m.d.sync += [q_acc[r][i].eq(q_acc[r][i + 1]) for i in range(L - 1)]
-                m.d.sync += [q_c[r][i].eq(q_c[r][i + 1]) for i in range(L - 1)]
+                m.d.sync += [q[r][i].eq(q[r][i + 1]) for i in range(L - 1)]
         ser = delay(m, 1, q_ser[0], self.requant_stages, "ser")
         hi, lo_y = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
         low_bits = min(17, aw - 1)
@@ -332,7 +331,7 @@ class OutProjection(wiring.Component):
             # + 1) / 2), which also holds for sh = 0. acc·M as two DSP-sized products,
             # acc's low `low_bits` (unsigned) and its high part (signed), summed a
             # cycle later.
-            x, cq = q_acc[r][0], q_c[r][0]
+            x, cq = q[r][0].acc, q[r][0].c
             m.submodules[f"req_lo{r}"] = req_lo = Multiplier(unsigned(low_bits), unsigned(mb))
             m.submodules[f"req_hi{r}"] = req_hi = Multiplier(signed(aw - low_bits), unsigned(mb))
             m.d.comb += [req_lo.a.eq(x[:low_bits]), req_hi.a.eq(x[low_bits:]),
