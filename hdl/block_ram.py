@@ -99,8 +99,17 @@ class BlockRAM(wiring.Component):
         m.d.sync += w_data.eq(self.w_data)
         w_addr = register_copies(m, self.w_addr, groups, "bram_w_addr")
         r_addr = register_copies(m, self.r_addr, groups, "bram_r_addr")
-        w_en = [register_copies(m, self.w_en & (self.w_addr >> word_bits == row), groups,
-                                f"bram_w_en{row}") for row in range(rows)]
+        # The row's write enable is decoded beside each group, from its own copies of
+        # the enable and the address: a decode before the copies is one LUT that Yosys
+        # shares among every BlockRAM written from the same port, driving them all
+        # (nextpnr: 6.1 ns from it to a copy across the die, the projection's worst path).
+        w_en_copy = register_copies(m, self.w_en, groups, "bram_w_en")
+        w_en = [[Signal(name=f"bram_we_r{row}_g{g}") for g in range(groups)]
+                for row in range(rows)]
+        for row in range(rows):
+            for g in range(groups):
+                m.d.comb += w_en[row][g].eq(
+                    w_en_copy[g] & (w_addr[g][word_bits:] == row) if rows > 1 else w_en_copy[g])
         # The row select follows its read through the RAM's two registers and the one
         # beside it, then picks the row in the fifth stage; one copy per group as well.
         row_sel = []
