@@ -7,7 +7,6 @@ order of :func:`attnhw.golden.out_proj.load_words`.
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from attnhw.golden.out_proj import LOAD_WORD_BITS, SHIFT_LSB
@@ -144,12 +143,17 @@ class OutProjection(wiring.Component):
         # A lane's partial sums at t·G + g, its biases after them at T·G + g: head 0
         # reads its start there, the other heads their tile's partial sums.
         pmems = [BlockRAM(aw, (T + 1) * G) for _ in range(P)]
-        cmem = Memory(shape=data.ArrayLayout(const_layout, P), depth=G, init=[])
+        # Each requantiser's constants in its own block RAM, in the order it takes its
+        # sums (lane r·L + i of group g at g·L + i): read one per cycle beside it.
+        R = self.requantisers
+        L = P // R
+        cmems = [BlockRAM(const_layout.size, G * L) for _ in range(R)]
         for e in range(P):
             m.submodules[f"weights{e}"], m.submodules[f"partial{e}"] = wmems[e], pmems[e]
-        m.submodules.requant = cmem
+        for r in range(R):
+            m.submodules[f"constants{r}"] = cmems[r]
 
-        bias_wr = self._load(m, wmems, cmem)
+        bias_wr = self._load(m, wmems, cmems)
 
         # --- Rows in: two row buffers, one filling while the other's row is issued
         # (each element read through a mux, so no wide register shifts or loads under
@@ -197,6 +201,7 @@ class OutProjection(wiring.Component):
         # sums; each lane's block RAMs take their own registered copy.
         busy, final, tile_last = Signal(), Signal(), Signal()
         j, g = Signal(range(d)), Signal(range(G))
+        gL = Signal(range(G * L))                # g·L, the group's constants' address
         waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
         praddr = Signal(range((T + 1) * G))      # the partial sums' read address
         fifo_depth = max(8, -(-(d + self.pipeline_depth + 4) // d) + 3)
@@ -226,7 +231,8 @@ class OutProjection(wiring.Component):
             m.d.sync += [j.eq(Mux(group_end, 0, j + 1)),
                          waddr.eq(waddr + Mux(group_end, K - d + 1, 1))]
             with m.If(group_end):
-                m.d.sync += [g.eq(g + 1), paddr.eq(paddr + 1), praddr.eq(praddr + 1)]
+                m.d.sync += [g.eq(g + 1), gL.eq(gL + L), paddr.eq(paddr + 1),
+                             praddr.eq(praddr + 1)]
         with m.If(done):
             m.d.sync += [busy.eq(0), rsel.eq(~rsel)]
             for b in range(2):
@@ -235,17 +241,12 @@ class OutProjection(wiring.Component):
         # (These assignments come last so that they win over the issue's.)
         with m.If(start_row):
             m.d.sync += [busy.eq(1), final.eq(meta.h == H - 1),
-                         tile_last.eq(meta.tile_last), j.eq(0), g.eq(0),
+                         tile_last.eq(meta.tile_last), j.eq(0), g.eq(0), gL.eq(0),
                          waddr.eq(meta.wbase), paddr.eq(meta.pbase),
                          praddr.eq(Mux(meta.h == 0, T * G, meta.pbase))]
         praddr_r = delay(m, 1, praddr, self.partial_read_stage, "praddr")
         for e in range(P):
             m.d.comb += [wmems[e].r_addr.eq(waddr), pmems[e].r_addr.eq(praddr_r)]
-        # The requantisation constants are read when the sums are done (the cycle
-        # before write_stage), not carried down the pipeline.
-        c_rd = cmem.read_port(transparent_for=())
-        m.d.comb += c_rd.addr.eq(delay(m, 1, g, self.write_stage - 1, "g_c"))
-
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
                                         "row_last": 1, "tile_last": 1,
@@ -302,26 +303,36 @@ class OutProjection(wiring.Component):
                 m.d.comb += [p_wr.w_addr.eq(back.paddr), p_wr.w_data.eq(acc[e]),
                              p_wr.w_en.eq(back.valid & back.last & ~back.final)]
 
-        # --- Requantisation, shared: a final group's sums (and their constants) leave
-        # the accumulators into one shift register per requantiser, which hands it one
-        # sum per cycle; a second shift register collects the outputs.
-        R = self.requantisers
-        L = P // R
+        # --- Requantisation, shared: a final group's sums leave the accumulators into
+        # one shift register per requantiser, which hands it one sum per cycle; a second
+        # shift register collects the outputs.
         ser_layout = data.StructLayout({"valid": 1, "end": 1, "row_last": 1, "tile_last": 1})
         q_ser = [Signal(ser_layout, name=f"q_ser{i}") for i in range(L)]
-        # A sum with its constants: the requantiser's operands.
-        sum_layout = data.StructLayout({"acc": signed(aw), "c": const_layout})
-        q = [[Signal(sum_layout, name=f"q{r}_{i}") for i in range(L)] for r in range(R)]
+        q = [[Signal(signed(aw), name=f"q{r}_{i}") for i in range(L)] for r in range(R)]
         with m.If(back.valid & back.last & back.final):
             for i in range(L):
                 m.d.sync += q_ser[i].eq(Cat(1, i == L - 1, back.row_last, back.tile_last))
                 for r in range(R):
-                    m.d.sync += q[r][i].eq(Cat(acc[r * L + i], c_rd.data[r * L + i]))
+                    m.d.sync += q[r][i].eq(acc[r * L + i])
         with m.Else():
             m.d.sync += [q_ser[i].eq(q_ser[i + 1]) for i in range(L - 1)]
             m.d.sync += q_ser[L - 1].eq(0)
             for r in range(R):
                 m.d.sync += [q[r][i].eq(q[r][i + 1]) for i in range(L - 1)]
+        # The constants' reads: sum i of a final group is at q[r][0] write_stage + 1 + i
+        # cycles after the group's last issue, so its constants' address (g·L + i)
+        # enters the RAMs BlockRAM.latency cycles before: a counter loaded with g·L
+        # the cycle before the first (stage `pre`) and counting up from there.
+        pre = self.write_stage - BlockRAM.latency
+        assert pre >= 1
+        c_addr = Signal(range(G * L))
+        gL_pre = delay(m, 1, gL, pre, "gL")
+        with m.If(ctl[pre].valid & ctl[pre].last & ctl[pre].final):
+            m.d.sync += c_addr.eq(gL_pre)
+        with m.Elif(c_addr != G * L - 1):
+            m.d.sync += c_addr.eq(c_addr + 1)
+        for r in range(R):
+            m.d.comb += cmems[r].r_addr.eq(c_addr)
         ser = delay(m, 1, q_ser[0], self.requant_stages, "ser")
         hi, lo_y = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
         low_bits = min(17, aw - 1)
@@ -331,7 +342,7 @@ class OutProjection(wiring.Component):
             # + 1) / 2), which also holds for sh = 0. acc·M as two DSP-sized products,
             # acc's low `low_bits` (unsigned) and its high part (signed), summed a
             # cycle later.
-            x, cq = q[r][0].acc, q[r][0].c
+            x, cq = q[r][0], const_layout(cmems[r].r_data)
             m.submodules[f"req_lo{r}"] = req_lo = Multiplier(unsigned(low_bits), unsigned(mb))
             m.submodules[f"req_hi{r}"] = req_hi = Multiplier(signed(aw - low_bits), unsigned(mb))
             m.d.comb += [req_lo.a.eq(x[:low_bits]), req_hi.a.eq(x[low_bits:]),
@@ -362,9 +373,10 @@ class OutProjection(wiring.Component):
                      fifo.r_en.eq(self.y.ready)]
         return m
 
-    def _load(self, m, wmems, cmem):
+    def _load(self, m, wmems, cmems):
         """The load port: weight words assembled from ``words_per_weight_row`` beats,
-        biases and requantisation constants from ``lanes`` beats each. Returns the
+        biases from ``lanes`` beats each, requantisation constants written one per
+        beat into their requantiser's RAM (``cmems``). Returns the
         biases' writes (``en``, ``addr`` = the group, ``data`` per lane) for the
         partial-sum memories' ports."""
         op = self.proj
@@ -383,11 +395,10 @@ class OutProjection(wiring.Component):
         # Each memory word is written the cycle after its last beat, from registers
         # only (the assembled word is then in `shift`): no path from the load's
         # counters or the port through the write decode to the memories' enables.
-        written = [Signal(name=f"load_write{k}") for k in range(3)]
+        written = [Signal(name=f"load_write{k}") for k in range(2)]
         at = Signal.like(addr, name="load_write_addr")
-        m.d.sync += [*(written[k].eq(take & (phase == k) & word_done) for k in range(3)),
+        m.d.sync += [*(written[k].eq(take & (phase == k) & word_done) for k in range(2)),
                      at.eq(addr)]
-        c_wr = cmem.write_port()
         ww = op.weight_width
         word = shift[-P * ww:]
         for e in range(P):
@@ -395,13 +406,35 @@ class OutProjection(wiring.Component):
                          wmems[e].w_en.eq(written[0])]
         bias_wr = {"en": written[1], "addr": at,
                    "data": [shift[32 * e:32 * e + op.acc_width] for e in range(P)]}
-        m.d.comb += [
-            c_wr.addr.eq(at),
-            c_wr.data.eq(Cat(Cat(shift[32 * e:32 * e + op.mult_bits],
-                                 shift[32 * e + SHIFT_LSB:32 * e + SHIFT_LSB + SHIFT_BITS])
-                             for e in range(P))),
-            c_wr.en.eq(written[2]),
-        ]
+
+        # The constant of output g·P + r·L + i goes to requantiser r's RAM at g·L + i,
+        # the cycle after its beat; counters follow the beats (c_base = g·L).
+        R = len(cmems)
+        L = P // R
+        # (Counters of at least one bit: a 0-bit signal becomes a [-1:0] vector in
+        # Verilog, which Verilator rejects.)
+        c_base, c_i, c_r = Signal(range(G * L)), Signal(range(max(L, 2))), Signal(range(max(R, 2)))
+        c_en = [Signal(name=f"load_const_write{r}") for r in range(R)]
+        c_at, c_word = Signal(range(G * L)), Signal(op.mult_bits + SHIFT_BITS)
+        beat_data = self.load.payload.data
+        m.d.sync += [*(c_en[r].eq(take & (phase == 2) & (c_r == r)) for r in range(R)),
+                     c_at.eq(c_base + c_i),
+                     c_word.eq(Cat(beat_data[:op.mult_bits],
+                                   beat_data[SHIFT_LSB:SHIFT_LSB + SHIFT_BITS]))]
+        for r in range(R):
+            m.d.comb += [cmems[r].w_addr.eq(c_at), cmems[r].w_data.eq(c_word),
+                         cmems[r].w_en.eq(c_en[r])]
+        with m.If(take):
+            with m.If(self.load.payload.last | phase_done):    # a restart, or a new phase
+                m.d.sync += [c_base.eq(0), c_i.eq(0), c_r.eq(0)]
+            with m.Elif(phase == 2):
+                with m.If(word_done):
+                    m.d.sync += [c_base.eq(c_base + L), c_i.eq(0), c_r.eq(0)]
+                with m.Elif(c_i == L - 1):
+                    m.d.sync += [c_i.eq(0), c_r.eq(c_r + 1)]
+                with m.Else():
+                    m.d.sync += c_i.eq(c_i + 1)
+
         with m.If(take):
             m.d.sync += shift.eq(shifted)
             with m.If(self.load.payload.last | final):
