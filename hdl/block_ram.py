@@ -108,8 +108,7 @@ class BlockRAM(wiring.Component):
                 for row in range(rows)]
         for row in range(rows):
             for g in range(groups):
-                m.d.comb += w_en[row][g].eq(
-                    w_en_copy[g] & (w_addr[g][word_bits:] == row) if rows > 1 else w_en_copy[g])
+                m.d.comb += w_en[row][g].eq(w_en_copy[g] & (w_addr[g][word_bits:] == row))
         # The row select follows its read through the RAM's two registers and the one
         # beside it, then picks the row in the fifth stage; one copy per group as well.
         row_sel = []
