@@ -1,6 +1,8 @@
 """Synthesis reports: the worst-path summary (on a hand-written nextpnr report) and the
 units that `attnhw synth --unit` builds alone."""
 
+import re
+
 import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Cat
@@ -121,17 +123,14 @@ def test_ecp5_clock_pad_is_placed_on_a_clock_input(tmp_path):
     """On ECP5 nextpnr gets an LPF that puts the harness's clock on the dedicated clock
     input G2 (a freely placed clock pad can have no route to a global buffer); iCE40
     gets the router only."""
-    import re
-    from amaranth.back import rtlil as rtlil_backend
     from attnhw.synth import pnr_options, platform
-    from attnhw.synth_harness import SynthHarness
     options = pnr_options("ecp5", tmp_path, "router2")
     assert options[:2] == ["--router", "router2"]
     lpf = options[options.index("--lpf") + 1]
     assert (tmp_path / lpf).read_text().split() == ["LOCATE", "COMP", '"clk"', "SITE", '"G2";']
     assert "--lpf-allow-unconstrained" in options
     # The harness's clock port is the one the LPF names.
-    text = rtlil_backend.convert(SynthHarness(AttnParams(head_dim=8, lanes=4, max_seq_len=16)),
+    text = rtlil.convert(SynthHarness(AttnParams(head_dim=8, lanes=4, max_seq_len=16)),
                                  name="top", platform=platform("ecp5"), emit_src=False)
     top = text[text.index("module \\top\n"):]
     top = top[:top.index("\nend\n")]
