@@ -77,6 +77,12 @@ class AttnParams:
         ``proj_heads`` (heads per query, concatenated), ``proj_lanes`` (outputs
         computed at once), ``tile_rows`` (queries per tile), ``weight_width`` and
         ``proj_mult_bits`` (the requantisation multiplier); see :attr:`out_proj`.
+    norm_lanes : int
+        Elements the engine's normaliser divides at once (:mod:`attnhw.hdl.normalize_narrow`):
+        0 (the default) for all ``lanes``, or a divisor of ``lanes``; each slice then
+        passes through it in ``lanes // norm_lanes`` parts, so it keeps pace with
+        heads of ``N >= block · (w + 2) · lanes / norm_lanes`` keys (``divide``) with
+        ``norm_lanes / lanes`` of its dividers. The arithmetic does not change.
     out_frac_bits : int
         ``f``: fraction bits the normaliser's output carries below V's step: the
         output is ``s(w+f).f`` (:attr:`out_width` bits), ``round(acc·2^f / l)``.
@@ -106,6 +112,7 @@ class AttnParams:
     weight_width: int = 8
     proj_mult_bits: int = 16
     out_frac_bits: int = 0
+    norm_lanes: int = 0
 
     EXP_METHODS = ("interp", "lut", "poly", "shift")
     NORM_METHODS = ("divide", "recip_nr", "recip_lut")
@@ -144,6 +151,9 @@ class AttnParams:
         self._check_range("recip_frac_bits", self.recip_table_bits + 1, 30)
         self._check_range("block", 1, 64)
         self._check_range("out_frac_bits", 0, 8)
+        self._check_range("norm_lanes", 0, self.lanes)
+        if self.norm_lanes and self.lanes % self.norm_lanes:
+            raise ParamError(f"norm_lanes={self.norm_lanes} must divide lanes={self.lanes}")
         if self.out_frac_bits and self.norm_method != "divide":
             raise ParamError(f"out_frac_bits={self.out_frac_bits} needs norm_method divide "
                              f"(not {self.norm_method})")
@@ -191,6 +201,11 @@ class AttnParams:
                              weight_width=self.weight_width, out_width=self.data_width,
                              mult_bits=self.proj_mult_bits, lanes=self.proj_lanes,
                              tile_rows=self.tile_rows)
+
+    @property
+    def normaliser_lanes(self):
+        """Elements the normaliser divides at once: :attr:`norm_lanes`, or ``lanes``."""
+        return self.norm_lanes or self.lanes
 
     @classmethod
     def field_names(cls):

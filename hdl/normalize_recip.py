@@ -10,13 +10,18 @@ from attnhw.golden.normalize import recip_table
 from .pipeline import delay
 from .layouts import out_layout, row_layout
 from .normalize import Normalize
+from .normalize_narrow import NarrowNormalizer, narrow_params
 
 __all__ = ["NormalizeRecip", "normalizer"]
 
 
 def normalizer(p):
     """The normaliser ``p.norm_method`` names: :class:`Normalize` (``divide``) or
-    :class:`NormalizeRecip` (``recip_nr``, ``recip_lut``)."""
+    :class:`NormalizeRecip` (``recip_nr``, ``recip_lut``); with ``norm_lanes`` below
+    ``lanes``, that one built for ``norm_lanes`` lanes inside a
+    :class:`~attnhw.hdl.normalize_narrow.NarrowNormalizer`."""
+    if p.normaliser_lanes != p.lanes:
+        return NarrowNormalizer(p, normalizer(narrow_params(p)))
     return Normalize(p) if p.norm_method == "divide" else NormalizeRecip(p)
 
 

@@ -15,9 +15,10 @@ from attnhw.sim.proj_job import random_projection, tile_passes
 from attnhw.sim.runner import run_engine_job
 
 SIM = os.environ.get("SIM", "verilator")
-# Rows with 3 fraction bits below v's step (s11.3) into the projection.
+# Rows with 3 fraction bits below v's step (s11.3) into the projection; a normaliser
+# of 2 lanes (each slice in two parts), as a long-head configuration would have.
 P = AttnParams(head_dim=8, lanes=4, max_seq_len=16, block=2, out_features=12, proj_heads=3,
-               proj_lanes=4, tile_rows=3, out_frac_bits=3)
+               proj_lanes=4, tile_rows=3, out_frac_bits=3, norm_lanes=2)
 
 
 @pytest.mark.parametrize("gap, stall", [(0.0, 0.0), (0.3, 0.4)])

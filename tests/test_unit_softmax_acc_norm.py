@@ -119,10 +119,13 @@ _NORM_CASES = [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_widt
                     recip_table_bits=5, recip_frac_bits=14),
                dict(SMALL, norm_method="recip_nr", recip_frac_bits=26),
                dict(SMALL, out_frac_bits=4), dict(SMALL, data_width=6, out_frac_bits=2)]
+# Narrow normalisers: each slice in parts (hdl/normalize_narrow.py).
+_NARROW_CASES = [dict(SMALL, lanes=4, norm_lanes=1, out_frac_bits=2),
+                 dict(SMALL, lanes=8, norm_lanes=2, norm_method="recip_nr")]
 
 
 # split=False: the one-bank, one-cycle-per-bit divider that iCE40 gets.
-@pytest.mark.parametrize("kw,split", [(kw, None) for kw in _NORM_CASES]
+@pytest.mark.parametrize("kw,split", [(kw, None) for kw in _NORM_CASES + _NARROW_CASES]
                          + [(kw, False) for kw in _NORM_CASES[:3] + _NORM_CASES[-2:]])
 def test_normalize_matches_golden(kw, split):
     p = AttnParams(**kw)

@@ -1,0 +1,132 @@
+"""A normaliser narrower than the slice: each slice passes through it in parts."""
+
+import dataclasses
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .layouts import out_layout, row_layout
+
+__all__ = ["NarrowNormalizer", "SliceSplitter", "SliceJoiner"]
+
+
+def narrow_params(p):
+    """``p`` with ``lanes = p.normaliser_lanes``: the parameters the inner normaliser
+    is built for (widths do not depend on ``lanes``)."""
+    return dataclasses.replace(p, lanes=p.normaliser_lanes, norm_lanes=0)
+
+
+class SliceSplitter(wiring.Component):
+    """Splits each accumulator slice into ``lanes // norm_lanes`` parts, lanes
+    ``0 … norm_lanes − 1`` first; each part carries the row's sum, ``last`` only on
+    the final part of a row's final slice.
+
+    Holds one slice in a shift register (no mux): it is taken when the register is
+    empty and leaves ``norm_lanes`` lanes per beat.
+
+    Members
+    -------
+    i : ``In(stream.Signature(row_layout(params)))``
+    o : ``Out(stream.Signature(row_layout(narrow_params(params))))``
+    """
+
+    #: Cycles from a slice taken to its first part offered.
+    latency = 1
+
+    def __init__(self, params):
+        self.params = params
+        super().__init__({"i": In(stream.Signature(row_layout(params))),
+                          "o": Out(stream.Signature(row_layout(narrow_params(params))))})
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        parts, k = p.lanes // p.normaliser_lanes, p.normaliser_lanes
+        aw = p.acc_width
+        acc = Signal(p.lanes * aw)
+        total, last = Signal.like(self.i.payload.sum), Signal()
+        part = Signal(range(max(parts, 2)))
+        full = Signal()
+        final = part == parts - 1
+        m.d.comb += [self.i.ready.eq(~full), self.o.valid.eq(full),
+                     self.o.payload.acc.eq(acc[:k * aw]), self.o.payload.sum.eq(total),
+                     self.o.payload.last.eq(last & final)]
+        with m.If(self.i.valid & self.i.ready):
+            m.d.sync += [acc.eq(self.i.payload.acc), total.eq(self.i.payload.sum),
+                         last.eq(self.i.payload.last), full.eq(1), part.eq(0)]
+        with m.Elif(self.o.valid & self.o.ready):
+            m.d.sync += [acc.eq(acc >> (k * aw)), part.eq(part + 1)]
+            with m.If(final):
+                m.d.sync += full.eq(0)
+        return m
+
+
+class SliceJoiner(wiring.Component):
+    """Joins ``lanes // norm_lanes`` normalised parts (in lane order) into a slice,
+    ``last`` from its final part.
+
+    Members
+    -------
+    i : ``In(stream.Signature(out_layout(narrow_params(params))))``
+    o : ``Out(stream.Signature(out_layout(params)))``
+    """
+
+    #: Cycles from a slice's final part taken to the slice offered.
+    latency = 1
+
+    def __init__(self, params):
+        self.params = params
+        super().__init__({"i": In(stream.Signature(out_layout(narrow_params(params)))),
+                          "o": Out(stream.Signature(out_layout(params)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+        parts, k = p.lanes // p.normaliser_lanes, p.normaliser_lanes
+        ow = p.out_width
+        slice_ = Signal(p.lanes * ow)
+        last = Signal()
+        part = Signal(range(max(parts, 2)))
+        full = Signal()
+        m.d.comb += [self.i.ready.eq(~full), self.o.valid.eq(full),
+                     self.o.payload.o.eq(slice_), self.o.payload.last.eq(last)]
+        with m.If(self.i.valid & self.i.ready):
+            # Each part enters at the top: after the final one, part 0 is at the bottom.
+            m.d.sync += [slice_.eq(Cat(slice_[k * ow:], self.i.payload.o)),
+                         part.eq(part + 1), last.eq(self.i.payload.last)]
+            with m.If(part == parts - 1):
+                m.d.sync += [full.eq(1), part.eq(0)]
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += full.eq(0)
+        return m
+
+
+class NarrowNormalizer(wiring.Component):
+    """The normaliser of ``params.norm_method`` built for ``norm_lanes`` lanes, fed
+    each slice in parts (:class:`SliceSplitter`) and its results joined back
+    (:class:`SliceJoiner`): the same results as the full-width normaliser, with
+    ``norm_lanes / lanes`` of its dividers, a slice per ``lanes / norm_lanes`` times
+    the inner normaliser's period (``w + 2`` cycles per part with ``divide``).
+
+    Members
+    -------
+    i : ``In(stream.Signature(row_layout(params)))``
+    o : ``Out(stream.Signature(out_layout(params)))``
+    """
+
+    def __init__(self, params, inner):
+        self.params, self._inner = params, inner
+        super().__init__({"i": In(stream.Signature(row_layout(params))),
+                          "o": Out(stream.Signature(out_layout(params)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.split = split = SliceSplitter(self.params)
+        m.submodules.inner = inner = self._inner
+        m.submodules.join = join = SliceJoiner(self.params)
+        wiring.connect(m, wiring.flipped(self.i), split.i)
+        wiring.connect(m, split.o, inner.i)
+        wiring.connect(m, inner.o, join.i)
+        wiring.connect(m, join.o, wiring.flipped(self.o))
+        return m
