@@ -51,9 +51,11 @@ class AttentionEngine(wiring.Component):
     (``2 * lanes * block`` multipliers). The last block of a head may be partial.
 
     The ``block`` cores share one normaliser (with ``norm_method`` ``divide``,
-    :class:`attnhw.hdl.normalize.Normalize`, a slice per ``data_width + 2`` cycles): it
-    keeps pace with heads of ``N >= block * (data_width + 2)`` keys; shorter heads run at its pace, one
-    block of rows per ``block * slices * (data_width + 2)`` cycles.
+    :class:`attnhw.hdl.normalize.Normalize`, a slice per ``w + 2`` cycles, ``w`` =
+    ``out_width``; ``lanes / norm_lanes`` times that with a narrower one,
+    :class:`attnhw.hdl.normalize_narrow.NarrowNormalizer`): it keeps pace with heads
+    of ``N >= block * (w + 2) * lanes / norm_lanes`` keys; shorter heads run at its
+    pace.
 
     Members
     -------
