@@ -359,8 +359,14 @@ class OutProjection(wiring.Component):
             m.d.sync += halved.eq(coarse >> sh4[:3])
             rounded = Signal(signed(len(coarse)), name=f"rounded{r}")
             result = Signal(signed(op.out_width), name=f"result{r}")
+            # Saturation from the bits above the output's sign: all equal to the sign
+            # (the value fits) or not, which side by the sign. A wide AND/OR, not the
+            # carry chains of `rounded > hi` (nextpnr: 8.25 ns, the worst path at seed 2).
+            high = rounded[op.out_width - 1:]
+            fits = Mux(rounded[-1], high.all(), ~high.any())
             m.d.sync += [rounded.eq((halved + 1) >> 1),
-                         result.eq(Mux(rounded > hi, hi, Mux(rounded < lo_y, lo_y, rounded)))]
+                         result.eq(Mux(fits, rounded[:op.out_width],
+                                       Mux(rounded[-1], lo_y, hi)))]
             coll = Signal(data.ArrayLayout(signed(op.out_width), L), name=f"collect{r}")
             m.d.sync += coll.eq(Cat(coll.as_value()[op.out_width:], result))
             collected.append(coll)
