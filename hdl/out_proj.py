@@ -16,7 +16,7 @@ from .engine import engine_out_layout
 from .multiplier import Multiplier
 from .pipeline import delay
 from .block_ram import BlockRAM
-from .replicate import register_tree
+from .replicate import register_copies, register_tree
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
 
@@ -296,8 +296,8 @@ class OutProjection(wiring.Component):
         for e in range(P):
             p_wr = pmems[e]
             # The load's biases share the port (a load and rows never overlap).
-            with m.If(bias_wr["en"]):
-                m.d.comb += [p_wr.w_addr.eq(T * G + bias_wr["addr"]),
+            with m.If(bias_wr["en"][e]):
+                m.d.comb += [p_wr.w_addr.eq(T * G + bias_wr["addr"][e]),
                              p_wr.w_data.eq(bias_wr["data"][e]), p_wr.w_en.eq(1)]
             with m.Else():
                 m.d.comb += [p_wr.w_addr.eq(back.paddr), p_wr.w_data.eq(acc[e]),
@@ -383,7 +383,7 @@ class OutProjection(wiring.Component):
         """The load port: weight words assembled from ``words_per_weight_row`` beats,
         biases from ``lanes`` beats each, requantisation constants written one per
         beat into their requantiser's RAM (``cmems``). Returns the
-        biases' writes (``en``, ``addr`` = the group, ``data`` per lane) for the
+        biases' writes (``en``, ``addr`` = the group and ``data``, each per lane) for the
         partial-sum memories' ports."""
         op = self.proj
         P, G, K = op.lanes, op.groups, op.k
@@ -401,16 +401,22 @@ class OutProjection(wiring.Component):
         # Each memory word is written the cycle after its last beat, from registers
         # only (the assembled word is then in `shift`): no path from the load's
         # counters or the port through the write decode to the memories' enables.
-        written = [Signal(name=f"load_write{k}") for k in range(2)]
+        written = Signal(name="load_write0")
         at = Signal.like(addr, name="load_write_addr")
-        m.d.sync += [*(written[k].eq(take & (phase == k) & word_done) for k in range(2)),
-                     at.eq(addr)]
+        m.d.sync += [written.eq(take & (phase == 0) & word_done), at.eq(addr)]
+        # A bias's write enable and address, one copy per lane: each selects its lane's
+        # partial-sum write port (one register for all 16 was 7.88 ns of routing,
+        # the worst path at seed 3).
+        bias_en = register_copies(m, take & (phase == 1) & word_done, op.lanes,
+                                  "load_write1", reset_less=False)
+        bias_at = register_copies(m, addr[:max(1, (op.groups - 1).bit_length())], op.lanes,
+                                  "load_bias_addr")
         ww = op.weight_width
         word = shift[-P * ww:]
         for e in range(P):
             m.d.comb += [wmems[e].w_addr.eq(at), wmems[e].w_data.eq(word[e * ww:(e + 1) * ww]),
-                         wmems[e].w_en.eq(written[0])]
-        bias_wr = {"en": written[1], "addr": at,
+                         wmems[e].w_en.eq(written)]
+        bias_wr = {"en": bias_en, "addr": bias_at,
                    "data": [shift[32 * e:32 * e + op.acc_width] for e in range(P)]}
 
         # The constant of output g·P + r·L + i goes to requantiser r's RAM at g·L + i,
