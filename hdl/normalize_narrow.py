@@ -11,6 +11,11 @@ from .layouts import out_layout, row_layout
 __all__ = ["NarrowNormalizer", "SliceSplitter", "SliceJoiner"]
 
 
+def _parts(p):
+    """``(parts, lanes per part)`` of a slice."""
+    return p.lanes // p.normaliser_lanes, p.normaliser_lanes
+
+
 def narrow_params(p):
     """``p`` with ``lanes = p.normaliser_lanes``: the parameters the inner normaliser
     is built for (widths do not depend on ``lanes``)."""
@@ -42,7 +47,7 @@ class SliceSplitter(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        parts, k = p.lanes // p.normaliser_lanes, p.normaliser_lanes
+        parts, k = _parts(p)
         aw = p.acc_width
         acc = Signal(p.lanes * aw)
         total, last = Signal.like(self.i.payload.sum), Signal()
@@ -83,7 +88,7 @@ class SliceJoiner(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         p = self.params
-        parts, k = p.lanes // p.normaliser_lanes, p.normaliser_lanes
+        parts, k = _parts(p)
         ow = p.out_width
         slice_ = Signal(p.lanes * ow)
         last = Signal()

@@ -401,14 +401,14 @@ class OutProjection(wiring.Component):
         # Each memory word is written the cycle after its last beat, from registers
         # only (the assembled word is then in `shift`): no path from the load's
         # counters or the port through the write decode to the memories' enables.
-        written = Signal(name="load_write0")
+        written = Signal(name="load_weight_write")
         at = Signal.like(addr, name="load_write_addr")
         m.d.sync += [written.eq(take & (phase == 0) & word_done), at.eq(addr)]
         # A bias's write enable and address, one copy per lane: each selects its lane's
         # partial-sum write port (one register for all 16 was 7.88 ns of routing,
         # the worst path at seed 3).
         bias_en = register_copies(m, take & (phase == 1) & word_done, op.lanes,
-                                  "load_write1", reset_less=False)
+                                  "load_bias_write", reset_less=False)
         bias_at = register_copies(m, addr[:max(1, (op.groups - 1).bit_length())], op.lanes,
                                   "load_bias_addr")
         ww = op.weight_width
