@@ -230,8 +230,14 @@ class AttentionEngine(wiring.Component):
         # registered once per core (the broadcast), then waits in that core's buffer;
         # the store issued it only with a credit for a place there, so nothing stalls
         # between the RAM and the buffers.
-        m.d.comb += [store.cmd.valid.eq(pass_fifo.r_rdy), store.cmd.payload.eq(pass_fifo.r_data),
-                     pass_fifo.r_en.eq(store.cmd.ready)]
+        # The command reaches the store through a skid buffer: the store's start (its
+        # credits and its pass's end) decides ready, and that decision must not also
+        # cross to the FIFO's level counter, which placement may put far away.
+        m.submodules.pass_skid = pass_skid = SkidBuffer(pass_shape)
+        m.d.comb += [pass_skid.i.valid.eq(pass_fifo.r_rdy),
+                     pass_skid.i.payload.eq(pass_fifo.r_data),
+                     pass_fifo.r_en.eq(pass_skid.i.ready)]
+        wiring.connect(m, pass_skid.o, store.cmd)
         src = store.o
         kv_shape = kv_layout(p)
         for b, core in enumerate(cores):

@@ -7,6 +7,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .layouts import out_layout, row_layout
+from .replicate import KEEP
 
 __all__ = ["NarrowNormalizer", "SliceSplitter", "SliceJoiner"]
 
@@ -52,18 +53,29 @@ class SliceSplitter(wiring.Component):
         acc = Signal(p.lanes * aw)
         total, last = Signal.like(self.i.payload.sum), Signal()
         part = Signal(range(max(parts, 2)))
-        full = Signal()
+        # `full`, one equal copy per group of up to 4 lanes: each enables its group's
+        # share of the slice register (a single `full` enabling all lanes x acc_width
+        # bits was a routing-bound net); copy 0 also drives the handshake.
+        groups = -(-p.lanes // 4)
+        full = [Signal(name=f"full{g}", attrs=KEEP) for g in range(groups)]
         final = part == parts - 1
-        m.d.comb += [self.i.ready.eq(~full), self.o.valid.eq(full),
+        m.d.comb += [self.i.ready.eq(~full[0]), self.o.valid.eq(full[0]),
                      self.o.payload.acc.eq(acc[:k * aw]), self.o.payload.sum.eq(total),
                      self.o.payload.last.eq(last & final)]
-        with m.If(self.i.valid & self.i.ready):
-            m.d.sync += [acc.eq(self.i.payload.acc), total.eq(self.i.payload.sum),
-                         last.eq(self.i.payload.last), full.eq(1), part.eq(0)]
-        with m.Elif(self.o.valid & self.o.ready):
-            m.d.sync += [acc.eq(acc >> (k * aw)), part.eq(part + 1)]
-            with m.If(final):
-                m.d.sync += full.eq(0)
+        with m.If(self.i.valid & ~full[0]):
+            m.d.sync += [total.eq(self.i.payload.sum), last.eq(self.i.payload.last),
+                         part.eq(0)]
+        with m.Elif(full[0] & self.o.ready):
+            m.d.sync += part.eq(part + 1)
+        shifted = acc >> (k * aw)
+        for g in range(groups):
+            bits = slice(4 * g * aw, min(4 * (g + 1), p.lanes) * aw)
+            with m.If(self.i.valid & ~full[g]):
+                m.d.sync += [acc[bits].eq(self.i.payload.acc.as_value()[bits]), full[g].eq(1)]
+            with m.Elif(full[g] & self.o.ready):
+                m.d.sync += acc[bits].eq(shifted[bits])
+                with m.If(final):
+                    m.d.sync += full[g].eq(0)
         return m
 
 

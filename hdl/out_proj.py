@@ -262,19 +262,22 @@ class OutProjection(wiring.Component):
 
         # The element, through a mux in two registered steps: within chunks of up to 8
         # (and the buffer) at stage 1, then the chunk at stage 2; registered at 3.
-        j1 = delay(m, 1, j, 1, "j")
-        rsel1 = delay(m, 1, rsel, 1, "rsel")
+        # Each chunk's mux takes its own registered copy of the select (j, rsel): one
+        # register driving every chunk was a long wire (10.39 ns at one seed).
         lo = min(3, len(j))
+        n_chunks = -(-d // (1 << lo))
+        j1 = register_copies(m, j, n_chunks, "j1")
+        rsel1 = register_copies(m, rsel, n_chunks, "rsel1")
         chunks = []
-        for c in range(-(-d // (1 << lo))):
+        for c in range(n_chunks):
             cands = [bufs[b][i] if i < d else Const(0, signed(w))
                      for b in range(2) for i in range(c << lo, (c + 1) << lo)]
             chunk = Signal(signed(w), name=f"chunk{c}")
-            m.d.sync += chunk.eq(Array(cands)[Cat(j1[:lo], rsel1)])
+            m.d.sync += chunk.eq(Array(cands)[Cat(j1[c][:lo], rsel1[c])])
             chunks.append(chunk)
         elem = Signal(signed(w))                                              # stage 3
         if len(chunks) > 1:
-            m.d.sync += elem.eq(Array(chunks)[delay(m, 1, j1[lo:], 1, "j_hi")])
+            m.d.sync += elem.eq(Array(chunks)[delay(m, 1, j1[0][lo:], 1, "j_hi")])
         else:
             m.d.sync += elem.eq(chunks[0])
         elems = register_tree(m, elem, P, "elem")            # stage 5, one copy per lane
