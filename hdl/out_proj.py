@@ -260,11 +260,12 @@ class OutProjection(wiring.Component):
             m.d.sync += reg.eq(ctl[-1])
             ctl.append(reg)
 
-        # The element, through a mux in two registered steps: within chunks of up to 8
-        # (and the buffer) at stage 1, then the chunk at stage 2; registered at 3.
-        # Each chunk's mux takes its own registered copy of the select (j, rsel): one
-        # register driving every chunk was a long wire (10.39 ns at one seed).
-        lo = min(3, len(j))
+        # The element, through a mux in two registered steps: within chunks of up to 4
+        # (and the buffer: 8 to 1, one ECP5 slice pair) at stage 1, then the chunk at
+        # stage 2; registered at 3. Each chunk's mux takes its own registered copy of
+        # the select (j, rsel): one register driving every chunk was a long wire
+        # (10.39 ns at one seed), and so were chunks of 8 (16 to 1, 8.93 ns).
+        lo = min(2, len(j))
         n_chunks = -(-d // (1 << lo))
         j1 = register_copies(m, j, n_chunks, "j1")
         rsel1 = register_copies(m, rsel, n_chunks, "rsel1")
