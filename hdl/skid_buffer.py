@@ -4,6 +4,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from .replicate import KEEP
+
 __all__ = ["SkidBuffer"]
 
 
@@ -17,6 +19,10 @@ class SkidBuffer(wiring.Component):
     ----------
     shape : ShapeLike
         Payload shape.
+    ready_copies : int
+        How many equal flip-flops hold the spare's state: ``ready_copies[n]`` equals
+        ``i.ready``, each from its own flip-flop, for a source that enables a wide
+        register with ``i.ready`` (one copy per share of it, placed beside it).
 
     Members
     -------
@@ -28,20 +34,25 @@ class SkidBuffer(wiring.Component):
 
     latency = 1
 
-    def __init__(self, shape):
+    def __init__(self, shape, *, ready_copies=1):
         self.shape = shape
         super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+        self.ready_copies = [Signal(name=f"ready_copy{n}") for n in range(ready_copies)]
 
     def elaborate(self, platform):
         m = Module()
         spare = Signal(self.shape)
-        full = Signal()
+        full, *more = [Signal(name=f"full{n}" if n else "full", attrs=KEEP if n else {})
+                       for n in range(len(self.ready_copies))]
         m.d.comb += self.i.ready.eq(~full)
+        m.d.comb += [copy.eq(~f) for copy, f in zip(self.ready_copies, [full, *more])]
         with m.If(~self.o.valid | self.o.ready):
             with m.If(full):
-                m.d.sync += [self.o.payload.eq(spare), self.o.valid.eq(1), full.eq(0)]
+                m.d.sync += [self.o.payload.eq(spare), self.o.valid.eq(1)]
+                m.d.sync += [f.eq(0) for f in [full, *more]]
             with m.Else():
                 m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
         with m.Elif(self.i.valid & ~full):
-            m.d.sync += [spare.eq(self.i.payload), full.eq(1)]
+            m.d.sync += spare.eq(self.i.payload)
+            m.d.sync += [f.eq(1) for f in [full, *more]]
         return m
