@@ -179,9 +179,9 @@ class OutProjection(wiring.Component):
         m.d.sync += beat.eq(self.c.payload.o)
         for b in range(2):
             for s in range(p.slices):
-                for q in range(0, p.lanes, 4):
-                    en = register_copies(m, take & (wsel == b) & (part == s), 1,
-                                         f"row{b}_write_s{s}_l{q}")[0]
+                ens = register_copies(m, take & (wsel == b) & (part == s),
+                                      -(-p.lanes // 4), f"row{b}_write_s{s}")
+                for q, en in zip(range(0, p.lanes, 4), ens):
                     lo_bit = (s * p.lanes + q) * w
                     n_bits = min(4, p.lanes - q) * w
                     with m.If(en):

@@ -42,17 +42,18 @@ class SkidBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         spare = Signal(self.shape)
-        full, *more = [Signal(name=f"full{n}" if n else "full", attrs=KEEP if n else {})
-                       for n in range(len(self.ready_copies))]
+        # `fulls`: equal flip-flops, the spare holds a beat; fulls[0] drives the logic here.
+        fulls = [Signal(name=f"full{n}", attrs=KEEP) for n in range(len(self.ready_copies))]
+        full = fulls[0]
         m.d.comb += self.i.ready.eq(~full)
-        m.d.comb += [copy.eq(~f) for copy, f in zip(self.ready_copies, [full, *more])]
+        m.d.comb += [copy.eq(~f) for copy, f in zip(self.ready_copies, fulls)]
         with m.If(~self.o.valid | self.o.ready):
             with m.If(full):
                 m.d.sync += [self.o.payload.eq(spare), self.o.valid.eq(1)]
-                m.d.sync += [f.eq(0) for f in [full, *more]]
+                m.d.sync += [f.eq(0) for f in fulls]
             with m.Else():
                 m.d.sync += [self.o.payload.eq(self.i.payload), self.o.valid.eq(self.i.valid)]
         with m.Elif(self.i.valid & ~full):
             m.d.sync += spare.eq(self.i.payload)
-            m.d.sync += [f.eq(1) for f in [full, *more]]
+            m.d.sync += [f.eq(1) for f in fulls]
         return m
