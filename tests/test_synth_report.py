@@ -136,3 +136,48 @@ def test_ecp5_clock_pad_is_placed_on_a_clock_input(tmp_path):
     top = top[:top.index("\nend\n")]
     assert re.search(r"wire width 1 input \d+ +\\clk\n", top)
     assert pnr_options("ice40", tmp_path / "none", "router1") == ["--router", "router1"]
+
+
+_PNR_LOG = """\
+Info: HeAP Placer Time: 226.01s
+Info: SA placement time 507.12s
+Info: Max frequency for clock '$glbnet$clk$TRELLIS_IO_IN': 84.50 MHz (FAIL at 200.00 MHz)
+Info:     iter=1 wires=6711 overused=374 overuse=504 archfail=NA
+Info:     iter=2 wires=6743 overused=191 overuse=266 archfail=NA
+Info:     iter=3 wires=6771 overused=836 overuse=900 archfail=NA
+"""
+
+
+def test_pnr_log_summary_shows_a_router_that_diverges():
+    """`attnhw synth --seeds`: phase times, the placement estimate, and router2's overuse
+    per iteration, from which a diverging run (fewest overused wires, then more) shows."""
+    from attnhw.pnr_log import parse_pnr_log
+    s = parse_pnr_log(_PNR_LOG)
+    assert (s["heap_s"], s["sa_s"], s["router2_s"]) == (226.01, 507.12, None)
+    assert s["placed_mhz"] == 84.5
+    assert s["overuse"] == [[1, 374], [2, 191], [3, 836]]
+    assert (s["min_overused"], s["min_overused_iter"], s["last_overused"]) == (191, 2, 836)
+    done = parse_pnr_log(_PNR_LOG + "Info: Router2 time 457.30s\n")
+    assert done["router2_s"] == 457.3
+    assert parse_pnr_log("")["overuse"] == []
+
+
+def test_a_tool_past_its_timeout_is_stopped_and_its_log_kept(tmp_path):
+    import sys
+    import time
+    from attnhw.synth import ToolTimeout, run_tool
+    cmd = [sys.executable, "-c", "import time; print('started', flush=True); time.sleep(30)"]
+    start = time.time()
+    with pytest.raises(ToolTimeout, match="stopped after 1 s"):
+        run_tool(cmd, tmp_path / "tool.log", "sleeper", timeout=1)
+    assert time.time() - start < 10
+    assert "started" in (tmp_path / "tool.log").read_text()
+    run_tool([sys.executable, "-c", "print('done')"], tmp_path / "ok.log", "quick", timeout=30)
+    with pytest.raises(RuntimeError, match="quick failed"):
+        run_tool([sys.executable, "-c", "raise SystemExit(3)"], tmp_path / "bad.log", "quick")
+
+
+def test_seeds_need_a_place_and_route_target():
+    from attnhw.synth import synthesize
+    with pytest.raises(ValueError, match="--seeds needs a place-and-route target"):
+        synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "xc7", seeds=[1, 2])
