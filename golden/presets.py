@@ -14,7 +14,12 @@ PRESETS = {
     # The engine on an iCE40 UP5K: the core above with K/V for 64 keys.
     "ice40-engine": dict(_ICE40, max_seq_len=64, block=1),
     # The ECP5 engine: d 64, lanes 16, K/V for 1024 keys, four cores (128 multipliers).
-    "ecp5-engine": dict(max_seq_len=1024, block=4),
+    # Rows leave the cores 4 lanes per beat into a 4-lane normaliser: it keeps pace
+    # with heads of N >= block·(w + 2)·lanes/norm_lanes = 4·10·16/4 = 160 keys
+    # (docs/engine.md, "The normaliser's pace").
+    "ecp5-engine": dict(max_seq_len=1024, block=4, norm_lanes=4),
+    # The fast proxy of that engine for place and route: the same cores, two of them.
+    "ecp5-engine-proxy": dict(max_seq_len=1024, block=2, norm_lanes=4),
     # One ECP5 core with K/V for 256 keys.
     "ecp5-engine-small": dict(max_seq_len=256, block=1),
     # The small engine the tests simulate (one Verilator build shared by them).

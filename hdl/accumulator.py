@@ -10,7 +10,7 @@ from .layouts import row_layout, weight_layout
 from .multiplier import Multiplier
 from .pipeline import delay
 from .replicate import register_copies
-from .row_buffer import RowBuffer
+from .row_buffer import RowBuffer, narrow_layout
 
 __all__ = ["Accumulator"]
 
@@ -48,8 +48,17 @@ class Accumulator(wiring.Component):
     values : ``In(stream.Signature(lanes x s(w).0))``
         ``head_dim // lanes`` slices of ``v_j`` per key.
     o : ``Out(stream.Signature(...))``
-        ``{acc: lanes x s(acc_width - E - G).(E+G), sum: u.(E+G), last: 1}``, the
-        finished row, ``last`` on its final slice.
+        ``{acc: lanes/parts x s(acc_width - E - G).(E+G), sum: u.(E+G), last: 1}``, the
+        finished row, each slice in ``parts`` beats (lanes ``0 … lanes/parts − 1``
+        first), ``last`` on the final beat of its final slice.
+
+    Parameters
+    ----------
+    params : AttnParams
+    parts : int
+        Beats per slice on ``o``, dividing ``lanes`` (1: a slice per beat). A row
+        leaves once per query, so a narrow port suffices where the row's reader
+        takes ``lanes/parts`` elements at once (the engine's narrow normaliser).
 
     Latency: :attr:`latency` cycles from a value beat to its slice written into the
     output buffer (the take, the stages up to the add), plus the buffer's own.
@@ -63,13 +72,14 @@ class Accumulator(wiring.Component):
     def _stages(self):
         return 2 if self.params.slices <= 2 else min(self.params.slices, 4)
 
-    def __init__(self, params):
+    def __init__(self, params, parts=1):
         self.params = params
+        self.parts = parts
         p = params
         super().__init__({
             "weights": In(stream.Signature(weight_layout(p))),
             "values": In(stream.Signature(data.ArrayLayout(signed(p.data_width), p.lanes))),
-            "o": Out(stream.Signature(row_layout(p))),
+            "o": Out(stream.Signature(narrow_layout(row_layout(p), "acc", parts))),
         })
         # Observation only (not ports): the slice written to its slots this cycle, for
         # the formal bound proof (sim/formal/harnesses.py).
@@ -89,8 +99,13 @@ class Accumulator(wiring.Component):
         # Read asynchronously, so the reader's per-lane registers take a row without a
         # ~700-bit output register whose enable would be the reader's handshake; one
         # LUT-RAM per lane, each with its own enable and pointer copies.
-        m.submodules.rows = rows = RowBuffer(row_layout(p), "acc", self.row_depth)
-        wiring.connect(m, rows.r, wiring.flipped(self.o))
+        m.submodules.rows = rows = RowBuffer(row_layout(p), "acc", self.row_depth,
+                                             parts=self.parts)
+        row_read = rows.r.valid & rows.r.ready & rows.r_final      # a slice's final part
+        m.d.comb += [self.o.valid.eq(rows.r.valid), rows.r.ready.eq(self.o.ready),
+                     self.o.payload.acc.eq(rows.r.payload.acc),
+                     self.o.payload.sum.eq(rows.r.payload.sum),
+                     self.o.payload.last.eq(rows.r.payload.last & rows.r_final)]
 
         # Credits: slices that will be written to the FIFO and not yet read out.
         room = Signal()
@@ -109,8 +124,8 @@ class Accumulator(wiring.Component):
         ]
         with m.If(take):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
-        m.d.comb += room.eq(credit_room(m, self.row_depth, take & w_in.last,
-                                        rows.r.valid & rows.r.ready, "rows")[0])
+        m.d.comb += room.eq(credit_room(m, self.row_depth, take & w_in.last, row_read,
+                                        "rows")[0])
 
         P = self._stages
         # Products e * v, s(w+E+1).E, one Multiplier per lane, due in the add stage P.

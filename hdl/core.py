@@ -13,7 +13,7 @@ from .framing import key_framing
 from .layouts import (kv_layout, out_layout, query_layout, row_layout, slice_layout,
                       weight_layout)
 from .normalize_recip import normalizer
-from .row_buffer import RowBuffer
+from .row_buffer import RowBuffer, narrow_layout
 from .online_softmax import OnlineSoftmax
 from .score_scale import ScoreScale
 
@@ -35,7 +35,8 @@ class AttentionCore(wiring.Component):
     q : ``In(stream.Signature(query_layout(params)))``
     kv : ``In(stream.Signature(kv_layout(params)))``
     o : ``Out(stream.Signature(out_layout(params)))``
-        (``row_layout(params)`` with ``normalize=False``)
+        (with ``normalize=False``, ``row_layout`` of ``normaliser_lanes`` lanes: each
+        slice in ``lanes / normaliser_lanes`` parts)
     err_last_misplaced : ``Out(1)``
         Sticky: a ``kv`` beat carried ``last`` but was not the final beat of a key; the
         flag was ignored (``attnhw.golden.framing``).
@@ -50,15 +51,19 @@ class AttentionCore(wiring.Component):
     params : AttnParams
     normalize : bool
         ``False``: the core stops before the normaliser and ``o`` carries the
-        accumulator's rows (``row_layout``: ``lanes x s.(E+G)`` sums, the row's
-        ``sum``, ``last``), so that several cores can share one normaliser
-        (:class:`attnhw.hdl.engine.AttentionEngine`).
+        accumulator's rows (``row_layout``: ``normaliser_lanes x s.(E+G)`` sums per
+        beat, the row's ``sum``, ``last`` on the row's final beat), so that several
+        cores can share one normaliser (:class:`attnhw.hdl.engine.AttentionEngine`).
     """
 
     def __init__(self, params, *, normalize=True):
         self.params = params
         self.normalize = normalize
-        o_layout = out_layout(params) if normalize else row_layout(params)
+        # Without the normaliser, a row leaves in parts of `normaliser_lanes` lanes: the
+        # width the engine's shared (narrow) normaliser takes.
+        self.row_parts = 1 if normalize else params.lanes // params.normaliser_lanes
+        o_layout = (out_layout(params) if normalize
+                    else narrow_layout(row_layout(params), "acc", self.row_parts))
         super().__init__({
             "q": In(stream.Signature(query_layout(params))),
             "kv": In(stream.Signature(kv_layout(params))),
@@ -142,7 +147,7 @@ class AttentionCore(wiring.Component):
         m.submodules.values = values = RowBuffer(value_shape, "v", self.value_buffer_depth)
         m.submodules.weights = weights = SyncFIFOBuffered(
             width=weight_layout(p).size, depth=self.weight_fifo_depth)
-        m.submodules.acc = acc = Accumulator(p)
+        m.submodules.acc = acc = Accumulator(p, self.row_parts)
 
         # The score pipeline (dot product, scale, softmax) never stalls: its units see
         # `ready` tied high, so their enables are constant and vanish in synthesis.

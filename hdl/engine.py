@@ -9,6 +9,7 @@ from .core import AttentionCore
 from .kv_store import KVStore, kv_pass_layout
 from .credits import credit_room
 from .layouts import kv_layout, out_slice_layout, query_layout, slice_layout
+from .normalize_narrow import SliceJoiner, narrow_params
 from .normalize_recip import normalizer
 from .row_collector import RowCollector, block_descriptor_layout, walk_blocks
 from .skid_buffer import SkidBuffer
@@ -263,25 +264,34 @@ class AttentionEngine(wiring.Component):
         # The collector feeds it the rows in query order, core 0 .. count - 1 of each
         # block, from each core's accumulator row buffer (which holds a finished row
         # while its core works on the next query), in registered steps across the die.
-        m.submodules.norm = norm = normalizer(p)
-        m.submodules.collect = collect = RowCollector(p)
+        # Each core's rows leave it in parts of `normaliser_lanes` lanes (a row is rare
+        # data: one per N keys), so the collector and the normaliser are that narrow; the
+        # joiner rebuilds full slices behind the normaliser.
+        narrow = narrow_params(p)
+        m.submodules.norm = norm = normalizer(narrow)
+        m.submodules.collect = collect = RowCollector(narrow)
         for b, core in enumerate(cores):
             wiring.connect(m, core.o, collect.rows[b])
         m.d.comb += [collect.desc.valid.eq(collect_fifo.r_rdy),
                      collect.desc.payload.eq(collect_fifo.r_data),
                      collect_fifo.r_en.eq(collect.desc.ready)]
         wiring.connect(m, collect.o, norm.i)
+        rows_out = norm.o
+        if narrow.lanes != p.lanes:
+            m.submodules.join = join = SliceJoiner(p)
+            wiring.connect(m, norm.o, join.i)
+            rows_out = join.o
 
         # The emitter: rows leave the normaliser in the order they entered; it counts
         # them against its copy of the descriptors to mark each head's final row.
         m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
-        row_end = norm.o.payload.last
+        row_end = rows_out.payload.last
         e_row_taken = Signal()
         _, e_head_end = walk_blocks(m, out_shape(emit_fifo.r_data), emit_fifo.r_en, B,
                                     e_row_taken, "ecur")
-        m.d.comb += [skid.i.valid.eq(norm.o.valid & emit_fifo.r_rdy),
-                     norm.o.ready.eq(skid.i.ready & emit_fifo.r_rdy),
-                     skid.i.payload.o.eq(norm.o.payload.o),
+        m.d.comb += [skid.i.valid.eq(rows_out.valid & emit_fifo.r_rdy),
+                     rows_out.ready.eq(skid.i.ready & emit_fifo.r_rdy),
+                     skid.i.payload.o.eq(rows_out.payload.o),
                      skid.i.payload.row_last.eq(row_end),
                      skid.i.payload.last.eq(row_end & e_head_end),
                      e_row_taken.eq(skid.i.valid & skid.i.ready & row_end)]

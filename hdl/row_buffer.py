@@ -1,13 +1,23 @@
 """A FIFO for wide rows, split into one small RAM per lane."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .replicate import register_copies
 
-__all__ = ["RowBuffer"]
+__all__ = ["RowBuffer", "narrow_layout"]
+
+
+def narrow_layout(layout, lanes_field, parts):
+    """``layout`` with its array field ``lanes_field`` cut to ``1 / parts`` of its
+    elements (the field order kept): a part of a word."""
+    def shape(name, field):
+        if name != lanes_field:
+            return field.shape
+        return data.ArrayLayout(field.shape.elem_shape, field.shape.length // parts)
+    return data.StructLayout({name: shape(name, field) for name, field in layout})
 
 
 class RowBuffer(wiring.Component):
@@ -27,20 +37,29 @@ class RowBuffer(wiring.Component):
     lanes_field : str
     depth : int
         Words, a power of two (the pointers wrap).
+    parts : int
+        Beats each word leaves in, dividing the elements: elements ``0 … n/parts − 1``
+        first (``narrow_layout``; the other fields repeat on every part). Each part's
+        element ``j`` is picked from ``parts`` RAMs by its own copy of the part index:
+        a word written whole leaves narrow, with no wide register in between.
 
     Members
     -------
     w_en : ``In(1)``, w_data : ``In(layout)``
         A word to append.
-    r : ``Out(stream.Signature(layout))``
-        The oldest word, read asynchronously.
+    r : ``Out(stream.Signature(narrow_layout(layout, lanes_field, parts)))``
+        The oldest word (its next part), read asynchronously.
+    r_final : ``Out(1)``
+        ``r`` carries the word's final part.
     """
 
-    def __init__(self, layout, lanes_field, depth):
+    def __init__(self, layout, lanes_field, depth, *, parts=1):
         assert depth >= 2 and depth & (depth - 1) == 0, "depth must be a power of two"
-        self.layout, self.lanes_field, self.depth = layout, lanes_field, depth
+        assert layout[lanes_field].shape.length % parts == 0, "parts must divide the elements"
+        self.layout, self.lanes_field, self.depth, self.parts = layout, lanes_field, depth, parts
         super().__init__({"w_en": In(1), "w_data": In(layout),
-                          "r": Out(stream.Signature(layout))})
+                          "r": Out(stream.Signature(narrow_layout(layout, lanes_field, parts))),
+                          "r_final": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
@@ -50,6 +69,15 @@ class RowBuffer(wiring.Component):
         parts = lanes.length + (1 if rest.size else 0)
         addr = range(self.depth)
         r_take = self.r.valid & self.r.ready
+        # The part on `r`: the read pointer moves on at a word's final part.
+        k = lanes.length // self.parts
+        part = Signal(range(max(2, self.parts)))
+        final = part == self.parts - 1
+        part_next = Mux(final, 0, part + 1)
+        r_word = r_take & final
+        m.d.comb += self.r_final.eq(final)
+        with m.If(r_take):
+            m.d.sync += part.eq(part_next)
 
         # Writes are registered (data, address and enable copies): a word is written
         # one cycle after `w_en` and readable the cycle after. `level` counts the
@@ -57,25 +85,36 @@ class RowBuffer(wiring.Component):
         w_ptr, r_ptr = Signal(addr), Signal(addr)
         w_en = register_copies(m, self.w_en, parts + 1, "w_en", reset_less=False)   # + level
         level = Signal(range(self.depth + 1))
-        m.d.sync += level.eq(level + w_en[parts] - r_take)
+        m.d.sync += level.eq(level + w_en[parts] - r_word)
         # `r.valid` (level != 0) is a register of its own, so the reader's handshake,
         # which enables every lane's read pointer, starts at a flip-flop; its next
         # value needs no adder: a write makes a word readable, a read leaves one if
         # there were two.
         valid = Signal()
-        m.d.sync += valid.eq(w_en[parts] | Mux(r_take, level >= 2, valid))
+        m.d.sync += valid.eq(w_en[parts] | Mux(r_word, level >= 2, valid))
         m.d.comb += self.r.valid.eq(valid)
         w_addr = register_copies(m, w_ptr, parts, "w_addr")
-        r_addr = register_copies(m, r_ptr + 1, parts, "r_addr", en=r_take, reset_less=False)
+        r_addr = register_copies(m, r_ptr + 1, parts, "r_addr", en=r_word, reset_less=False)
         with m.If(self.w_en):
             m.d.sync += w_ptr.eq(w_ptr + 1)
-        with m.If(r_take):
+        with m.If(r_word):
             m.d.sync += r_ptr.eq(r_ptr + 1)
 
         w_data = Signal(self.layout)
         m.d.sync += w_data.eq(self.w_data)
-        words = [(w_data[self.lanes_field][n], self.r.payload[self.lanes_field][n], lanes.elem_shape)
+        read = Signal(self.layout[self.lanes_field].shape)     # every element's RAM output
+        words = [(w_data[self.lanes_field][n], read[n], lanes.elem_shape)
                  for n in range(lanes.length)]
+        # Element j of the part: RAM q*k + j of part q, selected by a shift over an index
+        # space padded to a power of two (not a `case`), by its own select copy.
+        sel = register_copies(m, part_next, k, "part_sel", en=r_take, reset_less=False)
+        span = 1 << (self.parts - 1).bit_length()
+        width = Shape.cast(lanes.elem_shape).width
+        for j in range(k):
+            options = [Value.cast(read[q * k + j]) for q in range(self.parts)]
+            m.d.comb += self.r.payload[self.lanes_field][j].eq(
+                Cat(*options, Const(0, width * (span - self.parts))).word_select(sel[j], width)
+                if self.parts > 1 else options[0])
         w_rest, r_rest = Signal(rest), Signal(rest)
         for name, _ in rest:
             m.d.comb += [w_rest[name].eq(w_data[name]), self.r.payload[name].eq(r_rest[name])]

@@ -33,8 +33,9 @@ def walk_blocks(m, desc, desc_take, block, row_taken, name):
 
 class RowCollector(wiring.Component):
     """Takes the rows of each block from its cores in order (core 0 .. ``count - 1``,
-    a row being ``slices`` beats of ``row_layout``) and passes them on, one beat at a
-    time, to a single sink (the block's shared normaliser).
+    a row being beats of ``row_layout(params)``: ``params.lanes`` elements each, the
+    engine's ``narrow_params``) and passes them on, one beat at a time, to a single
+    sink (the block's shared normaliser).
 
     The cores sit apart on the die, so a beat crosses it in registered steps: every
     cycle each core's row beat is copied into a register beside it, whether taken or

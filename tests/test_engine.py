@@ -48,16 +48,19 @@ def run_engine(p, heads, seed, gap=0.3, stall=0.3):
     return out
 
 
-CONFIGS = [  # head_dim, lanes, data_width, max_seq_len, block
-    (8, 4, 6, 16, 1), (8, 4, 6, 16, 2), (8, 2, 8, 16, 3), (4, 4, 4, 8, 4), (6, 2, 5, 12, 2),
-    (16, 4, 8, 64, 4), (4, 1, 8, 5, 2),
+CONFIGS = [  # head_dim, lanes, data_width, max_seq_len, block, norm_lanes
+    (8, 4, 6, 16, 1, 0), (8, 4, 6, 16, 2, 0), (8, 2, 8, 16, 3, 0), (4, 4, 4, 8, 4, 0),
+    (6, 2, 5, 12, 2, 0), (16, 4, 8, 64, 4, 0), (4, 1, 8, 5, 2, 0),
+    # Rows leave each core in parts (a narrow collector and normaliser).
+    (8, 4, 6, 16, 2, 1), (16, 8, 8, 32, 3, 2),
 ]
 
 
-@pytest.mark.parametrize("d,lanes,w,n,block", CONFIGS)
-def test_engine_matches_golden(d, lanes, w, n, block):
-    p = AttnParams(head_dim=d, lanes=lanes, data_width=w, max_seq_len=n, block=block)
-    rng = np.random.default_rng([d, lanes, w, n, block])
+@pytest.mark.parametrize("d,lanes,w,n,block,norm_lanes", CONFIGS)
+def test_engine_matches_golden(d, lanes, w, n, block, norm_lanes):
+    p = AttnParams(head_dim=d, lanes=lanes, data_width=w, max_seq_len=n, block=block,
+                   norm_lanes=norm_lanes)
+    rng = np.random.default_rng([d, lanes, w, n, block, norm_lanes])
     # Lengths include 1 key, max_seq_len keys, a partial last block and a single query.
     shapes = [(1, 1), (block * 2 + 1, n), (1, n), (block, 3)] + [
         (int(rng.integers(1, 2 * block + 3)), int(rng.integers(1, n + 1))) for _ in range(4)]

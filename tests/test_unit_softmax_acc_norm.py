@@ -112,6 +112,32 @@ def test_accumulator_matches_golden(kw):
                                             for _ in range(nq) for s in range(p.slices)]
 
 
+@pytest.mark.parametrize("kw,parts", [(dict(SMALL, lanes=4), 2), (dict(SMALL, lanes=4), 4),
+                                      (dict(SMALL, lanes=8, head_dim=24), 4)])
+def test_accumulator_rows_in_parts_match_golden(kw, parts):
+    """The engine's cores emit each slice in `parts` beats (Accumulator(p, parts)):
+    lanes 0 .. lanes/parts - 1 first, the sum on every part, `last` on the row's
+    final part only."""
+    p = AttnParams(**kw)
+    k = p.lanes // parts
+    rng = np.random.default_rng(16)
+    for pr, _, st in _rows(p, rng):
+        nq, nk = st["e"].shape
+        values = [pr["v"][j, s * p.lanes:(s + 1) * p.lanes].tolist()
+                  for i in range(nq) for j in range(nk) for s in range(p.slices)]
+        dut = Accumulator(p, parts)
+        assert len(dut.o.payload.acc) == k
+        n_beats = nq * p.slices * parts
+        out = run_stream_unit(dut, None, n_beats, rng,
+                              extra_inputs=[(dut.weights, _weights(p, st)), (dut.values, values)])
+        got = np.array([o["acc"] for o in out]).reshape(nq, p.head_dim)
+        assert got.tolist() == st["acc"].tolist()
+        assert [o["sum"] for o in out] == np.repeat(st["l"], p.slices * parts).tolist()
+        per_row = p.slices * parts
+        assert [o["last"] for o in out] == [int(b == per_row - 1)
+                                            for _ in range(nq) for b in range(per_row)]
+
+
 _NORM_CASES = [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_width=3),
                dict(SMALL, norm_method="recip_nr"),
                dict(SMALL, norm_method="recip_lut", recip_table_bits=3),
