@@ -6,7 +6,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .core import AttentionCore
-from .kv_store import KVStore, kv_pass_layout
+from .chain import Chain
+from .kv_store import KVStore, kv_pass_layout, kv_read_layout
 from .credits import credit_room
 from .layouts import kv_layout, out_slice_layout, query_layout, slice_layout
 from .normalize_narrow import SliceJoiner, narrow_params
@@ -87,20 +88,35 @@ class AttentionEngine(wiring.Component):
             "clear_errors": In(1),
         })
 
+    #: Cycles from a write to a ``SyncFIFOBuffered`` to its output (the K/V buffers).
+    FIFO_CYCLES = 2
+    #: Cycles from a freed place to its credit counted (``credit_room`` registers it).
+    CREDIT_CYCLES = 2
+    #: Places beyond the round trip: the count's own place in hand and late release.
+    KV_SLACK = 7
+
+    @property
+    def kv_round_trip(self):
+        """Cycles from a read issued for the farthest core to its credit back: the
+        RAM, the chain's hops out, the buffer, the hops back, the count."""
+        last = self.params.block - 1
+        return (KVStore.latency + Chain.hops(last) + self.FIFO_CYCLES + Chain.hops(last)
+                + self.CREDIT_CYCLES)
+
     @property
     def kv_buffer_depth(self):
         """Places in each core's K/V buffer, and the store's credits per core: the
-        credit round trip (a read issued, the RAM's latency, the broadcast register,
-        the buffer's own two cycles, the credit's return) plus slack, so that credits
-        never throttle a core that takes a beat every cycle."""
-        return KVStore.latency + 1 + 2 + 2 + 7
+        credit round trip plus slack, so that credits never throttle a core that takes
+        a beat every cycle."""
+        return self.kv_round_trip + self.KV_SLACK
 
     @property
     def q_fifo_depth(self):
-        """Query beats queued per core: the credit round trip (the reservation
-        registered, the write register, the FIFO's two cycles, the read, the release
-        registered) plus a place in hand."""
-        return 8
+        """Query beats queued per core: the credit round trip to the farthest core (the
+        reservation registered, the chain's hops out, the FIFO's two cycles, the read,
+        the hops back, the release registered) plus a place in hand."""
+        last = self.params.block - 1
+        return 1 + Chain.hops(last) + self.FIFO_CYCLES + 1 + Chain.hops(last) + 1 + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -143,26 +159,27 @@ class AttentionEngine(wiring.Component):
         # collector's.)
         room = Signal()
         m.d.sync += room.eq((pass_fifo.w_level < depth - 5) & (emit_fifo.w_level < depth - 5))
-        # Each core's query beats wait in a small FIFO beside it, written through a
-        # register (the beat, one valid bit per core); the distributor keeps a credit
-        # count per core, so the q handshake reads registers only: no core's `ready`
-        # crosses the die into it, and no handshake crosses back in the same cycle.
+        # Each core's query beats wait in a small FIFO beside it, reached through the
+        # chain past the cores (one register per core, hdl/chain.py); the distributor
+        # keeps a credit count per core, so the q handshake reads registers only: no
+        # core's `ready` crosses the die into it, and no net reaches every core.
         q_take = Signal()
         cfg = self.settings
         q_shape = query_layout(p)
-        q_beat = Signal(q_shape)
-        q_valid = Signal(B)
-        m.d.sync += [q_beat.q.eq(self.q.payload.q), q_beat.scale.eq(cfg.scale),
-                     q_valid.eq(Cat(q_take & (slot == b) for b in range(B)))]
+        m.submodules.q_chain = q_chain = Chain(q_shape, B)
+        m.d.comb += [q_chain.i.valid.eq(q_take), q_chain.i.dest.eq(Cat(slot == b for b in range(B))),
+                     q_chain.i.payload.q.eq(self.q.payload.q),
+                     q_chain.i.payload.scale.eq(cfg.scale)]
         q_room = []
         for b, core in enumerate(cores):
             fifo = SyncFIFOBuffered(width=q_shape.size, depth=self.q_fifo_depth)
             m.submodules[f"q_fifo{b}"] = fifo
-            m.d.comb += [fifo.w_en.eq(q_valid[b]), fifo.w_data.eq(q_beat),
+            m.d.comb += [fifo.w_en.eq(q_chain.o[b].valid), fifo.w_data.eq(q_chain.o[b].payload),
                          core.q.valid.eq(fifo.r_rdy), core.q.payload.eq(fifo.r_data),
-                         fifo.r_en.eq(core.q.ready)]
+                         fifo.r_en.eq(core.q.ready),
+                         q_chain.release[b].eq(fifo.r_rdy & core.q.ready)]
             q_room.append(credit_room(m, self.q_fifo_depth, q_take & (slot == b),
-                                      fifo.r_rdy & core.q.ready, f"q{b}")[0])
+                                      q_chain.released[b], f"q{b}")[0])
         m.d.comb += [self.q.ready.eq(Cat(q_room).bit_select(slot, 1) & room),
                      q_take.eq(self.q.valid & self.q.ready)]
 
@@ -239,21 +256,31 @@ class AttentionEngine(wiring.Component):
                      pass_skid.i.payload.eq(pass_fifo.r_data),
                      pass_fifo.r_en.eq(pass_skid.i.ready)]
         wiring.connect(m, pass_skid.o, store.cmd)
+        # Each beat passes the cores in the chain's registered hops and waits in the
+        # buffer of each core it is for; the store issued it only with a credit for a
+        # place there, so nothing stalls between the RAM and the buffers.
         src = store.o
         kv_shape = kv_layout(p)
+        m.submodules.kv_chain = kv_chain = Chain(kv_read_layout(p), B)
+        m.d.comb += [kv_chain.i.valid.eq(src.valid), kv_chain.i.dest.eq(src.payload.active),
+                     kv_chain.i.payload.eq(src.payload), store.taken.eq(kv_chain.released)]
+        clear = self.clear_errors
         for b, core in enumerate(cores):
-            beat = Signal(kv_shape, name=f"broadcast{b}")
-            beat_valid = Signal(name=f"broadcast{b}_valid")
-            m.d.sync += [beat_valid.eq(src.valid & src.payload.active[b]),
-                         beat.k.eq(src.payload.k), beat.v.eq(src.payload.v),
-                         beat.masked.eq(src.payload.masked[b]), beat.last.eq(src.payload.last)]
+            hop = kv_chain.o[b]
+            beat = Signal(kv_shape, name=f"kv_beat{b}")
+            m.d.comb += [beat.k.eq(hop.payload.k), beat.v.eq(hop.payload.v),
+                         beat.masked.eq(hop.payload.masked[b]), beat.last.eq(hop.payload.last)]
             buf = SyncFIFOBuffered(width=kv_shape.size, depth=self.kv_buffer_depth)
             m.submodules[f"kv_buffer{b}"] = buf
-            m.d.comb += [buf.w_en.eq(beat_valid), buf.w_data.eq(beat),
+            # (The cores' own framing flags are not used: the store frames the keys.)
+            clear_b = Signal(name=f"clear_errors{b}")
+            m.d.sync += clear_b.eq(clear)
+            clear = clear_b
+            m.d.comb += [buf.w_en.eq(hop.valid), buf.w_data.eq(beat),
                          core.kv.valid.eq(buf.r_rdy), core.kv.payload.eq(buf.r_data),
                          buf.r_en.eq(core.kv.ready),
-                         store.taken[b].eq(buf.r_rdy & core.kv.ready),
-                         core.clear_errors.eq(self.clear_errors)]
+                         kv_chain.release[b].eq(buf.r_rdy & core.kv.ready),
+                         core.clear_errors.eq(clear_b)]
 
         # Output: the block's cores share one normaliser. A row of `slices` slices
         # spends slices * (w + 2) cycles in it, so a block's B rows take
