@@ -73,7 +73,9 @@ class AttentionCore(wiring.Component):
             "clear_errors": In(1),
         })
         self._dot = DotProduct(params, self._dot_tag())
-        self._scale = ScoreScale(params, data.StructLayout({"masked": 1, "last": 1}))
+        # A score arrives once per `slices` cycles: score x scale may take that long.
+        self._scale = ScoreScale(params, data.StructLayout({"masked": 1, "last": 1}),
+                                 key_spacing=params.slices)
         self._softmax = OnlineSoftmax(params, key_spacing=params.slices)
 
     def _dot_tag(self):

@@ -1,6 +1,6 @@
 """Score scaling unit: the raw score to the base-2 domain."""
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -28,8 +28,17 @@ class ScoreScale(wiring.Component):
 
     Golden: ``attnhw.golden.attention.scale_score``. ``scale`` carries the quantisation
     scales, ``1/sqrt(d)`` and ``log2(e)``, so ``x`` is the softmax input in base 2.
-    The wide product is built from registered DSP-sized partial products summed in
-    a registered adder tree, so no stage holds more than one multiplier or one adder.
+    The wide product is built from DSP-sized partial products (``score`` and ``scale``
+    cut into chunks of 17 bits). Two ways, with the same result:
+
+    - in parallel (``key_spacing`` below the number of partial products): one
+      registered :class:`~attnhw.hdl.multiplier.Multiplier` per partial product,
+      summed in a registered adder tree; a score per cycle, stalls with ``o.ready``;
+    - in series (``key_spacing`` at least that number, as in the core at
+      ``slices >= 4``, where a score arrives once per ``slices`` cycles): one
+      Multiplier takes the partial products one per cycle, each added into a
+      running sum at its weight; a score per :attr:`products` cycles, ``o.ready``
+      must stay high (the core ties it). One DSP instead of four at d 64.
 
     Members
     -------
@@ -38,13 +47,24 @@ class ScoreScale(wiring.Component):
     o : ``Out(stream.Signature(...))``
         ``{x: s(x_width - F).F, tag}``
 
-    Latency: :attr:`latency` cycles (operands and partial products in
-    :class:`~attnhw.hdl.multiplier.Multiplier`, adder tree, shift).
+    Parameters
+    ----------
+    params : AttnParams
+    tag_shape : ShapeLike
+        Carried beside each score.
+    key_spacing : int
+        Cycles between scores that the user guarantees, with ``o.ready`` high (1: any
+        spacing, backpressure allowed).
+
+    Latency: :attr:`latency` cycles (in parallel: operands and partial products in
+    the Multipliers, adder tree, shift; in series: the operands held, one cycle per
+    partial product, the Multiplier, the last add with the shift).
     """
 
-    def __init__(self, params, tag_shape=0):
+    def __init__(self, params, tag_shape=0, key_spacing=1):
         self.params = params
         self.tag_shape = tag_shape
+        self.key_spacing = key_spacing
         p = params
         self._a = _chunks(p.score_width, True)
         self._b = _chunks(p.scale_width, False)
@@ -61,10 +81,96 @@ class ScoreScale(wiring.Component):
         return (len(self._a) * len(self._b) - 1).bit_length()
 
     @property
+    def products(self):
+        """Partial products (DSP multiplies) per score."""
+        return len(self._a) * len(self._b)
+
+    @property
+    def serial(self):
+        """One Multiplier over :attr:`products` cycles (see the class docstring)."""
+        return self.products > 1 and self.key_spacing >= self.products
+
+    @property
     def latency(self):
+        if self.serial:
+            return 1 + self.products + Multiplier.latency
         return Multiplier.latency + self.tree_levels + 1
 
     def elaborate(self, platform):
+        return self._elaborate_serial() if self.serial else self._elaborate_parallel()
+
+    def _shifted(self, product):
+        """``floor(product / 2^(scale_frac - F))``."""
+        p = self.params
+        return (product >> p.x_shift) if p.x_shift >= 0 else (product << -p.x_shift)
+
+    def _elaborate_serial(self):
+        m = Module()
+        p = self.params
+        n = self.products
+        pairs = [(a, b) for a in self._a for b in self._b]
+        # Take a score when none is being multiplied, or in the cycle its final
+        # partial product is issued; hold it for the `n` cycles that follow.
+        step = Signal(range(n))
+        running = Signal()
+        last_step = step == n - 1
+        m.d.comb += self.i.ready.eq(~running | last_step)
+        take = self.i.valid & self.i.ready
+        held = Signal.like(self.i.payload)
+        with m.If(take):
+            m.d.sync += held.eq(self.i.payload)
+        with m.If(running):
+            m.d.sync += step.eq(Mux(last_step, 0, step + 1))
+        m.d.sync += running.eq(take | (running & ~last_step))
+
+        # The partial product `step` of the held score: its chunks, extended to the
+        # DSP's 18-bit signed ports and selected by `step`.
+        score = held.score.as_unsigned()
+        a_opts, b_opts = [], []
+        for (a_lsb, a_w, a_signed), (b_lsb, b_w, _) in pairs:
+            a = score[a_lsb:a_lsb + a_w]
+            a_opts.append(a.as_signed() if a_signed else a)
+            b_opts.append(held.scale[b_lsb:b_lsb + b_w])
+        mult = m.submodules.mult = Multiplier(signed(18), signed(18))
+        a_sel, b_sel = Signal(signed(18)), Signal(signed(18))
+        with m.Switch(step):
+            for k in range(n):
+                with m.Case(k):
+                    m.d.comb += [a_sel.eq(a_opts[k]), b_sel.eq(b_opts[k])]
+        m.d.comb += [mult.a.eq(a_sel), mult.b.eq(b_sel)]
+
+        # Beside the Multiplier: which partial product leaves it, and the tag.
+        side = data.StructLayout({"valid": 1, "first": 1, "final": 1,
+                                  "weight": range(n), "tag": self.tag_shape})
+        issue = Signal(side)
+        m.d.comb += [issue.valid.eq(running), issue.first.eq(step == 0),
+                     issue.final.eq(last_step), issue.weight.eq(step), issue.tag.eq(held.tag)]
+        for k in range(Multiplier.latency):
+            nxt = Signal(side, name=f"side{k}")
+            m.d.sync += nxt.eq(issue)
+            issue = nxt
+
+        # Each partial product added at its weight; the final one goes with the
+        # running sum through the shift to the output. Bound as in the parallel tree:
+        # every partial sum is below 2^score_width * 2^scale_width.
+        tree_w = p.score_width + p.scale_width + 1
+        weights = [a_lsb + b_lsb for (a_lsb, _, _), (b_lsb, _, _) in pairs]
+        term = Signal(signed(tree_w))
+        with m.Switch(issue.weight):
+            for k, w in enumerate(weights):
+                with m.Case(k):
+                    m.d.comb += term.eq(mult.p << w)
+        total = Signal(signed(tree_w))
+        total_next = Mux(issue.first, 0, total) + term
+        with m.If(issue.valid):
+            m.d.sync += total.eq(total_next)
+        m.d.sync += self.o.valid.eq(issue.valid & issue.final)
+        with m.If(issue.valid & issue.final):
+            m.d.sync += [self.o.payload.x.eq(self._shifted(total_next)),
+                         self.o.payload.tag.eq(issue.tag)]
+        return m
+
+    def _elaborate_parallel(self):
         m = Module()
         p = self.params
         en = Signal()
@@ -110,8 +216,7 @@ class ScoreScale(wiring.Component):
         assert shift0 == 0
 
         # Last stage: x = floor(product / 2^(scale_frac - F)).
-        shifted = (product >> p.x_shift) if p.x_shift >= 0 else (product << -p.x_shift)
         with m.If(en):
-            m.d.sync += [self.o.payload.x.eq(shifted), self.o.payload.tag.eq(tag),
+            m.d.sync += [self.o.payload.x.eq(self._shifted(product)), self.o.payload.tag.eq(tag),
                          self.o.valid.eq(valid)]
         return m

@@ -34,9 +34,13 @@ def test_dot_product_matches_golden(kw):
     assert [o["tag"] for o in out] == list(range(n))
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(data_width=16, head_dim=16, lanes=4),
-                                dict(scale_frac=10, score_frac_bits=14)])
-def test_score_scale_matches_golden(kw):
+@pytest.mark.parametrize("kw,spacing", [
+    (dict(), 1), (dict(data_width=16, head_dim=16, lanes=4), 1),
+    (dict(scale_frac=10, score_frac_bits=14), 1),
+    # In series, one Multiplier over the partial products (the core at slices >= 4).
+    (dict(), 4), (dict(), 7), (dict(data_width=16, head_dim=16, lanes=4), 9),
+    (dict(scale_frac=10, score_frac_bits=14), 4)])
+def test_score_scale_matches_golden(kw, spacing):
     p = AttnParams(**kw)
     rng = np.random.default_rng(2)
     smax = (p.head_dim << (2 * p.data_width - 2))
@@ -45,7 +49,10 @@ def test_score_scale_matches_golden(kw):
     scales = np.concatenate([[(1 << p.scale_width) - 1] * 2, [1] * 3,
                              rng.integers(0, 1 << p.scale_width, 40)])
     beats = [{"score": int(s), "scale": int(c), "tag": 0} for s, c in zip(scores, scales)]
-    out = run_stream_unit(ScoreScale(p), beats, len(beats), rng)
+    dut = ScoreScale(p, key_spacing=spacing)
+    assert dut.serial == (spacing > 1)
+    # In series o.ready must stay high (the core ties it): no output stalls there.
+    out = run_stream_unit(dut, beats, len(beats), rng, stall=0.0 if dut.serial else 0.3)
     expect = [int(scale_score(np.array([[s]]), np.array([c]), p)[0, 0])
               for s, c in zip(scores, scales)]
     assert [o["x"] for o in out] == expect
