@@ -20,7 +20,7 @@ __all__ = ["SynthHarness", "UNITS", "ENGINE_UNITS", "READY_TIED", "unit_componen
 #: ``params`` (side-band tags reduced to one bit), for synthesis on their own.
 UNITS = {
     "dot_product": lambda p: DotProduct(p, 1),
-    "score_scale": lambda p: ScoreScale(p, 1),
+    "score_scale": lambda p: ScoreScale(p, 1, key_spacing=p.slices),
     # Includes the exp unit; the core's keys are `slices` cycles apart.
     "online_softmax": lambda p: OnlineSoftmax(p, key_spacing=p.slices),
     "exp2": lambda p: Exp2(p, 1),

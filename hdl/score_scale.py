@@ -58,7 +58,8 @@ class ScoreScale(wiring.Component):
 
     Latency: :attr:`latency` cycles (in parallel: operands and partial products in
     the Multipliers, adder tree, shift; in series: the operands held, one cycle per
-    partial product, the Multiplier, the last add with the shift).
+    partial product, the Multiplier, the term at its weight, the last add with the
+    shift).
     """
 
     def __init__(self, params, tag_shape=0, key_spacing=1):
@@ -93,7 +94,7 @@ class ScoreScale(wiring.Component):
     @property
     def latency(self):
         if self.serial:
-            return 1 + self.products + Multiplier.latency
+            return 1 + self.products + Multiplier.latency + 1
         return Multiplier.latency + self.tree_levels + 1
 
     def elaborate(self, platform):
@@ -150,7 +151,8 @@ class ScoreScale(wiring.Component):
             m.d.sync += nxt.eq(issue)
             issue = nxt
 
-        # Each partial product added at its weight; the final one goes with the
+        # Each partial product, registered at its weight beside the adder (the DSP's
+        # output is slow to leave the block), then added; the final one goes with the
         # running sum through the shift to the output. Bound as in the parallel tree:
         # every partial sum is below 2^score_width * 2^scale_width.
         tree_w = p.score_width + p.scale_width + 1
@@ -159,7 +161,10 @@ class ScoreScale(wiring.Component):
         with m.Switch(issue.weight):
             for k, w in enumerate(weights):
                 with m.Case(k):
-                    m.d.comb += term.eq(mult.p << w)
+                    m.d.sync += term.eq(mult.p << w)
+        at_term = Signal(side, name="side_term")
+        m.d.sync += at_term.eq(issue)
+        issue = at_term
         total = Signal(signed(tree_w))
         total_next = Mux(issue.first, 0, total) + term
         with m.If(issue.valid):
