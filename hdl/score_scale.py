@@ -141,10 +141,10 @@ class ScoreScale(wiring.Component):
         m.d.comb += [mult.a.eq(a_sel), mult.b.eq(b_sel)]
 
         # Beside the Multiplier: which partial product leaves it, and the tag.
-        side = data.StructLayout({"valid": 1, "first": 1, "final": 1,
+        side = data.StructLayout({"valid": 1, "final": 1,
                                   "weight": range(n), "tag": self.tag_shape})
         issue = Signal(side)
-        m.d.comb += [issue.valid.eq(running), issue.first.eq(step == 0),
+        m.d.comb += [issue.valid.eq(running),
                      issue.final.eq(last_step), issue.weight.eq(step), issue.tag.eq(held.tag)]
         for k in range(Multiplier.latency):
             nxt = Signal(side, name=f"side{k}")
@@ -165,10 +165,12 @@ class ScoreScale(wiring.Component):
         at_term = Signal(side, name="side_term")
         m.d.sync += at_term.eq(issue)
         issue = at_term
+        # The running sum starts from 0: it is cleared as its final term goes out (a
+        # synchronous reset, no select in front of the adder).
         total = Signal(signed(tree_w))
-        total_next = Mux(issue.first, 0, total) + term
+        total_next = total + term
         with m.If(issue.valid):
-            m.d.sync += total.eq(total_next)
+            m.d.sync += total.eq(Mux(issue.final, 0, total_next))
         m.d.sync += self.o.valid.eq(issue.valid & issue.final)
         with m.If(issue.valid & issue.final):
             m.d.sync += [self.o.payload.x.eq(self._shifted(total_next)),
