@@ -1,6 +1,6 @@
 """A FIFO for wide rows, split into one small RAM per lane."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import C, Cat, Const, Module, Mux, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -70,14 +70,19 @@ class RowBuffer(wiring.Component):
         addr = range(self.depth)
         r_take = self.r.valid & self.r.ready
         # The part on `r`: the read pointer moves on at a word's final part.
+        # (With one part every read is a word's final part: no counter, no logic on
+        # the reader's handshake path.)
         k = lanes.length // self.parts
-        part = Signal(range(max(2, self.parts)))
-        final = part == self.parts - 1
-        part_next = Mux(final, 0, part + 1)
+        if self.parts > 1:
+            part = Signal(range(self.parts))
+            final = part == self.parts - 1
+            part_next = Mux(final, 0, part + 1)
+            with m.If(r_take):
+                m.d.sync += part.eq(part_next)
+        else:
+            final, part_next = C(1), C(0)
         r_word = r_take & final
         m.d.comb += self.r_final.eq(final)
-        with m.If(r_take):
-            m.d.sync += part.eq(part_next)
 
         # Writes are registered (data, address and enable copies): a word is written
         # one cycle after `w_en` and readable the cycle after. `level` counts the
@@ -107,7 +112,8 @@ class RowBuffer(wiring.Component):
                  for n in range(lanes.length)]
         # Element j of the part: RAM q*k + j of part q, selected by a shift over an index
         # space padded to a power of two (not a `case`), by its own select copy.
-        sel = register_copies(m, part_next, k, "part_sel", en=r_take, reset_less=False)
+        sel = (register_copies(m, part_next, k, "part_sel", en=r_take, reset_less=False)
+               if self.parts > 1 else None)
         span = 1 << (self.parts - 1).bit_length()
         width = Shape.cast(lanes.elem_shape).width
         for j in range(k):
