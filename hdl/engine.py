@@ -1,44 +1,25 @@
 """The attention engine: K/V on chip, ``block`` queries per pass, masks, many heads."""
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .core import AttentionCore
 from .chain import Chain
+from .core import AttentionCore
+from .engine_layouts import engine_out_layout, engine_query_layout, engine_settings_layout
+from .key_limit import KeyLimit
 from .kv_store import KVStore, kv_pass_layout, kv_read_layout
-from .credits import credit_room
-from .layouts import kv_layout, out_slice_layout, query_layout, slice_layout
+from .layouts import kv_layout
 from .normalize_narrow import SliceJoiner, narrow_params
 from .normalize_recip import normalizer
-from .row_collector import RowCollector, block_descriptor_layout, walk_blocks
+from .query_distributor import QueryDistributor
+from .row_collector import RowCollector, block_descriptor_layout
+from .row_emitter import RowEmitter
 from .skid_buffer import SkidBuffer
+from .stream_fifo import StreamFIFO
 
 __all__ = ["AttentionEngine", "engine_settings_layout", "engine_query_layout",
            "engine_out_layout"]
-
-
-def engine_query_layout(p):
-    """Query beat: a slice of q; ``last`` on the final beat of the head's final query."""
-    return data.StructLayout({"q": slice_layout(p), "last": 1})
-
-
-def engine_out_layout(p):
-    """Output beat: a slice of an output row; ``row_last`` on each row's final beat,
-    ``last`` on the final beat of the head's final row."""
-    return data.StructLayout({"o": out_slice_layout(p), "row_last": 1, "last": 1})
-
-
-def engine_settings_layout(p):
-    """Runtime settings, sampled at each query's final beat (``attnhw.golden.engine``):
-    ``scale`` (the core's scale port format), ``causal``, ``offset`` (query ``i`` sees
-    keys ``j <= i + offset``; ``s.0`` in ``[-max_seq_len, max_seq_len]``) and
-    ``key_limit`` (keys ``j >= key_limit`` are masked; 0: no limit)."""
-    n = p.max_seq_len
-    return data.StructLayout({"scale": unsigned(p.scale_width), "causal": 1,
-                              "offset": signed(n.bit_length() + 1),
-                              "key_limit": unsigned(n.bit_length())})
 
 
 class AttentionEngine(wiring.Component):
@@ -112,18 +93,17 @@ class AttentionEngine(wiring.Component):
 
     @property
     def q_fifo_depth(self):
-        """Query beats queued per core: the credit round trip to the farthest core (the
-        reservation registered, the chain's hops out, the FIFO's two cycles, the read,
-        the hops back, the release registered) plus a place in hand."""
-        last = self.params.block - 1
-        return 1 + Chain.hops(last) + self.FIFO_CYCLES + 1 + Chain.hops(last) + 1 + 1
+        """Query beats queued per core (:attr:`QueryDistributor.fifo_depth`)."""
+        return QueryDistributor(self.params).fifo_depth
+
+    #: Blocks whose descriptors may be queued: the store, the cores and the collector
+    #: overlap.
+    DESC_DEPTH = 16
 
     def elaborate(self, platform):
         m = Module()
         p = self.params
         B = p.block
-        n = p.max_seq_len
-        limit_w = n.bit_length()
         m.submodules.store = store = KVStore(p, credits=self.kv_buffer_depth)
         cores = [AttentionCore(p, normalize=False) for _ in range(B)]
         for b, core in enumerate(cores):
@@ -133,128 +113,62 @@ class AttentionEngine(wiring.Component):
                      self.err_last_misplaced.eq(store.err_last_misplaced),
                      self.err_too_many_keys.eq(store.err_too_many_keys)]
 
-        # Block descriptors, written when a block's final query has gone to its core:
-        # the store's pass command (which cores, their key limits, release the head
-        # after this pass) and, twice, the output order: the collector in front of the
-        # normaliser and the emitter behind it each walk their own copy.
-        pass_shape = kv_pass_layout(p)
-        limit_shape = pass_shape["limits"].shape
-        out_shape = block_descriptor_layout(B)
-        depth = 16     # blocks queued: the store, the cores and the collector overlap
-        m.submodules.pass_fifo = pass_fifo = SyncFIFOBuffered(width=pass_shape.size, depth=depth)
-        m.submodules.collect_fifo = collect_fifo = SyncFIFOBuffered(width=out_shape.size,
-                                                                   depth=depth)
-        m.submodules.emit_fifo = emit_fifo = SyncFIFOBuffered(width=out_shape.size, depth=depth)
-
-        # Query distributor: query i of the head goes to core i mod block.
-        slot = Signal(range(max(2, B)))
-        q_slice = Signal(range(max(2, p.slices)))
-        q_index = Signal(range(2 * n + 1))     # saturates at 2n: i + offset + 1 > n there
-        limits = Signal(limit_shape)
-        end_of_query = q_slice == p.slices - 1
-        # Room for a block's descriptors, which are written four cycles after its
-        # final query beat (stages d to g below): places for the ones that may be on
-        # their way (one per stage and the room register's own cycle) besides.
-        # (The emitter reads its copy last, so it is never less full than the
-        # collector's.)
-        room = Signal()
-        m.d.sync += room.eq((pass_fifo.w_level < depth - 5) & (emit_fifo.w_level < depth - 5))
-        # Each core's query beats wait in a small FIFO beside it, reached through the
-        # chain past the cores (one register per core, hdl/chain.py); the distributor
-        # keeps a credit count per core, so the q handshake reads registers only: no
-        # core's `ready` crosses the die into it, and no net reaches every core.
-        q_take = Signal()
-        cfg = self.settings
-        q_shape = query_layout(p)
-        m.submodules.q_chain = q_chain = Chain(q_shape, B)
-        m.d.comb += [q_chain.i.valid.eq(q_take), q_chain.i.dest.eq(Cat(slot == b for b in range(B))),
-                     q_chain.i.payload.q.eq(self.q.payload.q),
-                     q_chain.i.payload.scale.eq(cfg.scale)]
-        q_room = []
+        # Queries: query i of a head to core i mod block, through the chain past the
+        # cores; each query's key limit follows from the settings at its final beat.
+        m.submodules.distributor = dist = QueryDistributor(p)
+        wiring.connect(m, wiring.flipped(self.q), dist.q)
+        m.d.comb += [dist.settings.eq(self.settings), dist.clear_errors.eq(self.clear_errors),
+                     self.err_q_last_misplaced.eq(dist.err_q_last_misplaced)]
         for b, core in enumerate(cores):
-            fifo = SyncFIFOBuffered(width=q_shape.size, depth=self.q_fifo_depth)
-            m.submodules[f"q_fifo{b}"] = fifo
-            m.d.comb += [fifo.w_en.eq(q_chain.o[b].valid), fifo.w_data.eq(q_chain.o[b].payload),
-                         core.q.valid.eq(fifo.r_rdy), core.q.payload.eq(fifo.r_data),
-                         fifo.r_en.eq(core.q.ready),
-                         q_chain.release[b].eq(fifo.r_rdy & core.q.ready)]
-            q_room.append(credit_room(m, self.q_fifo_depth, q_take & (slot == b),
-                                      q_chain.released[b], f"q{b}")[0])
-        m.d.comb += [self.q.ready.eq(Cat(q_room).bit_select(slot, 1) & room),
-                     q_take.eq(self.q.valid & self.q.ready)]
+            wiring.connect(m, dist.o[b], core.q)
+        m.submodules.key_limit = key_limit = KeyLimit(p)
+        m.d.comb += key_limit.i.eq(dist.done)
+        lim = key_limit.o
 
-        query_done = q_take & end_of_query
-        head_end = query_done & self.q.payload.last
-        block_done = query_done & ((slot == B - 1) | self.q.payload.last)
+        # Block descriptors, written as a block's final query leaves the key-limit
+        # pipeline: the store's pass command (which cores, their key limits, release
+        # the head after this pass) and, twice, the output order: the collector in
+        # front of the normaliser and the emitter behind it each walk their own copy.
+        pass_shape = kv_pass_layout(p)
+        out_shape = block_descriptor_layout(B)
+        depth = self.DESC_DEPTH
+        m.submodules.pass_fifo = pass_fifo = StreamFIFO(pass_shape, depth)
+        m.submodules.collect_fifo = collect_fifo = StreamFIFO(out_shape, depth)
+        m.submodules.emit_fifo = emit_fifo = StreamFIFO(out_shape, depth)
+        # Room for a block's descriptors, written KeyLimit.latency cycles after its
+        # final query beat: places for the ones that may be on their way (one per
+        # stage, and the room register's own cycle) besides. (The emitter reads its
+        # copy last, so it is never less full than the collector's.)
+        in_flight = KeyLimit.latency + 1
+        room = Signal()
+        m.d.sync += room.eq((pass_fifo.level < depth - in_flight)
+                            & (emit_fifo.level < depth - in_flight))
+        m.d.comb += dist.room.eq(room)
 
-        # Stage d, the cycle after a query's final beat: its limit from the settings
-        # sampled at that beat (keys j >= limit are masked, attnhw.golden.engine.key_limits),
-        # then, at a block's end, the block's descriptors. Registered first, so the
-        # limit's adders and compares are not in the q handshake's cycle.
-        d_valid, d_block, d_last = Signal(), Signal(), Signal()
-        d_index = Signal.like(q_index)
-        d_slot = Signal.like(slot)
-        d_cfg = Signal.like(cfg)
-        m.d.sync += d_valid.eq(query_done)
-        with m.If(query_done):
-            m.d.sync += [d_index.eq(q_index), d_slot.eq(slot), d_cfg.eq(cfg),
-                         d_block.eq(block_done), d_last.eq(self.q.payload.last)]
-        # The limit over three more stages, one carry chain each: e the causal sum
-        # and the base limit, f the causal limit clipped to [0, n], g the smaller.
-        side = data.StructLayout({"valid": 1, "block": 1, "last": 1, "slot": d_slot.shape(),
-                                  "causal": 1, "base": unsigned(limit_w)})
-        e, f, g = (Signal(side, name=f"{x}_side") for x in "efg")
-        e_causal_limit = Signal(signed(limit_w + 3))
-        f_clipped = Signal(unsigned(limit_w))
-        g_limit = Signal(unsigned(limit_w))
-        m.d.sync += [
-            e.valid.eq(d_valid), e.block.eq(d_block), e.last.eq(d_last), e.slot.eq(d_slot),
-            e.causal.eq(d_cfg.causal),
-            e.base.eq(Mux(d_cfg.key_limit == 0, n, d_cfg.key_limit)),
-            e_causal_limit.eq(d_index + d_cfg.offset + 1),
-            f.eq(e),
-            f_clipped.eq(Mux(e_causal_limit < 0, 0,
-                             Mux(e_causal_limit > n, n, e_causal_limit))),
-            g.eq(f),
-            g_limit.eq(Mux(f.causal & (f_clipped < f.base), f_clipped, f.base)),
-        ]
-        new_limits = Signal(limit_shape)
+        limits = Signal(pass_shape["limits"].shape)
+        new_limits = Signal.like(limits)
         for b in range(B):
-            m.d.comb += new_limits[b].eq(Mux(g.slot == b, g_limit, limits[b]))
-        with m.If(g.valid):
+            m.d.comb += new_limits[b].eq(Mux(lim.slot == b, lim.limit, limits[b]))
+        with m.If(lim.valid):
             m.d.sync += limits.eq(new_limits)
+        write = lim.valid & lim.block_end
+        m.d.comb += [
+            pass_fifo.i.payload.active.eq(Cat(Const(1) if b == 0 else lim.slot >= b
+                                              for b in range(B))),
+            pass_fifo.i.payload.limits.eq(new_limits),
+            pass_fifo.i.payload.release.eq(lim.head_end),
+            pass_fifo.i.valid.eq(write),
+        ]
+        for fifo in (collect_fifo, emit_fifo):
+            m.d.comb += [fifo.i.payload.count.eq(lim.slot + 1),
+                         fifo.i.payload.head_end.eq(lim.head_end), fifo.i.valid.eq(write)]
 
-        active = Signal(B)
-        m.d.comb += active.eq(Cat(Const(1) if b == 0 else g.slot >= b for b in range(B)))
-        pass_desc = Signal(pass_shape)
-        out_desc = Signal(out_shape)
-        m.d.comb += [pass_desc.active.eq(active), pass_desc.limits.eq(new_limits),
-                     pass_desc.release.eq(g.last),
-                     out_desc.count.eq(g.slot + 1), out_desc.head_end.eq(g.last),
-                     pass_fifo.w_data.eq(pass_desc), pass_fifo.w_en.eq(g.valid & g.block),
-                     collect_fifo.w_data.eq(out_desc), collect_fifo.w_en.eq(g.valid & g.block),
-                     emit_fifo.w_data.eq(out_desc), emit_fifo.w_en.eq(g.valid & g.block)]
-        with m.If(q_take):
-            m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
-        with m.If(query_done):
-            m.d.sync += [slot.eq(Mux(block_done, 0, slot + 1)),
-                         q_index.eq(Mux(head_end, 0, Mux(q_index == 2 * n, q_index, q_index + 1)))]
-        with m.If(self.clear_errors):
-            m.d.sync += self.err_q_last_misplaced.eq(0)
-        with m.If(q_take & self.q.payload.last & ~end_of_query):
-            m.d.sync += self.err_q_last_misplaced.eq(1)
-
-        # Pass: the store streams the head's slices once per block. Each beat is
-        # registered once per core (the broadcast), then waits in that core's buffer;
-        # the store issued it only with a credit for a place there, so nothing stalls
-        # between the RAM and the buffers.
-        # The command reaches the store through a skid buffer: the store's start (its
-        # credits and its pass's end) decides ready, and that decision must not also
-        # cross to the FIFO's level counter, which placement may put far away.
+        # Pass: the store streams the head's slices once per block. The command reaches
+        # it through a skid buffer: the store's start (its credits and its pass's end)
+        # decides ready, and that decision must not also cross to the FIFO's level
+        # counter, which placement may put far away.
         m.submodules.pass_skid = pass_skid = SkidBuffer(pass_shape)
-        m.d.comb += [pass_skid.i.valid.eq(pass_fifo.r_rdy),
-                     pass_skid.i.payload.eq(pass_fifo.r_data),
-                     pass_fifo.r_en.eq(pass_skid.i.ready)]
+        wiring.connect(m, pass_fifo.o, pass_skid.i)
         wiring.connect(m, pass_skid.o, store.cmd)
         # Each beat passes the cores in the chain's registered hops and waits in the
         # buffer of each core it is for; the store issued it only with a credit for a
@@ -267,41 +181,35 @@ class AttentionEngine(wiring.Component):
         clear = self.clear_errors
         for b, core in enumerate(cores):
             hop = kv_chain.o[b]
-            beat = Signal(kv_shape, name=f"kv_beat{b}")
-            m.d.comb += [beat.k.eq(hop.payload.k), beat.v.eq(hop.payload.v),
-                         beat.masked.eq(hop.payload.masked[b]), beat.last.eq(hop.payload.last)]
-            buf = SyncFIFOBuffered(width=kv_shape.size, depth=self.kv_buffer_depth)
-            m.submodules[f"kv_buffer{b}"] = buf
+            buf = m.submodules[f"kv_buffer{b}"] = StreamFIFO(kv_shape, self.kv_buffer_depth)
+            m.d.comb += [buf.i.valid.eq(hop.valid), buf.i.payload.k.eq(hop.payload.k),
+                         buf.i.payload.v.eq(hop.payload.v),
+                         buf.i.payload.masked.eq(hop.payload.masked[b]),
+                         buf.i.payload.last.eq(hop.payload.last),
+                         kv_chain.release[b].eq(buf.o.valid & buf.o.ready)]
+            wiring.connect(m, buf.o, core.kv)
             # (The cores' own framing flags are not used: the store frames the keys.)
             clear_b = Signal(name=f"clear_errors{b}")
             m.d.sync += clear_b.eq(clear)
+            m.d.comb += core.clear_errors.eq(clear_b)
             clear = clear_b
-            m.d.comb += [buf.w_en.eq(hop.valid), buf.w_data.eq(beat),
-                         core.kv.valid.eq(buf.r_rdy), core.kv.payload.eq(buf.r_data),
-                         buf.r_en.eq(core.kv.ready),
-                         kv_chain.release[b].eq(buf.r_rdy & core.kv.ready),
-                         core.clear_errors.eq(clear_b)]
 
         # Output: the block's cores share one normaliser. A row of `slices` slices
-        # spends slices * (w + 2) cycles in it, so a block's B rows take
-        # B * slices * (w + 2) cycles; the cores finish their rows together and then
-        # take N * slices cycles over their next ones (N keys), which hides the
-        # normaliser while N >= B * (w + 2). Below that the normaliser sets the pace:
-        # one block per B * slices * (w + 2) cycles.
-        # The collector feeds it the rows in query order, core 0 .. count - 1 of each
-        # block, from each core's accumulator row buffer (which holds a finished row
-        # while its core works on the next query), in registered steps across the die.
+        # spends slices * (w + 2) * lanes / norm_lanes cycles in it (`divide`), so a
+        # block's B rows take B times that; the cores finish their rows together and
+        # then take N * slices cycles over their next ones (N keys), which hides the
+        # normaliser while N >= B * (w + 2) * lanes / norm_lanes. Below that the
+        # normaliser sets the pace.
         # Each core's rows leave it in parts of `normaliser_lanes` lanes (a row is rare
-        # data: one per N keys), so the collector and the normaliser are that narrow; the
-        # joiner rebuilds full slices behind the normaliser.
+        # data: one per N keys); the collector takes them in query order, core 0 ..
+        # count - 1 of each block, in registered steps across the die; the joiner
+        # rebuilds full slices behind the normaliser.
         narrow = narrow_params(p)
-        m.submodules.norm = norm = normalizer(narrow)
         m.submodules.collect = collect = RowCollector(narrow)
+        m.submodules.norm = norm = normalizer(narrow)
         for b, core in enumerate(cores):
             wiring.connect(m, core.o, collect.rows[b])
-        m.d.comb += [collect.desc.valid.eq(collect_fifo.r_rdy),
-                     collect.desc.payload.eq(collect_fifo.r_data),
-                     collect_fifo.r_en.eq(collect.desc.ready)]
+        wiring.connect(m, collect_fifo.o, collect.desc)
         wiring.connect(m, collect.o, norm.i)
         rows_out = norm.o
         if narrow.lanes != p.lanes:
@@ -309,18 +217,9 @@ class AttentionEngine(wiring.Component):
             wiring.connect(m, norm.o, join.i)
             rows_out = join.o
 
-        # The emitter: rows leave the normaliser in the order they entered; it counts
-        # them against its copy of the descriptors to mark each head's final row.
-        m.submodules.out_skid = skid = SkidBuffer(engine_out_layout(p))
-        row_end = rows_out.payload.last
-        e_row_taken = Signal()
-        _, e_head_end = walk_blocks(m, out_shape(emit_fifo.r_data), emit_fifo.r_en, B,
-                                    e_row_taken, "ecur")
-        m.d.comb += [skid.i.valid.eq(rows_out.valid & emit_fifo.r_rdy),
-                     rows_out.ready.eq(skid.i.ready & emit_fifo.r_rdy),
-                     skid.i.payload.o.eq(rows_out.payload.o),
-                     skid.i.payload.row_last.eq(row_end),
-                     skid.i.payload.last.eq(row_end & e_head_end),
-                     e_row_taken.eq(skid.i.valid & skid.i.ready & row_end)]
-        wiring.connect(m, skid.o, wiring.flipped(self.o))
+        # The emitter marks each row's and each head's final beat.
+        m.submodules.emit = emit = RowEmitter(p)
+        wiring.connect(m, rows_out, emit.rows)
+        wiring.connect(m, emit_fifo.o, emit.desc)
+        wiring.connect(m, emit.o, wiring.flipped(self.o))
         return m
