@@ -27,8 +27,9 @@ def ecp5_tiling(width, depth):
 class BlockRAM(wiring.Component):
     """Simple dual-port RAM (one write port, one read port, one clock) that reads every
     cycle, without an enable, through registers only: the read address is registered
-    (one copy per group of RAM columns), the RAM's output register is on, each RAM's
-    word is registered once more in the fabric beside it, and the row select is a
+    (one copy per group of RAM columns in each row of RAMs), the RAM's output register
+    is on, each RAM's word is registered once more in the fabric beside it, and the
+    row select is a
     registered mux. No signal reaches more than a group of RAMs, and the RAMs'
     outputs, which the placer spreads over the die when a design uses most of them,
     get a cycle of their own to reach the select (nextpnr measured 6.9 ns of routing
@@ -95,25 +96,33 @@ class BlockRAM(wiring.Component):
         low_bits = 14 - word_bits          # address bits below the word address
         groups = -(-columns // _COLUMNS_PER_COPY)
 
-        w_data = Signal(columns * bram_width)
-        m.d.sync += w_data.eq(self.w_data)
-        w_addr = register_copies(m, self.w_addr, groups, "bram_w_addr")
-        r_addr = register_copies(m, self.r_addr, groups, "bram_r_addr")
+        # Each row of RAMs (rows are 2048 words apart, and the placer may put them in
+        # different DP16KD rows of the die) has its own copies of the write data, of
+        # both addresses and of the enable, per group of columns: no register drives
+        # RAMs of two rows (nextpnr: 7.6 ns of routing from one address copy to a RAM
+        # of another row, the two-core engine's worst path at seed 2).
+        w_data = [Signal(columns * bram_width, name=f"bram_w_data_r{r}") for r in range(rows)]
+        m.d.sync += [w.eq(self.w_data) for w in w_data]
+        w_addr = [register_copies(m, self.w_addr, groups, f"bram_w_addr_r{r}")
+                  for r in range(rows)]
+        r_addr = [register_copies(m, self.r_addr, groups, f"bram_r_addr_r{r}")
+                  for r in range(rows)]
         # The row's write enable is decoded beside each group, from its own copies of
         # the enable and the address: a decode before the copies is one LUT that Yosys
         # shares among every BlockRAM written from the same port, driving them all
         # (nextpnr: 6.1 ns from it to a copy across the die, the projection's worst path).
-        w_en_copy = register_copies(m, self.w_en, groups, "bram_w_en")
         w_en = [[Signal(name=f"bram_we_r{row}_g{g}") for g in range(groups)]
                 for row in range(rows)]
         for row in range(rows):
+            w_en_copy = register_copies(m, self.w_en, groups, f"bram_w_en_r{row}")
             for g in range(groups):
-                m.d.comb += w_en[row][g].eq(w_en_copy[g] & (w_addr[g][word_bits:] == row))
+                m.d.comb += w_en[row][g].eq(w_en_copy[g] & (w_addr[row][g][word_bits:] == row))
         # The row select follows its read through the RAM's two registers and the one
-        # beside it, then picks the row in the fifth stage; one copy per group as well.
+        # beside it, then picks the row in the fifth stage; one copy per group (from
+        # row 0's address copies).
         row_sel = []
         for g in range(groups):
-            delayed = r_addr[g][word_bits:] if rows > 1 else Const(0, 1)
+            delayed = r_addr[0][g][word_bits:] if rows > 1 else Const(0, 1)
             for stage in range(3):
                 delayed = register_copies(m, delayed, 1, f"bram_row_g{g}_s{stage}")[0]
             row_sel.append(delayed)
@@ -125,9 +134,9 @@ class BlockRAM(wiring.Component):
         for r in range(rows):
             for c in range(columns):
                 g = c // _COLUMNS_PER_COPY
-                wa = Cat(low, w_addr[g][:word_bits])
-                ra = Cat(Const(0, low_bits), r_addr[g][:word_bits])
-                di = w_data[c * bram_width:(c + 1) * bram_width]
+                wa = Cat(low, w_addr[r][g][:word_bits])
+                ra = Cat(Const(0, low_bits), r_addr[r][g][:word_bits])
+                di = w_data[r][c * bram_width:(c + 1) * bram_width]
                 # A RAM shallower than the BRAM leaves its high address bits at 0.
                 ports = {f"i_ADA{n}": wa[n] if n < len(wa) else Const(0) for n in range(14)}
                 ports |= {f"i_ADB{n}": ra[n] if n < len(ra) else Const(0) for n in range(14)}
