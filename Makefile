@@ -11,10 +11,9 @@ ARGS ?=
 ICE40_PARAMS ?= --preset ice40
 ENGINE_PARAMS ?= --preset ecp5-engine
 ENGINE_SMALL_PARAMS ?= --preset ecp5-engine-small
-ENGINE_BENCH ?= 64:16:4,64:16:1
 ICE40_ENGINE_PARAMS ?= --preset ice40-engine
 
-.PHONY: all example verilog test lint synth synth-engine synth-families fmax-budget formal soak accuracy bench model-check proj-accuracy clean distclean
+.PHONY: all example verilog test lint synth synth-engine synth-engine-proxy synth-families fmax-budget formal soak accuracy bench model-check proj-accuracy clean distclean
 
 all: example
 
@@ -52,23 +51,36 @@ synth: $(STAMP)
 	$(BIN)/attnhw synth $(ICE40_PARAMS) --target ice40 --json build/synth-ice40.json
 	$(BIN)/attnhw postsynth $(POSTSYNTH_PARAMS) --json build/postsynth.json
 
-# The engine on ECP5 (two store sizes) and iCE40 (~25 min), a benchmark of the ECP5
-# configuration, then the engine synthesis table in docs/engine.md (GMAC/s from the
-# benchmarks). Block 4's routing: docs/limits.md.
-ENGINE_ECP5 = synth --top engine $(ENGINE_PARAMS) --target ecp5
+# The engine on ECP5 (two store sizes) and iCE40, a benchmark of each ECP5 configuration,
+# then the engine synthesis table in docs/engine.md (GMAC/s from the benchmarks). The
+# four-core engine is placed and routed at seeds SEEDS, one after another, each stopped
+# after PNR_TIMEOUT minutes (a diverging router2 never stops by itself); logs and the
+# per-seed report under build/synth/engine-ecp5/ (~1.5 h in all).
+SEEDS ?= 1,2,3
+PNR_TIMEOUT ?= 30
+ENGINE_ECP5 = synth --top engine $(ENGINE_PARAMS) --target ecp5 --seeds $(SEEDS) --pnr-timeout $(PNR_TIMEOUT)
 ENGINE_ECP5_SMALL = synth --top engine $(ENGINE_SMALL_PARAMS) --target ecp5
 ENGINE_ICE40 = synth --top engine $(ICE40_ENGINE_PARAMS) --target ice40
 synth-engine: $(STAMP)
-	$(BIN)/attnhw $(ENGINE_ECP5) --json build/synth-engine-ecp5.json
+	$(BIN)/attnhw $(ENGINE_ECP5) --work-dir build/synth/engine-ecp5 --json build/synth-engine-ecp5.json
 	$(BIN)/attnhw $(ENGINE_ECP5_SMALL) --json build/synth-engine-ecp5-small.json
 	$(BIN)/attnhw $(ENGINE_ICE40) --json build/synth-engine-ice40.json
-	$(BIN)/attnhw bench --configs $(ENGINE_BENCH) --seq-lens 256,1024 --max-seq-len 1024 \
-	    --out-dir build/bench-engine
+	$(BIN)/attnhw bench $(ENGINE_PARAMS) --configs 64:16:4 --seq-lens 256,1024 \
+	    --out-dir build/bench-engine --json build/bench-engine.json
+	$(BIN)/attnhw bench $(ENGINE_SMALL_PARAMS) --configs 64:16:1 --seq-lens 256 \
+	    --out-dir build/bench-engine-small --json build/bench-engine-small.json
 	$(BIN)/attnhw synth-table --update-readme docs/engine.md \
-	    --bench docs/bench/bench.json --bench build/bench-engine/bench.json \
+	    --bench build/bench-engine.json --bench build/bench-engine-small.json \
 	    --report build/synth-engine-ecp5.json --command "attnhw $(ENGINE_ECP5)" \
 	    --report build/synth-engine-ecp5-small.json --command "attnhw $(ENGINE_ECP5_SMALL)" \
 	    --report build/synth-engine-ice40.json --command "attnhw $(ENGINE_ICE40)"
+
+# The fast proxy of the four-core engine: the same cores, two of them (ecp5-engine-proxy),
+# at seeds SEEDS (~20 min): for iterating on the engine's timing before a full run.
+synth-engine-proxy: $(STAMP)
+	$(BIN)/attnhw synth --top engine --preset ecp5-engine-proxy --target ecp5 --seeds $(SEEDS) \
+	    --pnr-timeout $(PNR_TIMEOUT) --work-dir build/synth/engine-proxy \
+	    --json build/synth-engine-proxy.json
 
 # The default core and a one-core engine (K/V for 256 keys) on AMD/Xilinx 7-series and
 # UltraScale+, Intel Cyclone V (Yosys cell counts), Gowin GW2A-18 and Lattice Nexus

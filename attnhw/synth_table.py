@@ -21,27 +21,49 @@ def _utilisation(bench, p):
     return max(rs, key=lambda r: r["seq_len"]) if rs else None
 
 
+def _fmax(r):
+    """``(Fmax for GMAC/s or None, the Fmax cell)``: a ``--seeds`` report gives the
+    lowest of its seeds, and only when every seed routed."""
+    if "seeds" not in r:
+        return r["fmax_mhz"], f"{r['fmax_mhz']} MHz"
+    each = " / ".join(f"{s['fmax_mhz']} MHz" if s["routed"] else "not routed"
+                      for s in r["seeds"])
+    seeds = ",".join(str(s["seed"]) for s in r["seeds"])
+    if r["fmax_min_mhz"] is None:
+        return None, f"not routed at every seed ({seeds}: {each})"
+    return r["fmax_min_mhz"], f"{r['fmax_min_mhz']} MHz, the lowest of seeds {seeds} ({each})"
+
+
 def engine_synth_table(reports, bench, commands):
-    """Markdown: one row per report (``attnhw synth --top engine --json``) with GMAC/s
-    = Fmax x multipliers x utilisation (the benchmark's, at its longest N; peak if
-    the configuration was not benchmarked)."""
+    """Markdown: one row per report (``attnhw synth --top engine --json``, one seed or
+    ``--seeds``) with GMAC/s = Fmax x multipliers x utilisation (the benchmark's, at
+    its longest N; peak if the configuration was not benchmarked; none unless every
+    seed routed)."""
     lines = ["| device | configuration | multipliers | LUTs | FFs | DSPs | BRAMs | Fmax | "
              "GMAC/s | command |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r, cmd in zip(reports, commands):
         p = r["params"]
         mults = 2 * p["lanes"] * p["block"]
-        util = r["utilization"]
+        util = r.get("utilization", {})
         cells = TARGETS[r["target"]]["cells"]
         avail = {k: util.get(cells[k], {}).get("available") for k in ("luts", "dsps", "brams")}
         b = _utilisation(bench, p)
-        peak = r["fmax_mhz"] * mults / 1000
-        gmacs = (f"{peak * b['utilisation']:.2f} (utilisation {b['utilisation']:.3f} at N = "
-                 f"{b['seq_len']})" if b else f"{peak:.2f} peak (not benchmarked)")
+        fmax, fmax_cell = _fmax(r)
+        if fmax is None:
+            gmacs = "—"
+        else:
+            peak = fmax * mults / 1000
+            gmacs = (f"{peak * b['utilisation']:.2f} (utilisation {b['utilisation']:.3f} at N = "
+                     f"{b['seq_len']})" if b else f"{peak:.2f} peak (not benchmarked)")
         config = (f"d {p['head_dim']}, int{p['data_width']}, lanes {p['lanes']}, block "
-                  f"{p['block']}, max_seq_len {p['max_seq_len']}, exp_bits {p['exp_bits']}")
-        lines.append(f"| {r['device']} | {config} | {mults} | {r['luts']:,} / {avail['luts']:,} "
-                     f"| {r['ffs']:,} | {r['dsps']} / {avail['dsps']} | {r['brams']} / "
-                     f"{avail['brams']} | {r['fmax_mhz']} MHz | {gmacs} | `{cmd}` ({r.get('date', '?')}) |")
+                  f"{p['block']}, norm_lanes {p.get('norm_lanes') or p['lanes']}, max_seq_len "
+                  f"{p['max_seq_len']}, exp_bits {p['exp_bits']}")
+        area = (f"{r['luts']:,} / {avail['luts']:,} | {r['ffs']:,} | {r['dsps']} / {avail['dsps']} "
+                f"| {r['brams']} / {avail['brams']}" if r.get("luts") is not None
+                else "— | — | — | —")
+        stamp = ", ".join(x for x in (r.get("date", "?"), r.get("commit")) if x)
+        lines.append(f"| {r['device']} | {config} | {mults} | {area} | {fmax_cell} | {gmacs} "
+                     f"| `{cmd}` ({stamp}) |")
     return "\n".join(lines)
 
 

@@ -100,6 +100,27 @@ def test_engine_table_takes_utilisation_the_configuration_can_run():
     assert "| 1.60 peak (not benchmarked) |" in rows[2]               # 100 MHz x 16
 
 
+def test_engine_table_of_seeds_uses_the_lowest_fmax_only_when_every_seed_routed():
+    from attnhw.synth_table import engine_synth_table
+    params = {"head_dim": 64, "data_width": 8, "lanes": 16, "block": 4, "norm_lanes": 4,
+              "max_seq_len": 1024, "exp_bits": 17}
+    util = {c: {"available": 9} for c in ("TRELLIS_COMB", "MULT18X18D", "DP16KD")}
+
+    def seeds(*fmax):
+        return {"target": "ecp5", "device": "dev", "luts": 1, "ffs": 1, "dsps": 1, "brams": 1,
+                "date": "d", "commit": "abc1234", "utilization": util, "params": params,
+                "seeds": [{"seed": n + 1, "routed": f is not None, "fmax_mhz": f}
+                          for n, f in enumerate(fmax)],
+                "fmax_min_mhz": None if None in fmax else min(fmax)}
+    bench = [{"head_dim": 64, "lanes": 16, "block": 4, "seq_len": 1024, "utilisation": 0.5}]
+    routed, missed = engine_synth_table([seeds(150.0, 125.0, 140.0), seeds(150.0, None, 140.0)],
+                                        bench, ["a", "b"]).splitlines()[2:]
+    assert "| 125.0 MHz, the lowest of seeds 1,2,3 (150.0 MHz / 125.0 MHz / 140.0 MHz) |" in routed
+    assert "| 8.00 (utilisation 0.500 at N = 1024) |" in routed       # 125 MHz x 128 x 0.5
+    assert "norm_lanes 4" in routed and "(d, abc1234)" in routed
+    assert "not routed at every seed (1,2,3: 150.0 MHz / not routed / 140.0 MHz) | — |" in missed
+
+
 def test_unknown_router_is_refused_before_any_work():
     from attnhw.synth import synthesize
     with pytest.raises(ValueError, match="unknown --router 'router3'; choose one of router2, router1"):
