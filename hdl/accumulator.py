@@ -15,6 +15,15 @@ from .row_buffer import RowBuffer, narrow_layout
 __all__ = ["Accumulator"]
 
 
+def _above(x, limit):
+    """``x > limit`` (``x`` unsigned, ``limit`` a small constant) in LUTs, without a carry
+    chain: a bit above ``limit``'s width is set, or the low bits are one of the few
+    values above it."""
+    k = limit.bit_length()
+    high = x[k:].any() if len(x) > k else C(0)
+    return high | Cat(x[:k] == v for v in range(limit + 1, 1 << k)).any()
+
+
 class Accumulator(wiring.Component):
     """``acc = (first ? 0 : acc >> delta) + e * v * 2^G`` for each slice of each key.
 
@@ -28,12 +37,19 @@ class Accumulator(wiring.Component):
     slice it will emit, counted by a credit counter, so no enable fans out from the
     output handshake to the lanes. The rescale is split from the add: a slice's
     recurrence repeats every ``slices`` beats, which leaves room for stages between
-    reading its slot and writing it back (:attr:`latency`): with four slices or
-    more, slot read, coarse shift (the multiple of 8 in ``delta``), fine shift and
-    add take a stage each; with three, slot read and coarse shift share one; with
-    one or two, fine shift and add share one too. With one slice per vector the
-    slot is the sum being written, bypassed into the shifter: correct, but that
-    path is a shift and an add in one cycle (head_dim == lanes only).
+    reading its slot and writing it back (:attr:`latency`): with three slices or
+    more, slot read, shift and add take a stage each (with four or more, a register
+    after the shift too); with one or two, the shift shares the slot read's. With one slice per vector the slot is the sum being
+    written, bypassed into the shifter: correct, but that path is a shift and an add
+    in one cycle (head_dim == lanes only).
+
+    The shifter moves a slot by at most :attr:`SHIFT_STEP` bits (one 4:1 select per
+    bit instead of a barrel shifter of ``acc_width`` bits): a key whose ``delta`` is
+    larger (the running max rose by more than that many octaves at once, which
+    happens a few times per row at most) first runs ``ceil(delta / SHIFT_STEP) - 1``
+    shift passes over the row's slots, ``slices`` cycles each, taking no input, then
+    applies the rest with its own beats. Exact: ``floor(floor(a / 2^s) / 2^t) =
+    floor(a / 2^(s+t))``.
     Every lane has its own copy of the shift, ``first``, the RAM's addresses and its
     write enable.
 
@@ -71,6 +87,10 @@ class Accumulator(wiring.Component):
     @property
     def _stages(self):
         return 2 if self.params.slices <= 2 else min(self.params.slices, 4)
+
+    #: The largest rescale shift applied in one pass over a row's slots (see the class
+    #: docstring): each lane's shifter is a 4:1 select.
+    SHIFT_STEP = 3
 
     def __init__(self, params, parts=1):
         self.params = params
@@ -115,15 +135,37 @@ class Accumulator(wiring.Component):
         end_of_key = slice_idx == p.slices - 1
         w_in = self.weights.payload
         take = Signal()
+
+        # The rescale in steps of at most SHIFT_STEP bits: a key whose shift `delta` is
+        # larger first runs shift passes (every slot of the row shifted by SHIFT_STEP,
+        # nothing added, no input taken) until at most SHIFT_STEP is left, which its own
+        # beats then apply. floor(floor(a / 2^s) / 2^t) = floor(a / 2^(s+t)), so the
+        # result is the one shift's.
+        S = self.SHIFT_STEP
+        shifting = Signal()                # a shift pass is running
+        adjusted = Signal()                # the head key's shift is `rest`, not its delta
+        rest = Signal.like(w_in.delta)
+        need_passes = ~adjusted & ~w_in.first & _above(w_in.delta, S)
         # Only the beats of a query's last key write the FIFO, so only they need room.
-        may_take = room | ~w_in.last
+        may_take = (room | ~w_in.last) & ~shifting & ~need_passes
         m.d.comb += [
             self.values.ready.eq(self.weights.valid & may_take),
             self.weights.ready.eq(self.values.valid & may_take & end_of_key),
             take.eq(self.values.valid & self.values.ready),
         ]
-        with m.If(take):
+        issue = take | shifting            # a beat enters the pipeline
+        with m.If(issue):
             m.d.sync += slice_idx.eq(Mux(end_of_key, 0, slice_idx + 1))
+        with m.If(self.weights.valid & ~shifting & need_passes):
+            m.d.sync += [shifting.eq(1), adjusted.eq(1), rest.eq(w_in.delta)]
+        with m.If(shifting & end_of_key):
+            m.d.sync += rest.eq(rest - S)
+            with m.If(~_above(rest, 2 * S)):
+                m.d.sync += shifting.eq(0)
+        with m.If(take & end_of_key):
+            m.d.sync += adjusted.eq(0)
+        beat_shift = Signal(range(S + 1))
+        m.d.comb += beat_shift.eq(Mux(shifting, S, Mux(adjusted, rest, w_in.delta)))
         m.d.comb += room.eq(credit_room(m, self.row_depth, take & w_in.last, row_read,
                                         "rows")[0])
 
@@ -133,56 +175,59 @@ class Accumulator(wiring.Component):
         # registered once more in the fabric beside the adder, so the DSP's output
         # (slow to leave the block) does not share a cycle with the add. The operands
         # (18 + 8 bits per lane) wait the remaining cycles before the multiplier
-        # rather than the 26-bit products after it.
+        # rather than the 26-bit products after it. A shift pass multiplies by e = 0.
+        # With a cycle to spare (four slices or more), e reaches the multipliers through
+        # one register copy per group of 4 lanes, not one net to all of them.
         prod_reg = 1 if P > Multiplier.latency else 0
         ahead = P - Multiplier.latency - prod_reg
-        e_in = delay(m, C(1), w_in.e, ahead, "e")
+        e_next = Mux(shifting, 0, w_in.e)
+        if ahead:
+            e_groups = register_copies(m, e_next, -(-L // 4), "e_g")
+            e_groups = [delay(m, C(1), e, ahead - 1, f"e_g{g}") for g, e in enumerate(e_groups)]
         prods = []
         for n in range(L):
             v_in = delay(m, C(1), self.values.payload[n], ahead, f"v{n}")
             mult = m.submodules[f"mult{n}"] = Multiplier(w_in.e.shape(),
                                                          self.values.payload[n].shape())
-            m.d.comb += [mult.a.eq(e_in), mult.b.eq(v_in)]
+            m.d.comb += [mult.a.eq(e_groups[n // 4] if ahead else e_next), mult.b.eq(v_in)]
             prods.append(delay(m, C(1), mult.p, prod_reg, f"prod{n}"))
 
-        # Stages after `take`: 1 reads the slot, the last (`P`) adds into it.
-        # A slice comes back every `slices` beats, which bounds the
-        # stages in between: P = 2 (slot read and coarse shift; fine shift and
-        # add) for one or two slices, 3 (the fine shift apart) for three, 4 (the
-        # slot read apart too) for four or more.
+        # Stages after `issue`: 1 reads the slot, the last (`P`) adds into it. A slice
+        # comes back every `slices` beats, which bounds the stages in between: P = 2
+        # (slot read and shift; add) for one or two slices, 3 (the shift apart) for
+        # three, 4 (a register after the shift, and e registered per lane group before
+        # the multipliers) for four or more.
         side = data.StructLayout({"valid": 1, "last": 1, "row_end": 1,
                                   "sum": w_in.sum.shape()})
         stage = {1: Signal(side, name="side1")}
-        m.d.sync += [stage[1].valid.eq(take), stage[1].last.eq(w_in.last),
-                     stage[1].row_end.eq(w_in.last & end_of_key), stage[1].sum.eq(w_in.sum)]
+        m.d.sync += [stage[1].valid.eq(issue), stage[1].last.eq(take & w_in.last),
+                     stage[1].row_end.eq(take & w_in.last & end_of_key),
+                     stage[1].sum.eq(w_in.sum)]
         for k in range(2, P + 1):
             stage[k] = Signal(side, name=f"side{k}")
             m.d.sync += stage[k].eq(stage[k - 1])
         add = stage[P]
         # Per-lane copies of the shift and `first` (stage 1).
-        delta_1 = register_copies(m, w_in.delta, L, "delta_1")
-        first_1 = register_copies(m, w_in.first, L, "first_1")
+        shift_1 = register_copies(m, beat_shift, L, "shift_1")
+        first_1 = register_copies(m, w_in.first & ~shifting, L, "first_1")
         # The slices of each lane live in a small RAM per lane (LUT-RAM on FPGAs,
         # `slices` words of acc_width bits), read asynchronously in stage 1 at the
         # beat's slice index and written in stage P. A slice's previous beat came
         # `slices` or more cycles earlier and wrote it at the end of its stage P,
-        # at most P <= slices cycles after its take, so stage 1 reads it back; only
+        # at most P <= slices cycles after its issue, so stage 1 reads it back; only
         # with one slice (P = 2 > 1) is the slot the sum being written in the same
         # cycle, bypassed into the shifter.
         # Per lane: copies of the slice index (read address, then delayed to the
         # write), and of the write enable, from valid bits copied per group of
         # 4 lanes (a register tree: 16 flip-flops per source, not 64).
         G = -(-L // 4)
-        group_valid = {1: register_copies(m, take, G, "valid1_g", reset_less=False)}
+        group_valid = {1: register_copies(m, issue, G, "valid1_g", reset_less=False)}
         for k in range(2, P):
             group_valid[k] = [register_copies(m, v, 1, f"valid{k}_g{g}", reset_less=False)[0]
                               for g, v in enumerate(group_valid[k - 1])]
         read_addr = register_copies(m, slice_idx, L, "read_addr")
         updated = self.updated
-        # The shift in two parts, exact since floor(floor(a / 2^c) / 2^f) = floor(a /
-        # 2^(c+f)): by the multiple of 8 in delta (with the slot read when P < 4,
-        # else in stage 2), then by the rest (stage 2, or 3 when P = 4).
-        coarse_at = 1 if P < 4 else 2
+        shift_at = 1 if P == 2 else 2     # the stage that shifts (and zeroes on `first`)
         for n in range(L):
             g = n // 4
             mem = m.submodules[f"slots{n}"] = Memory(shape=signed(p.acc_width),
@@ -198,23 +243,19 @@ class Accumulator(wiring.Component):
                 bypass = register_copies(m, stage[1].valid, 1, f"bypass{n}",
                                          reset_less=False)[0]
                 slot = Mux(bypass, updated[n], rp.data)
-            delta, first = delta_1[n], first_1[n]
-            if coarse_at == 2:
+            shift, first = shift_1[n], first_1[n]
+            if shift_at == 2:
                 slot_2 = Signal(signed(p.acc_width), name=f"slot_2_{n}")
-                delta_2 = Signal.like(delta, name=f"delta_2_{n}")
+                shift_2 = Signal.like(shift, name=f"shift_2_{n}")
                 first_2 = Signal(name=f"first_2_{n}")
-                m.d.sync += [slot_2.eq(slot), delta_2.eq(delta), first_2.eq(first)]
-                slot, delta, first = slot_2, delta_2, first_2
-            coarse = Signal(signed(p.acc_width), name=f"coarse{n}")
-            fine_by = Signal(3, name=f"fine_by{n}")
-            m.d.sync += [coarse.eq(Mux(first, 0, slot >> Cat(C(0, 3), delta[3:]))),
-                         fine_by.eq(delta[:3])]
-            fine = coarse >> fine_by                       # stage coarse_at + 1
-            for k in range(coarse_at + 1, P):
-                fine_k = Signal(signed(p.acc_width), name=f"fine_{k + 1}_{n}")
-                m.d.sync += fine_k.eq(fine)
-                fine = fine_k
-            m.d.comb += updated[n].eq(fine + (prods[n] << p.guard_bits))
+                m.d.sync += [slot_2.eq(slot), shift_2.eq(shift), first_2.eq(first)]
+                slot, shift, first = slot_2, shift_2, first_2
+            # The shift (at most SHIFT_STEP: one 4:1 select per bit), or 0 on a query's
+            # first key (a synchronous reset of the register).
+            base = Signal(signed(p.acc_width), name=f"base{n}")
+            m.d.sync += base.eq(Mux(first, 0, slot >> shift))
+            base = delay(m, C(1), base, P - shift_at - 1, f"base{n}")
+            m.d.comb += updated[n].eq(base + (prods[n] << p.guard_bits))
         m.d.comb += self.update_valid.eq(add.valid)
 
         # The finished slice; the row buffer registers it before its LUT-RAMs.

@@ -138,6 +138,38 @@ def test_accumulator_rows_in_parts_match_golden(kw, parts):
                                             for _ in range(nq) for b in range(per_row)]
 
 
+@pytest.mark.parametrize("kw", [dict(SMALL, lanes=2), dict(SMALL, lanes=8), dict(SMALL, lanes=1),
+                                dict(SMALL, head_dim=6, lanes=2)])
+def test_accumulator_rescales_in_steps_when_the_max_jumps(kw):
+    """Running maxima that rise by 4 ... 45 octaves at one key (clamped at
+    shift_limit): the accumulator applies shifts above SHIFT_STEP in extra passes over
+    the row, with the golden result, and idles its inputs meanwhile (random gaps and
+    stalls). Each row's big jump comes late, with little after it, so the keys before
+    it still count in the row's result (a wrong shift there shows)."""
+    from attnhw.golden.attention import attention_from_scores
+    p = AttnParams(**kw)
+    rng = np.random.default_rng(26)
+    F = p.score_frac_bits
+    jumps = np.array([[0, 1, 0, 0, 0, 0, big, 0, 1, 0] for big in range(4, 18)]
+                     + [[0, 45, 0, 2, 0, 5, 0, 7, 0, 1], [0, 0, 1, 2, 3, 4, 5, 6, 0, 1]])
+    nq, nk = jumps.shape
+    x = (np.cumsum(jumps, axis=1) - 60) << F
+    x = x + rng.integers(0, 1 << F, x.shape)
+    masked = np.zeros(x.shape, dtype=bool)
+    masked[-1, 0] = True
+    v = rng.integers(-(1 << (p.data_width - 1)), 1 << (p.data_width - 1), (nk, p.head_dim))
+    _, st = attention_from_scores(x, v, p, masked, stages=True)
+    assert st["delta"].max() > 2 * Accumulator.SHIFT_STEP      # several passes needed
+    values = [v[j, s * p.lanes:(s + 1) * p.lanes].tolist()
+              for i in range(nq) for j in range(nk) for s in range(p.slices)]
+    dut = Accumulator(p)
+    out = run_stream_unit(dut, None, nq * p.slices, rng,
+                          extra_inputs=[(dut.weights, _weights(p, st)), (dut.values, values)],
+                          cycles_per_beat=60)
+    got = np.array([o["acc"] for o in out]).reshape(nq, p.head_dim)
+    assert got.tolist() == st["acc"].tolist()
+
+
 _NORM_CASES = [SMALL, dict(SMALL, data_width=16, lanes=4), dict(SMALL, data_width=3),
                dict(SMALL, norm_method="recip_nr"),
                dict(SMALL, norm_method="recip_lut", recip_table_bits=3),
