@@ -63,6 +63,9 @@ class Accumulator(wiring.Component):
         ``last``, ``sum``); consumed with the key's last value slice.
     values : ``In(stream.Signature(lanes x s(w).0))``
         ``head_dim // lanes`` slices of ``v_j`` per key.
+    values_late : ``In(lanes x s(w).0)``, with ``late_values``
+        The payload of the ``values`` beat taken in the previous cycle (from a
+        :class:`RowBuffer` with ``late``); ``values.payload`` is then unused.
     o : ``Out(stream.Signature(...))``
         ``{acc: lanes/parts x s(acc_width - E - G).(E+G), sum: u.(E+G), last: 1}``, the
         finished row, each slice in ``parts`` beats (lanes ``0 … lanes/parts − 1``
@@ -86,25 +89,40 @@ class Accumulator(wiring.Component):
 
     @property
     def _stages(self):
-        return 2 if self.params.slices <= 2 else min(self.params.slices, 4)
+        return self._stages_for(self.params)
 
     #: The largest rescale shift applied in one pass over a row's slots (see the class
     #: docstring): each lane's shifter is a 4:1 select.
     SHIFT_STEP = 3
 
-    def __init__(self, params, parts=1):
+    def __init__(self, params, parts=1, *, late_values=False):
         self.params = params
         self.parts = parts
+        self.late_values = late_values
+        assert not late_values or self.late_values_possible(params), "late values need four slices"
         p = params
+        value_shape = data.ArrayLayout(signed(p.data_width), p.lanes)
         super().__init__({
             "weights": In(stream.Signature(weight_layout(p))),
-            "values": In(stream.Signature(data.ArrayLayout(signed(p.data_width), p.lanes))),
+            "values": In(stream.Signature(value_shape)),
             "o": Out(stream.Signature(narrow_layout(row_layout(p), "acc", parts))),
+            **({"values_late": In(value_shape)} if late_values else {}),
         })
         # Observation only (not ports): the slice written to its slots this cycle, for
         # the formal bound proof (sim/formal/harnesses.py).
         self.updated = Signal(data.ArrayLayout(signed(p.acc_width), p.lanes))
         self.update_valid = Signal()
+
+    @staticmethod
+    def _stages_for(p):
+        return 2 if p.slices <= 2 else min(p.slices, 4)
+
+    @classmethod
+    def late_values_possible(cls, params):
+        """Whether the values may arrive a cycle after their take (``late_values``:
+        ``values_late``, ``values.payload`` unused), which the accumulator's own
+        operand register then absorbs (four slices or more)."""
+        return cls._stages_for(params) - Multiplier.latency - 1 >= 1
 
     @property
     def row_depth(self):
@@ -186,7 +204,10 @@ class Accumulator(wiring.Component):
             e_groups = [delay(m, C(1), e, ahead - 1, f"e_g{g}") for g, e in enumerate(e_groups)]
         prods = []
         for n in range(L):
-            v_in = delay(m, C(1), self.values.payload[n], ahead, f"v{n}")
+            if self.late_values:
+                v_in = delay(m, C(1), self.values_late[n], ahead - 1, f"v{n}")
+            else:
+                v_in = delay(m, C(1), self.values.payload[n], ahead, f"v{n}")
             mult = m.submodules[f"mult{n}"] = Multiplier(w_in.e.shape(),
                                                          self.values.payload[n].shape())
             m.d.comb += [mult.a.eq(e_groups[n // 4] if ahead else e_next), mult.b.eq(v_in)]

@@ -145,11 +145,17 @@ class AttentionCore(wiring.Component):
         # (attnhw.hdl.row_buffer), each with its own pointer and enable copies; a beat is
         # taken only with a place reserved there (`room`, a credit count), so no level
         # compare reaches the ~130 RAM bits.
+        # Where the accumulator registers the values before its multipliers anyway, the
+        # buffer reads them a cycle after their take instead (`late`), at copies of its
+        # read pointer that need no enable: the accumulator's take then reaches a few
+        # registers here, not every lane's address copy.
+        late = Accumulator.late_values_possible(p)
         value_shape = data.StructLayout({"v": slice_shape})
-        m.submodules.values = values = RowBuffer(value_shape, "v", self.value_buffer_depth)
+        m.submodules.values = values = RowBuffer(value_shape, "v", self.value_buffer_depth,
+                                                 late=late)
         m.submodules.weights = weights = SyncFIFOBuffered(
             width=weight_layout(p).size, depth=self.weight_fifo_depth)
-        m.submodules.acc = acc = Accumulator(p, self.row_parts)
+        m.submodules.acc = acc = Accumulator(p, self.row_parts, late_values=late)
 
         # The score pipeline (dot product, scale, softmax) never stalls: its units see
         # `ready` tied high, so their enables are constant and vanish in synthesis.
@@ -220,8 +226,11 @@ class AttentionCore(wiring.Component):
                      acc.weights.payload.eq(weights.r_data),
                      weights.r_en.eq(acc.weights.ready)]
         m.d.comb += [acc.values.valid.eq(values.r.valid),
-                     acc.values.payload.eq(values.r.payload.v),
                      values.r.ready.eq(acc.values.ready)]
+        if late:
+            m.d.comb += acc.values_late.eq(values.r_late.v)
+        else:
+            m.d.comb += acc.values.payload.eq(values.r.payload.v)
         if self.normalize:
             m.submodules.norm = norm = normalizer(p)
             wiring.connect(m, acc.o, norm.i)

@@ -51,15 +51,23 @@ class RowBuffer(wiring.Component):
         The oldest word (its next part), read asynchronously.
     r_final : ``Out(1)``
         ``r`` carries the word's final part.
+    r_late : ``Out(layout)``, with ``late``
+        The word taken from ``r`` in the previous cycle (``r.payload`` is then not
+        driven): read at registered copies of the read pointer, which need no enable,
+        so the reader's handshake reaches a few registers instead of every RAM's
+        address copy. For a reader that registers the word anyway.
     """
 
-    def __init__(self, layout, lanes_field, depth, *, parts=1):
+    def __init__(self, layout, lanes_field, depth, *, parts=1, late=False):
         assert depth >= 2 and depth & (depth - 1) == 0, "depth must be a power of two"
         assert layout[lanes_field].shape.length % parts == 0, "parts must divide the elements"
+        assert not (late and parts > 1), "a late read gives whole words"
         self.layout, self.lanes_field, self.depth, self.parts = layout, lanes_field, depth, parts
+        self.late = late
         super().__init__({"w_en": In(1), "w_data": In(layout),
                           "r": Out(stream.Signature(narrow_layout(layout, lanes_field, parts))),
-                          "r_final": Out(1)})
+                          "r_final": Out(1),
+                          **({"r_late": Out(layout)} if late else {})})
 
     def elaborate(self, platform):
         m = Module()
@@ -99,7 +107,11 @@ class RowBuffer(wiring.Component):
         m.d.sync += valid.eq(w_en[parts] | Mux(r_word, level >= 2, valid))
         m.d.comb += self.r.valid.eq(valid)
         w_addr = register_copies(m, w_ptr, parts, "w_addr")
-        r_addr = register_copies(m, r_ptr + 1, parts, "r_addr", en=r_word, reset_less=False)
+        if self.late:
+            # A cycle after a take, r_ptr's old value: the word taken.
+            r_addr = register_copies(m, r_ptr, parts, "late_addr")
+        else:
+            r_addr = register_copies(m, r_ptr + 1, parts, "r_addr", en=r_word, reset_less=False)
         with m.If(self.w_en):
             m.d.sync += w_ptr.eq(w_ptr + 1)
         with m.If(r_word):
@@ -116,14 +128,15 @@ class RowBuffer(wiring.Component):
                if self.parts > 1 else None)
         span = 1 << (self.parts - 1).bit_length()
         width = Shape.cast(lanes.elem_shape).width
+        out = self.r_late if self.late else self.r.payload
         for j in range(k):
             options = [Value.cast(read[q * k + j]) for q in range(self.parts)]
-            m.d.comb += self.r.payload[self.lanes_field][j].eq(
+            m.d.comb += out[self.lanes_field][j].eq(
                 Cat(*options, Const(0, width * (span - self.parts))).word_select(sel[j], width)
                 if self.parts > 1 else options[0])
         w_rest, r_rest = Signal(rest), Signal(rest)
         for name, _ in rest:
-            m.d.comb += [w_rest[name].eq(w_data[name]), self.r.payload[name].eq(r_rest[name])]
+            m.d.comb += [w_rest[name].eq(w_data[name]), out[name].eq(r_rest[name])]
         if rest.size:
             words.append((w_rest, r_rest, rest))
         for n, (wd, rd, shape) in enumerate(words):
