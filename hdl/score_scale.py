@@ -37,8 +37,9 @@ class ScoreScale(wiring.Component):
     - in series (``key_spacing`` at least that number, as in the core at
       ``slices >= 4``, where a score arrives once per ``slices`` cycles): one
       Multiplier takes the partial products one per cycle, each added into a
-      running sum at its weight; a score per :attr:`products` cycles, ``o.ready``
-      must stay high (the core ties it). One DSP instead of four at d 64.
+      running sum at its weight; scores must arrive at least ``key_spacing`` cycles
+      apart (``i.ready`` is always high) and ``o.ready`` must stay high (the core
+      ties it). One DSP instead of four at d 64.
 
     Members
     -------
@@ -110,13 +111,16 @@ class ScoreScale(wiring.Component):
         p = self.params
         n = self.products
         pairs = [(a, b) for a in self._a for b in self._b]
-        # Take a score when none is being multiplied, or in the cycle its final
-        # partial product is issued; hold it for the `n` cycles that follow.
+        # A score arrives at most once per `key_spacing` >= n cycles (the user's
+        # guarantee, as the core's keys are `slices` beats), so `i.ready` is constant:
+        # the upstream pipeline's enables stay constant too and vanish in synthesis.
+        # A score is held for the `n` cycles that follow its arrival; the next may
+        # arrive in the cycle its final partial product is issued.
         step = Signal(range(n))
         running = Signal()
         last_step = step == n - 1
-        m.d.comb += self.i.ready.eq(~running | last_step)
-        take = self.i.valid & self.i.ready
+        m.d.comb += self.i.ready.eq(1)
+        take = self.i.valid
         held = Signal.like(self.i.payload)
         with m.If(take):
             m.d.sync += held.eq(self.i.payload)
