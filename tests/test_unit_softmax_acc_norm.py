@@ -203,3 +203,11 @@ def test_normalize_matches_golden(kw, split):
     expect = normalize(acc, sums, p)
     assert np.array([o["o"] for o in out]).tolist() == expect.tolist()
     assert [o["last"] for o in out] == [r % 2 for r in range(n)]
+
+
+def test_rescale_cost_counts_the_shift_passes():
+    """attnhw.rescale_cost: ceil(delta / 3) - 1 extra passes per key, none up to 3."""
+    from attnhw.rescale_cost import extra_passes
+    assert Accumulator.SHIFT_STEP == 3
+    assert extra_passes([0, 1, 3, 4, 6, 7, 38]).tolist() == 0 + 0 + 0 + 1 + 1 + 2 + 12
+    assert extra_passes([[4], [9]]).tolist() == [1, 2]
