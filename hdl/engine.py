@@ -15,7 +15,6 @@ from .normalize_recip import normalizer
 from .query_distributor import QueryDistributor
 from .row_collector import RowCollector, block_descriptor_layout
 from .row_emitter import RowEmitter
-from .skid_buffer import SkidBuffer
 from .stream_fifo import StreamFIFO
 
 __all__ = ["AttentionEngine", "engine_settings_layout", "engine_query_layout",
@@ -163,13 +162,9 @@ class AttentionEngine(wiring.Component):
             m.d.comb += [fifo.i.payload.count.eq(lim.slot + 1),
                          fifo.i.payload.head_end.eq(lim.head_end), fifo.i.valid.eq(write)]
 
-        # Pass: the store streams the head's slices once per block. The command reaches
-        # it through a skid buffer: the store's start (its credits and its pass's end)
-        # decides ready, and that decision must not also cross to the FIFO's level
-        # counter, which placement may put far away.
-        m.submodules.pass_skid = pass_skid = SkidBuffer(pass_shape)
-        wiring.connect(m, pass_fifo.o, pass_skid.i)
-        wiring.connect(m, pass_skid.o, store.cmd)
+        # Pass: the store streams the head's slices once per block. (Its command port's
+        # ready is a flip-flop: the start decision stays inside the store.)
+        wiring.connect(m, pass_fifo.o, store.cmd)
         # Each beat passes the cores in the chain's registered hops and waits in the
         # buffer of each core it is for; the store issued it only with a credit for a
         # place there, so nothing stalls between the RAM and the buffers.

@@ -52,7 +52,8 @@ class KVStore(wiring.Component):
         bit, last: final beat of the head's final key}``. Stalls while both banks hold
         heads not yet released.
     cmd : ``In(stream.Signature(kv_pass_layout(params)))``
-        One beat per pass over the current head (see :func:`kv_pass_layout`).
+        One beat per pass over the current head (see :func:`kv_pass_layout`). One
+        command waits inside while a pass runs; ``ready`` is a flip-flop.
     o : ``Out(stream.Signature(kv_read_layout(params), always_ready=True))``
         The head's slices in order, key by key; ``last`` on the pass's final beat.
     taken : ``In(block)``
@@ -113,20 +114,36 @@ class KVStore(wiring.Component):
 
         # Reader: passes over bank `rbank`, a read issued in every cycle in which each
         # of the pass's destinations has a credit.
+        # Commands wait in two slots: the current pass reads slot `cur`, the next
+        # command is taken into the other. `cmd.ready` is the flip-flop `~held`, so the
+        # start decision below (credits, the pass's end) reaches no register outside
+        # the store, and a start flips `cur` instead of copying a descriptor.
+        slots = [Signal(kv_pass_layout(p), name=f"slot{n}") for n in range(2)]
+        cur = Signal()
+        held = Signal()                      # slot ~cur holds the next pass
+        m.d.comb += self.cmd.ready.eq(~held)
+        take = self.cmd.valid & ~held
+        for n in range(2):
+            with m.If(take & (cur != n)):
+                m.d.sync += slots[n].eq(self.cmd.payload)
+
         rbank = Signal()
         active = Signal()                    # a pass is issuing reads
-        desc = Signal(kv_pass_layout(p))     # the current pass
+        dests = Signal(p.block)              # the current pass's `active` and `release`
+        release = Signal()
         r_key = Signal(key_bits)
         r_slice = Signal(max(1, slice_bits))
         r_last_key = Signal(key_bits)        # the current head's final key
         issue = Signal()
-        room = Cat(credit_room(m, self.credits, issue & desc.active[b], self.taken[b],
+        room = Cat(credit_room(m, self.credits, issue & dests[b], self.taken[b],
                                f"credits{b}")[0] for b in range(p.block))
-        m.d.comb += issue.eq(active & (room | ~desc.active).all())
+        m.d.comb += issue.eq(active & (room | ~dests).all())
         m.d.comb += ram.r_addr.eq(Cat(r_slice[:slice_bits], r_key, rbank))
-        final = (r_slice == p.slices - 1) & (r_key == r_last_key)
+        # `final`: the read counters stand at the pass's final read, a register
+        # computed a read ahead (from counters that only count up from 0).
+        final = Signal()
         pass_end = issue & final
-        freed = pass_end & desc.release
+        freed = pass_end & release
 
         # The next pass may start in the cycle the current one issues its final read.
         next_full = Signal(2)
@@ -134,29 +151,41 @@ class KVStore(wiring.Component):
             (full[b] | (l_done & (lbank == b))) & ~(freed & (rbank == b)) for b in range(2)))
         bank = Signal()
         m.d.comb += bank.eq(Mux(freed, ~rbank, rbank))
-        start = self.cmd.valid & full.bit_select(bank, 1) & (~active | pass_end)
-        m.d.comb += self.cmd.ready.eq(start)
+        start = held & full.bit_select(bank, 1) & (~active | pass_end)
         m.d.sync += full.eq(next_full)
+        with m.If(take):
+            m.d.sync += held.eq(1)
 
         with m.If(issue):
             m.d.sync += r_slice.eq(Mux(r_slice == p.slices - 1, 0, r_slice + 1))
             with m.If(r_slice == p.slices - 1):
                 m.d.sync += r_key.eq(Mux(final, 0, r_key + 1))
+            if p.slices > 1:
+                m.d.sync += final.eq((r_slice == p.slices - 2) & (r_key == r_last_key))
+            else:
+                m.d.sync += final.eq(r_key + 1 == r_last_key)
         with m.If(pass_end):
             m.d.sync += active.eq(0)
         with m.If(freed):
             m.d.sync += rbank.eq(~rbank)
         with m.If(start):
-            m.d.sync += [active.eq(1), desc.eq(self.cmd.payload),
-                         r_last_key.eq(Mux(bank, last_key[1], last_key[0]))]
+            # (the counters are at 0: the previous pass ended, now or before)
+            new_last = Mux(bank, last_key[1], last_key[0])
+            m.d.sync += [active.eq(1), cur.eq(~cur), held.eq(0),
+                         dests.eq(Mux(cur, slots[0].active, slots[1].active)),
+                         release.eq(Mux(cur, slots[0].release, slots[1].release)),
+                         r_last_key.eq(new_last),
+                         final.eq((new_last == 0) if p.slices == 1 else 0)]
 
         # Side information travels beside the read, through as many registers as the
         # RAM has; the limit masks are compared at issue time.
         side = data.StructLayout({"valid": 1, "masked": p.block, "active": p.block, "last": 1})
         stage = Signal(side)
-        m.d.comb += [stage.valid.eq(issue), stage.active.eq(desc.active),
+        m.d.comb += [stage.valid.eq(issue), stage.active.eq(dests),
                      stage.last.eq(final),
-                     stage.masked.eq(Cat(r_key >= desc.limits[b] for b in range(p.block)))]
+                     stage.masked.eq(Cat(
+                         r_key >= Mux(cur, slots[1].limits[b], slots[0].limits[b])
+                         for b in range(p.block)))]
         stage = delay(m, C(1), stage, self.latency, "side")
         m.d.comb += [self.o.valid.eq(stage.valid), self.o.payload.active.eq(stage.active),
                      self.o.payload.last.eq(stage.last),
