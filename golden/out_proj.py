@@ -33,7 +33,7 @@ import numpy as np
 from .fixed import round_half_up_shift, saturate, signed_range
 from .quantize import quantize
 
-__all__ = ["OutProjParams", "quantize_projection", "requant_multiplier", "project",
+__all__ = ["OutProjParams", "quantize_projection", "requant_multiplier", "requantise", "project",
            "project_float", "load_words", "tile_bounds", "LOAD_WORD_BITS", "SHIFT_LSB"]
 
 #: Bits of a load port word.
@@ -179,10 +179,17 @@ def project(c_int, W_int, b_int, M, sh, op):
         raise ValueError(f"c has values outside the {op.data_width}-bit signed range")
     x = c.reshape(c.shape[:-2] + (op.k,))
     acc = x @ np.asarray(W_int, dtype=np.int64).T + np.asarray(b_int, dtype=np.int64)
+    return requantise(acc, M, sh, op.out_width)
+
+
+def requantise(acc, M, sh, out_width):
+    """``sat(floor((acc · M + 2^(sh-1)) / 2^sh))`` to ``s(out_width).0`` (round half
+    up; no rounding at ``sh = 0``), elementwise with broadcasting."""
+    acc = np.asarray(acc, dtype=np.int64)
     M, sh = np.asarray(M, dtype=np.int64), np.asarray(sh, dtype=np.int64)
     t = acc * M
     shifted = np.where(sh > 0, round_half_up_shift(t, np.maximum(sh, 1)), t)
-    return saturate(shifted, op.out_width)
+    return saturate(shifted, out_width)
 
 
 def project_float(c, W, b=None):

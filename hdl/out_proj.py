@@ -17,10 +17,9 @@ from .multiplier import Multiplier
 from .pipeline import delay
 from .block_ram import BlockRAM
 from .replicate import register_copies, register_tree
+from .requantiser import SHIFT_BITS, Requantiser
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
-
-SHIFT_BITS = 6          # sh <= max_shift = 62
 
 
 def load_layout():
@@ -78,9 +77,8 @@ class OutProjection(wiring.Component):
     #: The stage at which a group's finished sums sit in the accumulators (and its
     #: partial sums are written back).
     write_stage = 8
-    #: A requantiser's stages: its two multipliers (2), their sum, the shift in two
-    #: steps, the rounding, the saturation.
-    requant_stages = 7
+    #: A requantiser's stages (:attr:`Requantiser.latency`).
+    requant_stages = Requantiser.latency
 
     def __init__(self, params, proj):
         proj.check_gateware()
@@ -350,41 +348,13 @@ class OutProjection(wiring.Component):
         for r in range(R):
             m.d.comb += cmems[r].r_addr.eq(c_addr)
         ser = delay(m, 1, q_ser[0], self.requant_stages, "ser")
-        hi, lo_y = (1 << (op.out_width - 1)) - 1, -(1 << (op.out_width - 1))
-        low_bits = min(17, aw - 1)
         collected = []
         for r in range(R):
-            # y = sat(floor((acc·M + 2^(sh-1)) / 2^sh)), as floor((floor(2·acc·M / 2^sh)
-            # + 1) / 2), which also holds for sh = 0. acc·M as two DSP-sized products,
-            # acc's low `low_bits` (unsigned) and its high part (signed), summed a
-            # cycle later.
-            x, cq = q[r][0], const_layout(cmems[r].r_data)
-            m.submodules[f"req_lo{r}"] = req_lo = Multiplier(unsigned(low_bits), unsigned(mb))
-            m.submodules[f"req_hi{r}"] = req_hi = Multiplier(signed(aw - low_bits), unsigned(mb))
-            m.d.comb += [req_lo.a.eq(x[:low_bits]), req_hi.a.eq(x[low_bits:]),
-                         req_lo.b.eq(cq.M), req_hi.b.eq(cq.M)]
-            product = Signal(signed(aw + mb + 1), name=f"product{r}")         # +3
-            m.d.sync += product.eq((req_hi.p << low_bits) + req_lo.p)
-            sh = delay(m, 1, cq.sh, 3, f"sh{r}")
-            sh4 = delay(m, 1, sh, 1, f"sh4_{r}")
-            # The shift of 2·acc·M in two steps: by sh's high bits (+4), its low three
-            # (+5); then round (+6) and saturate (+7).
-            coarse = Signal(signed(len(product) + 1), name=f"coarse{r}")
-            m.d.sync += coarse.eq(Cat(Const(0, 1), product).as_signed() >> (sh[3:] << 3))
-            halved = Signal(signed(len(coarse)), name=f"halved{r}")
-            m.d.sync += halved.eq(coarse >> sh4[:3])
-            rounded = Signal(signed(len(coarse)), name=f"rounded{r}")
-            result = Signal(signed(op.out_width), name=f"result{r}")
-            # Saturation from the bits above the output's sign: all equal to the sign
-            # (the value fits) or not, which side by the sign. A wide AND/OR, not the
-            # carry chains of `rounded > hi` (nextpnr: 8.25 ns, the worst path at seed 2).
-            high = rounded[op.out_width - 1:]
-            fits = Mux(rounded[-1], high.all(), ~high.any())
-            m.d.sync += [rounded.eq((halved + 1) >> 1),
-                         result.eq(Mux(fits, rounded[:op.out_width],
-                                       Mux(rounded[-1], lo_y, hi)))]
+            m.submodules[f"requant{r}"] = req = Requantiser(aw, mb, op.out_width)
+            cq = const_layout(cmems[r].r_data)
+            m.d.comb += [req.x.eq(q[r][0]), req.M.eq(cq.M), req.sh.eq(cq.sh)]
             coll = Signal(data.ArrayLayout(signed(op.out_width), L), name=f"collect{r}")
-            m.d.sync += coll.eq(Cat(coll.as_value()[op.out_width:], result))
+            m.d.sync += coll.eq(Cat(coll.as_value()[op.out_width:], req.y))
             collected.append(coll)
 
         # A final group's outputs into the FIFO (its place was reserved).
