@@ -9,22 +9,16 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from attnhw.golden.out_proj import LOAD_WORD_BITS, SHIFT_LSB
-
 from .credits import credit_room
 from .engine import engine_out_layout
 from .multiplier import Multiplier
 from .pipeline import delay
 from .block_ram import BlockRAM
 from .replicate import register_copies, register_tree
+from .proj_loader import ProjLoader, load_layout
 from .requantiser import SHIFT_BITS, Requantiser
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
-
-
-def load_layout():
-    """Load port beat: a 32-bit word and ``last`` on the final word of the sequence."""
-    return data.StructLayout({"data": unsigned(LOAD_WORD_BITS), "last": 1})
 
 
 def y_layout(op):
@@ -151,7 +145,20 @@ class OutProjection(wiring.Component):
         for r in range(R):
             m.submodules[f"constants{r}"] = cmems[r]
 
-        bias_wr = self._load(m, wmems, cmems)
+        # The load port writes the weights, the biases (through the partial sums'
+        # write ports, below) and the constants.
+        m.submodules.loader = loader = ProjLoader(op, R)
+        wiring.connect(m, wiring.flipped(self.load), loader.load)
+        m.d.comb += [self.err_load_last.eq(loader.err_load_last),
+                     loader.clear_errors.eq(self.clear_errors)]
+        for e in range(P):
+            m.d.comb += [wmems[e].w_addr.eq(loader.weights.addr), wmems[e].w_en.eq(loader.weights.en),
+                         wmems[e].w_data.eq(loader.weights.data[e * op.weight_width:]
+                                            [:op.weight_width])]
+        for r in range(R):
+            c = loader.constants[r]
+            m.d.comb += [cmems[r].w_addr.eq(c.addr), cmems[r].w_data.eq(Cat(c.M, c.sh)),
+                         cmems[r].w_en.eq(c.en)]
 
         # --- Rows in: two row buffers, one filling while the other's row is issued
         # (each element read through a mux, so no wide register shifts or loads under
@@ -310,9 +317,10 @@ class OutProjection(wiring.Component):
         for e in range(P):
             p_wr = pmems[e]
             # The load's biases share the port (a load and rows never overlap).
-            with m.If(bias_wr["en"][e]):
-                m.d.comb += [p_wr.w_addr.eq(T * G + bias_wr["addr"][e]),
-                             p_wr.w_data.eq(bias_wr["data"][e]), p_wr.w_en.eq(1)]
+            bias = loader.biases[e]
+            with m.If(bias.en):
+                m.d.comb += [p_wr.w_addr.eq(T * G + bias.addr),
+                             p_wr.w_data.eq(bias.data), p_wr.w_en.eq(1)]
             with m.Else():
                 m.d.comb += [p_wr.w_addr.eq(back.paddr), p_wr.w_data.eq(acc[e]),
                              p_wr.w_en.eq(back.valid & back.last & ~back.final)]
@@ -364,87 +372,3 @@ class OutProjection(wiring.Component):
                      self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.y.ready)]
         return m
-
-    def _load(self, m, wmems, cmems):
-        """The load port: weight words assembled from ``words_per_weight_row`` beats,
-        biases from ``lanes`` beats each, requantisation constants written one per
-        beat into their requantiser's RAM (``cmems``). Returns the
-        biases' writes (``en``, ``addr`` = the group and ``data``, each per lane) for the
-        partial-sum memories' ports."""
-        op = self.proj
-        P, G, K = op.lanes, op.groups, op.k
-        shift = Signal(P * LOAD_WORD_BITS)
-        shifted = Cat(shift[LOAD_WORD_BITS:], self.load.payload.data)
-        phase = Signal(range(3))                      # weights, biases, requantisation
-        beat = Signal(range(max(P, op.words_per_weight_row)))
-        addr = Signal(range(G * K))
-        word_done = Mux(phase == 0, beat == op.words_per_weight_row - 1, beat == P - 1)
-        phase_done = word_done & (addr == Mux(phase == 0, G * K - 1, G - 1))
-        final = phase_done & (phase == 2)
-        take = self.load.valid & self.load.ready
-        m.d.comb += self.load.ready.eq(1)
-
-        # Each memory word is written the cycle after its last beat, from registers
-        # only (the assembled word is then in `shift`): no path from the load's
-        # counters or the port through the write decode to the memories' enables.
-        written = Signal(name="load_weight_write")
-        at = Signal.like(addr, name="load_write_addr")
-        m.d.sync += [written.eq(take & (phase == 0) & word_done), at.eq(addr)]
-        # A bias's write enable and address, one copy per lane: each selects its lane's
-        # partial-sum write port (one register for all 16 was 7.88 ns of routing,
-        # the worst path at seed 3).
-        bias_en = register_copies(m, take & (phase == 1) & word_done, op.lanes,
-                                  "load_bias_write", reset_less=False)
-        bias_at = register_copies(m, addr[:max(1, (op.groups - 1).bit_length())], op.lanes,
-                                  "load_bias_addr")
-        ww = op.weight_width
-        word = shift[-P * ww:]
-        for e in range(P):
-            m.d.comb += [wmems[e].w_addr.eq(at), wmems[e].w_data.eq(word[e * ww:(e + 1) * ww]),
-                         wmems[e].w_en.eq(written)]
-        bias_wr = {"en": bias_en, "addr": bias_at,
-                   "data": [shift[32 * e:32 * e + op.acc_width] for e in range(P)]}
-
-        # The constant of output g·P + r·L + i goes to requantiser r's RAM at g·L + i,
-        # the cycle after its beat; counters follow the beats (c_base = g·L).
-        R = len(cmems)
-        L = P // R
-        # (Counters of at least one bit: a 0-bit signal becomes a [-1:0] vector in
-        # Verilog, which Verilator rejects.)
-        c_base, c_i, c_r = Signal(range(G * L)), Signal(range(max(L, 2))), Signal(range(max(R, 2)))
-        c_en = [Signal(name=f"load_const_write{r}") for r in range(R)]
-        c_at, c_word = Signal(range(G * L)), Signal(op.mult_bits + SHIFT_BITS)
-        beat_data = self.load.payload.data
-        m.d.sync += [*(c_en[r].eq(take & (phase == 2) & (c_r == r)) for r in range(R)),
-                     c_at.eq(c_base + c_i),
-                     c_word.eq(Cat(beat_data[:op.mult_bits],
-                                   beat_data[SHIFT_LSB:SHIFT_LSB + SHIFT_BITS]))]
-        for r in range(R):
-            m.d.comb += [cmems[r].w_addr.eq(c_at), cmems[r].w_data.eq(c_word),
-                         cmems[r].w_en.eq(c_en[r])]
-        with m.If(take):
-            with m.If(self.load.payload.last | phase_done):    # a restart, or a new phase
-                m.d.sync += [c_base.eq(0), c_i.eq(0), c_r.eq(0)]
-            with m.Elif(phase == 2):
-                with m.If(word_done):
-                    m.d.sync += [c_base.eq(c_base + L), c_i.eq(0), c_r.eq(0)]
-                with m.Elif(c_i == L - 1):
-                    m.d.sync += [c_i.eq(0), c_r.eq(c_r + 1)]
-                with m.Else():
-                    m.d.sync += c_i.eq(c_i + 1)
-
-        with m.If(take):
-            m.d.sync += shift.eq(shifted)
-            with m.If(self.load.payload.last | final):
-                m.d.sync += [phase.eq(0), beat.eq(0), addr.eq(0)]
-                with m.If(self.load.payload.last != final):
-                    m.d.sync += self.err_load_last.eq(1)
-            with m.Elif(phase_done):
-                m.d.sync += [phase.eq(phase + 1), beat.eq(0), addr.eq(0)]
-            with m.Elif(word_done):
-                m.d.sync += [beat.eq(0), addr.eq(addr + 1)]
-            with m.Else():
-                m.d.sync += beat.eq(beat + 1)
-        with m.If(self.clear_errors):
-            m.d.sync += self.err_load_last.eq(0)
-        return bias_wr
