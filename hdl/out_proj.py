@@ -157,7 +157,9 @@ class OutProjection(wiring.Component):
                                             [:op.weight_width])]
         for r in range(R):
             c = loader.constants[r]
-            m.d.comb += [cmems[r].w_addr.eq(c.addr), cmems[r].w_data.eq(Cat(c.M, c.sh)),
+            c_word = Signal(const_layout, name=f"const_word{r}")
+            m.d.comb += [c_word.M.eq(c.M), c_word.sh.eq(c.sh)]
+            m.d.comb += [cmems[r].w_addr.eq(c.addr), cmems[r].w_data.eq(c_word),
                          cmems[r].w_en.eq(c.en)]
 
         # --- Rows in: two row buffers, one filling while the other's row is issued
@@ -197,8 +199,9 @@ class OutProjection(wiring.Component):
             with m.If(self.c.payload.row_last):
                 for b in range(2):
                     with m.If(wsel == b):
-                        m.d.sync += [full[b].eq(1), metas[b].eq(Cat(h_in, h_base, t_base,
-                                                                    self.c.payload.last))]
+                        m.d.sync += [full[b].eq(1), metas[b].h.eq(h_in),
+                                     metas[b].wbase.eq(h_base), metas[b].pbase.eq(t_base),
+                                     metas[b].tile_last.eq(self.c.payload.last)]
                 m.d.sync += wsel.eq(~wsel)
                 with m.If(self.c.payload.last):
                     m.d.sync += [t_in.eq(0), t_base.eq(0)]
@@ -269,8 +272,9 @@ class OutProjection(wiring.Component):
                                         "row_last": 1, "tile_last": 1,
                                         "paddr": unsigned(len(paddr))})
         ctl0 = Signal(ctl_layout)
-        m.d.comb += ctl0.eq(Cat(issue, j == 0, group_end, final, g == G - 1,
-                                tile_last, paddr))
+        m.d.comb += [ctl0.valid.eq(issue), ctl0.first.eq(j == 0), ctl0.last.eq(group_end),
+                     ctl0.final.eq(final), ctl0.row_last.eq(g == G - 1),
+                     ctl0.tile_last.eq(tile_last), ctl0.paddr.eq(paddr)]
         ctl = [ctl0]
         for n in range(1, self.write_stage + 1):
             reg = Signal(ctl_layout, name=f"ctl{n}")
@@ -333,7 +337,9 @@ class OutProjection(wiring.Component):
         q = [[Signal(signed(aw), name=f"q{r}_{i}") for i in range(L)] for r in range(R)]
         with m.If(back.valid & back.last & back.final):
             for i in range(L):
-                m.d.sync += q_ser[i].eq(Cat(1, i == L - 1, back.row_last, back.tile_last))
+                m.d.sync += [q_ser[i].valid.eq(1), q_ser[i].end.eq(i == L - 1),
+                             q_ser[i].row_last.eq(back.row_last),
+                             q_ser[i].tile_last.eq(back.tile_last)]
                 for r in range(R):
                     m.d.sync += q[r][i].eq(acc[r * L + i])
         with m.Else():
@@ -367,8 +373,10 @@ class OutProjection(wiring.Component):
 
         # A final group's outputs into the FIFO (its place was reserved).
         out = delay(m, 1, ser, 1, "out")
-        m.d.comb += [fifo.w_en.eq(out.valid & out.end),
-                     fifo.w_data.eq(Cat(*collected, out.row_last, out.row_last & out.tile_last)),
+        word = Signal(y_layout(op))
+        m.d.comb += [word.y.as_value().eq(Cat(*collected)),       # output r·L + i
+                     word.row_last.eq(out.row_last), word.last.eq(out.row_last & out.tile_last)]
+        m.d.comb += [fifo.w_en.eq(out.valid & out.end), fifo.w_data.eq(word),
                      self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
                      fifo.r_en.eq(self.y.ready)]
         return m
