@@ -8,6 +8,7 @@ from .chain import Chain
 from .core import AttentionCore
 from .engine_layouts import engine_out_layout, engine_query_layout, engine_settings_layout
 from .key_limit import KeyLimit
+from .kv_buffer import KVBuffer
 from .kv_store import KVStore, kv_pass_layout, kv_read_layout
 from .layouts import kv_layout
 from .normalize_narrow import SliceJoiner, narrow_params
@@ -68,8 +69,8 @@ class AttentionEngine(wiring.Component):
             "clear_errors": In(1),
         })
 
-    #: Cycles from a write to a ``SyncFIFOBuffered`` to its output (the K/V buffers).
-    FIFO_CYCLES = 2
+    #: Cycles from a beat into a core's K/V buffer to its output.
+    FIFO_CYCLES = KVBuffer.latency
     #: Cycles from a freed place to its credit counted (``credit_room`` registers it).
     CREDIT_CYCLES = 2
     #: Places beyond the round trip: the count's own place in hand and late release.
@@ -176,7 +177,8 @@ class AttentionEngine(wiring.Component):
         clear = self.clear_errors
         for b, core in enumerate(cores):
             hop = kv_chain.o[b]
-            buf = m.submodules[f"kv_buffer{b}"] = StreamFIFO(kv_shape, self.kv_buffer_depth)
+            buf = m.submodules[f"kv_buffer{b}"] = KVBuffer(kv_shape, self.kv_buffer_depth,
+                                                           parts=max(1, p.lanes // 4))
             m.d.comb += [buf.i.valid.eq(hop.valid), buf.i.payload.k.eq(hop.payload.k),
                          buf.i.payload.v.eq(hop.payload.v),
                          buf.i.payload.masked.eq(hop.payload.masked[b]),
