@@ -16,6 +16,7 @@ from .pipeline import delay
 from .block_ram import BlockRAM
 from .replicate import register_copies, register_tree
 from .proj_loader import ProjLoader, load_layout
+from .proj_rows import ProjRowBuffers, row_meta_layout
 from .requantiser import SHIFT_BITS, Requantiser
 
 __all__ = ["OutProjection", "load_layout", "y_layout"]
@@ -162,59 +163,14 @@ class OutProjection(wiring.Component):
             m.d.comb += [cmems[r].w_addr.eq(c.addr), cmems[r].w_data.eq(c_word),
                          cmems[r].w_en.eq(c.en)]
 
-        # --- Rows in: two row buffers, one filling while the other's row is issued
-        # (each element read through a mux, so no wide register shifts or loads under
-        # the issue's control). Each buffer keeps its row's place.
+        # --- Rows in: two row buffers, one filling while the other's row is issued.
         w = p.out_width                          # the rows' elements, s(w+f).f
-        bufs = [Signal(data.ArrayLayout(signed(w), d), name=f"row{b}") for b in range(2)]
-        full, wsel, rsel = Signal(2), Signal(), Signal()
-        part = Signal(range(p.slices))
-        t_in, h_in = Signal(range(T)), Signal(range(H))
-        # The row's first weight word (h·d) and partial sums (t·G), kept as counters
-        # (no multiplier at the row's start).
-        t_base, h_base = Signal(range(T * G)), Signal(range(K))
-        meta_layout = data.StructLayout({"h": range(H), "wbase": range(K),
-                                         "pbase": range(T * G), "tile_last": 1})
-        metas = [Signal(meta_layout, name=f"meta{b}") for b in range(2)]
-        m.d.comb += self.c.ready.eq(~full.bit_select(wsel, 1))
-        take = self.c.valid & self.c.ready
-        # A beat is written one cycle after it is taken, each group of 4 lanes of each
-        # (buffer, slice) place under its own registered enable: the input's valid,
-        # gating all 2·d·w bits of the buffers, was a long net (8.02 ns at one seed).
-        # (The issue's first read of a buffer comes two cycles after its last write.)
-        beat = Signal(self.c.payload.o.shape(), name="beat")
-        m.d.sync += beat.eq(self.c.payload.o)
-        for b in range(2):
-            for s in range(p.slices):
-                ens = register_copies(m, take & (wsel == b) & (part == s),
-                                      -(-p.lanes // 4), f"row{b}_write_s{s}")
-                for q, en in zip(range(0, p.lanes, 4), ens):
-                    lo_bit = (s * p.lanes + q) * w
-                    n_bits = min(4, p.lanes - q) * w
-                    with m.If(en):
-                        m.d.sync += bufs[b].as_value()[lo_bit:lo_bit + n_bits].eq(
-                            beat.as_value()[q * w:q * w + n_bits])
-        with m.If(take):
-            m.d.sync += part.eq(Mux(self.c.payload.row_last, 0, part + 1))
-            with m.If(self.c.payload.row_last):
-                for b in range(2):
-                    with m.If(wsel == b):
-                        m.d.sync += [full[b].eq(1), metas[b].h.eq(h_in),
-                                     metas[b].wbase.eq(h_base), metas[b].pbase.eq(t_base),
-                                     metas[b].tile_last.eq(self.c.payload.last)]
-                m.d.sync += wsel.eq(~wsel)
-                with m.If(self.c.payload.last):
-                    m.d.sync += [t_in.eq(0), t_base.eq(0)]
-                    with m.If(h_in == H - 1):
-                        m.d.sync += [h_in.eq(0), h_base.eq(0)]
-                    with m.Else():
-                        m.d.sync += [h_in.eq(h_in + 1), h_base.eq(h_base + d)]
-                with m.Elif(t_in == T - 1):                 # a row beyond tile_rows follows
-                    m.d.sync += [t_in.eq(0), t_base.eq(0), self.err_tile_rows.eq(1)]
-                with m.Else():
-                    m.d.sync += [t_in.eq(t_in + 1), t_base.eq(t_base + G)]
-        with m.If(self.clear_errors):
-            m.d.sync += self.err_tile_rows.eq(0)
+        m.submodules.rows = rows = ProjRowBuffers(p, op)
+        wiring.connect(m, wiring.flipped(self.c), rows.c)
+        m.d.comb += [self.err_tile_rows.eq(rows.err_tile_rows),
+                     rows.clear_errors.eq(self.clear_errors)]
+        bufs, metas, full = rows.rows, rows.metas, rows.full
+        rsel = Signal()
 
         # --- Issue: for each group g, j = 0 … d-1, one weight word and one element,
         # from buffer rsel. One address register each for the weights and the partial
@@ -245,7 +201,7 @@ class OutProjection(wiring.Component):
         nxt = Mux(busy, ~rsel, rsel)
         start_row = Mux(busy, done & ~Const(self.needs_drain) & full.bit_select(~rsel, 1),
                         full.bit_select(rsel, 1) & (cool == 0))
-        meta = Signal(meta_layout)
+        meta = Signal(row_meta_layout(op))
         m.d.comb += meta.eq(Mux(nxt, metas[1], metas[0]))
         with m.If(issue):
             m.d.sync += [j.eq(Mux(group_end, 0, j + 1)),
@@ -255,9 +211,7 @@ class OutProjection(wiring.Component):
                              praddr.eq(praddr + 1)]
         with m.If(done):
             m.d.sync += [busy.eq(0), rsel.eq(~rsel)]
-            for b in range(2):
-                with m.If(rsel == b):
-                    m.d.sync += full[b].eq(0)
+        m.d.comb += rows.free.eq(Mux(done, Mux(rsel, 0b10, 0b01), 0))
         # (These assignments come last so that they win over the issue's.)
         with m.If(start_row):
             m.d.sync += [busy.eq(1), final.eq(meta.h == H - 1),
