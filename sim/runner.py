@@ -22,7 +22,8 @@ from .jobs import save_job
 from .paths import build_root
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "VERILATOR_WAIVERS", "build", "run_job",
-           "run_engine_job", "run_register_port", "setup_verilator"]
+           "run_engine_job", "run_register_port", "setup_verilator", "TestbenchFailed",
+           "check_results", "testbench_failures"]
 
 SIMULATORS = ("verilator", "icarus")
 
@@ -150,6 +151,38 @@ class _ProgressReporter:
         self.thread.join()
 
 
+class TestbenchFailed(RuntimeError):
+    """A cocotb testbench failed: its tests' names and messages, from cocotb's results."""
+
+
+def testbench_failures(results_xml):
+    """``[(test, message)]`` of the failed or erroring tests in cocotb's xUnit results
+    file ``results_xml``."""
+    import xml.etree.ElementTree as ET
+
+    failed = []
+    for case in ET.parse(results_xml).getroot().iter("testcase"):
+        for kind in ("failure", "error"):
+            for element in case.findall(kind):
+                reason = element.get("message") or (element.text or "").strip()
+                if element.get("type"):
+                    reason = f"{element.get('type')}: {reason}"
+                failed.append((f"{case.get('classname')}.{case.get('name')}", reason))
+    return failed
+
+
+def check_results(results_xml, log_path):
+    """Raise :class:`TestbenchFailed` with each failed test's message, if cocotb's
+    results file records a failure or was not written."""
+    results_xml = pathlib.Path(results_xml)
+    if not results_xml.exists():
+        raise TestbenchFailed(f"the simulation wrote no test results; see {log_path}")
+    failed = testbench_failures(results_xml)
+    if failed:
+        raise TestbenchFailed("; ".join(f"{name} failed: {reason}" for name, reason in failed)
+                              + f" (see {log_path})")
+
+
 def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
     """Build ``top`` for ``p`` (or its ``netlist``, see :func:`build`), write the job
     with ``save(path)`` into a work folder, run ``sim.tb_<top>`` there and return its
@@ -165,11 +198,19 @@ def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
     save(job_path)
     env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
            "ATTNHW_PROGRESS": str(progress_path)}
+    results_xml = work / "results.xml"
     with _ProgressReporter(progress_path, log):
-        get_runner(simulator).test(
-            test_module=f"attnhw.sim.tb_{top}", hdl_toplevel=top_name(top), hdl_toplevel_lang="verilog",
-            build_dir=build_dir, test_dir=work, extra_env=env, waves=waves,
-            log_file=work / "sim.log")
+        try:
+            get_runner(simulator).test(
+                test_module=f"attnhw.sim.tb_{top}", hdl_toplevel=top_name(top),
+                hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
+                extra_env=env, waves=waves, log_file=work / "sim.log",
+                results_xml=str(results_xml.resolve()))
+        except SystemExit as e:     # (cocotb's runner exits under pytest on a failure)
+            check_results(results_xml, work / "sim.log")
+            raise TestbenchFailed(f"the simulator exited with {e.code}; see "
+                                  f"{work / 'sim.log'}") from None
+    check_results(results_xml, work / "sim.log")
     if not result_path.exists():
         raise RuntimeError(f"the simulation wrote no result; see {work / 'sim.log'}")
     summary = json.loads(result_path.read_text())

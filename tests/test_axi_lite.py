@@ -63,3 +63,22 @@ def test_c_header_compiles_and_matches_the_map(tmp_path):
 def test_docs_register_table_is_generated_from_the_map():
     text = (ROOT / "docs" / "engine.md").read_text()
     assert text.split(DOC_BEGIN)[1].split(DOC_END)[0].strip() == markdown_table()
+
+
+def test_a_failing_testbench_raises_its_message(tmp_path):
+    """The runner reads cocotb's results: a testbench whose assertion fails (here, the
+    register port's reset values checked against another configuration's) raises
+    TestbenchFailed with the test's name and the assertion's message, in pytest and
+    out of it alike, instead of a bare SystemExit."""
+    import json
+
+    from attnhw.sim import runner
+
+    built = preset("test-engine")
+    other = preset("test-engine", max_seq_len=built.max_seq_len * 4)
+
+    def save(path):
+        path.write_text(json.dumps({"params": other.as_dict(), "seed": 1}))
+    with pytest.raises(runner.TestbenchFailed, match=r"registers failed: AssertionError: \["):
+        runner._run_testbench("engine_axil", built, save, SIM, False, tmp_path,
+                              lambda *a: None)
