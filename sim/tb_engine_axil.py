@@ -43,7 +43,7 @@ def _expected_after_write(name, now, data, strobe, widths):
     return value & 0xFFFF_FFFF
 
 
-@cocotb.test()
+@cocotb.test(timeout_time=1, timeout_unit="ms")     # (a run takes about 8 us)
 async def registers(dut):
     job = json.loads(open(os.environ["ATTNHW_JOB"]).read())
     p = AttnParams(**job["params"])
@@ -113,10 +113,12 @@ async def registers(dut):
     status_addr = 4 * BY_NAME["STATUS"].addr
     if p.slices > 1:
         dut.s_axis_kv_tvalid.value, dut.s_axis_kv_tlast.value = 1, 1
-        while True:
+        for _ in range(100):        # an idle engine takes a kv beat at once
             await RisingEdge(dut.clk)
             if dut.s_axis_kv_tready.value:
                 break
+        else:
+            raise AssertionError("the kv port did not take a beat in 100 cycles")
         dut.s_axis_kv_tvalid.value, dut.s_axis_kv_tlast.value = 0, 0
         for _ in range(4):
             await RisingEdge(dut.clk)
