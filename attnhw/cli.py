@@ -103,7 +103,8 @@ def cmd_synth(args):
                      unit=unit, abc=args.abc,
                      tie_ready=bool(args.unit) and args.unit in READY_TIED,
                      router=args.router or ROUTERS[0], freq_mhz=args.freq,
-                     work_dir=args.work_dir, pnr_timeout=timeout)
+                     work_dir=args.work_dir, pnr_timeout=timeout,
+                     placer_density=args.placer_density, heatmap=args.heatmap)
     print(format_report(rep))
 
 
@@ -462,6 +463,12 @@ def _parser():
     y.add_argument("--abc", default="abc", choices=["abc", "abc9"],
                    help="LUT mapper: classic ABC (default) or Yosys's stock ABC9")
     y.add_argument("--router", help="nextpnr's router: router2 (default) or router1")
+    y.add_argument("--placer-density", type=float, metavar="F",
+                   help="the placer's highest cell density (nextpnr's --placer-heap-beta, "
+                        "0 to 1; lower spreads the cells, for a router that does not "
+                        "converge)")
+    y.add_argument("--heatmap", action="store_true",
+                   help="router2's congestion heatmaps (CSV) beside each nextpnr log")
     y.add_argument("--freq", type=float, metavar="MHZ",
                    help="clock nextpnr aims at (default 200 on ECP5, 50 on iCE40)")
     y.set_defaults(func=cmd_synth)

@@ -165,7 +165,7 @@ def git_commit():
 
 def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz=None,
                work_dir=None, log=print, unit=None, abc="abc", tie_ready=False,
-               router="router2", pnr_timeout=None):
+               router="router2", pnr_timeout=None, placer_density=None, heatmap=False):
     """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
     ``unit``: a component to build alone instead of the whole core (``tie_ready``: its
     ``o.ready`` tied high, see :class:`SynthHarness`); ``abc``: the LUT mapper
@@ -178,9 +178,14 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
     (Fmax, worst path, phase times, router2's overuse per iteration) with
     ``fmax_min_mhz`` (None unless every seed routed). ``pnr_timeout``: seconds after
     which a nextpnr run is stopped (its log is kept; with ``seeds`` the run is
-    recorded as not routed and the next seed starts)."""
+    recorded as not routed and the next seed starts). ``placer_density``: nextpnr's
+    ``--placer-heap-beta`` (the placer's highest density; lower spreads the cells);
+    ``heatmap``: router2's congestion heatmaps (``heatmap*.csv``) beside each log."""
     if router not in ROUTERS:
         raise ValueError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
+    if placer_density is not None and not 0 < placer_density <= 1:
+        raise ValueError(f"--placer-density {placer_density}: give a density in (0, 1]")
+    flow = {"router": router, "placer_density": placer_density, "heatmap": heatmap}
     if target not in TARGETS and target not in FAMILIES:
         raise ValueError(f"unknown --target {target!r}; choose one of "
                          f"{', '.join([*TARGETS, *FAMILIES])}")
@@ -206,8 +211,8 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
     freq = freq_mhz or (200 if target == "ecp5" else 50)
     stamp = dict(date=time.strftime("%Y-%m-%d"), commit=git_commit(), target_mhz=freq)
     if seeds is not None:
-        result = _seed_runs(p, target, work, top, freq, seeds, router, pnr_timeout, log)
-        result.update(abc=abc, router=router, yosys_s=yosys_s,
+        result = _seed_runs(p, target, work, top, freq, seeds, flow, pnr_timeout, log)
+        result.update(abc=abc, router=router, placer_density=placer_density, yosys_s=yosys_s,
                       seconds=round(time.time() - start, 1), work_dir=str(work), **stamp)
     elif target in FAMILIES:
         result = _family_result(p, target, work, top, freq, seed, log)
@@ -215,9 +220,10 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
                       **stamp)
     else:
         log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
-        rep = _place_and_route(t["pnr"], work, freq, seed, *pnr_options(target, work, router),
+        rep = _place_and_route(t["pnr"], work, freq, seed, *pnr_options(target, work, **flow),
                                timeout=pnr_timeout)
         result = {**_lattice_result(p, target, work, top, rep), "abc": abc, "router": router,
+                  "placer_density": placer_density,
                   "pnr": parse_pnr_log((work / "nextpnr.log").read_text())}
         result.update(seconds=round(time.time() - start, 1), work_dir=str(work), seed=seed,
                       **stamp)
@@ -226,7 +232,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
     return result
 
 
-def _seed_runs(p, target, work, top, freq, seeds, router, timeout, log):
+def _seed_runs(p, target, work, top, freq, seeds, flow, timeout, log):
     """Place and route ``work/top.json`` at each of ``seeds`` in turn (``work/seedN``)."""
     t = TARGETS[target]
     runs, area = [], None
@@ -245,7 +251,7 @@ def _seed_runs(p, target, work, top, freq, seeds, router, timeout, log):
                "log": str(sdir / "nextpnr.log")}
         try:
             rep = _place_and_route(t["pnr"], sdir, freq, seed,
-                                   *pnr_options(target, sdir, router), timeout=timeout)
+                                   *pnr_options(target, sdir, **flow), timeout=timeout)
         except RuntimeError as e:                 # a timeout, or nextpnr's own failure
             run["error"] = str(e)
         else:
@@ -267,13 +273,17 @@ def _seed_runs(p, target, work, top, freq, seeds, router, timeout, log):
             "fmax_min_mhz": min(r["fmax_mhz"] for r in runs) if routed else None}
 
 
-def pnr_options(target, work, router):
+def pnr_options(target, work, router, placer_density=None, heatmap=False):
     """nextpnr's options for ``target`` besides the device: the router, and on ECP5 the
     clock's pad on a dedicated clock input (an LPF written to ``work``). Placed freely,
     the clock's pad can land on a pin with no route to a global buffer: nextpnr then
     fails ("Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN' ... to
     X0/Y0/G_CLKI_TDCC0", seen with the projection engine at seed 1)."""
     options = ["--router", router]
+    if placer_density is not None:
+        options += ["--placer-heap-beta", str(placer_density)]
+    if heatmap:
+        options += ["--router2-heatmap", "heatmap"]
     pin = TARGETS[target].get("clock_pin")
     if pin:
         (work / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{pin}";\n')

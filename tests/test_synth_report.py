@@ -159,6 +159,16 @@ def test_ecp5_clock_pad_is_placed_on_a_clock_input(tmp_path):
     assert pnr_options("ice40", tmp_path / "none", "router1") == ["--router", "router1"]
 
 
+def test_placer_density_and_heatmap_reach_nextpnr(tmp_path):
+    from attnhw.synth import pnr_options, synthesize
+    options = pnr_options("ice40", tmp_path, "router2", placer_density=0.7, heatmap=True)
+    assert options == ["--router", "router2", "--placer-heap-beta", "0.7",
+                       "--router2-heatmap", "heatmap"]
+    with pytest.raises(ValueError, match="density"):
+        synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "ecp5",
+                   placer_density=1.5, work_dir=tmp_path)
+
+
 _PNR_LOG = """\
 Info: HeAP Placer Time: 226.01s
 Info: SA placement time 507.12s
