@@ -6,9 +6,8 @@
 - ``attnhw.sim``: cocotb testbenches and runners; ``attnhw`` on the command line.
 """
 
-__version__ = "0.1.0"
-
-from .functional import SdpaInfo, sdpa, sdpa_ideal  # noqa: E402 - after __version__ (read by setuptools)
-from .projection import attention_output  # noqa: E402
+from .functional import SdpaInfo, sdpa, sdpa_ideal
+from .projection import attention_output
+from .version import __version__
 
 __all__ = ["sdpa", "sdpa_ideal", "SdpaInfo", "attention_output", "__version__"]

@@ -10,6 +10,8 @@ import re
 
 from amaranth.back import verilog
 
+from attnhw.version import __version__
+
 from .axis_engine import AxisEngine
 from .core import AttentionCore
 from .layouts import bit_fields, kv_layout, out_layout, query_layout
@@ -37,7 +39,6 @@ def top_name(top, prefix=DEFAULT_PREFIX):
 
 def provenance(p, top=None):
     """What made a file: the attnhw version, the top level and the parameters."""
-    from attnhw import __version__
     return {"attnhw_version": __version__, **({"top": top} if top else {}),
             "params": p.as_dict()}
 

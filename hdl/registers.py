@@ -8,6 +8,8 @@ bits wide, one per word; byte address = 4 x word address.
 
 import dataclasses
 
+from attnhw.version import __version__
+
 __all__ = ["Field", "Register", "REGISTERS", "BY_NAME", "ADDR_BITS", "STATUS_BITS", "ID_VALUE",
            "version_word", "field_widths", "read_only_value", "reset_value", "register_map"]
 
@@ -85,7 +87,7 @@ ADDR_BITS = (max(r.addr for r in REGISTERS)).bit_length()
 def version_word(version=None):
     """``major << 16 | minor << 8 | patch`` of an ``x.y.z`` version string."""
     if version is None:
-        from attnhw import __version__ as version
+        version = __version__
     major, minor, patch = (int(x) for x in version.split(".")[:3])
     return major << 16 | minor << 8 | patch
 
