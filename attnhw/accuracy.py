@@ -139,14 +139,15 @@ def _source_hash():
     import importlib
     h = hashlib.sha256()
     for name in ("attnhw.hdl.exp2", "attnhw.hdl.multiplier", "attnhw.hdl.normalize", "attnhw.hdl.normalize_recip",
-                 "attnhw.golden.exp2", "attnhw.golden.normalize", "synth_harness", "synth"):
-        h.update(pathlib.Path(importlib.import_module(f"attnhw.{name}").__file__).read_bytes())
+                 "attnhw.golden.exp2", "attnhw.golden.normalize", "attnhw.hdl.synth_harness",
+                 "attnhw.synth"):
+        h.update(pathlib.Path(importlib.import_module(name).__file__).read_bytes())
     return h.hexdigest()[:12]
 
 
 def unit_cost(p, kind, cache_dir, log=print):
     """ECP5 figures of the exp unit (``kind="exp"``) or the normaliser (``"norm"``)."""
-    from .synth_harness import READY_TIED, unit_component
+    from attnhw.hdl.synth_harness import READY_TIED, unit_component
     from .synth import synthesize
     method = p.exp_method if kind == "exp" else p.norm_method
     # The other unit's method does not change this unit: leave it out of the key.

@@ -63,7 +63,7 @@ def cmd_verilog(args):
 
 
 def cmd_sim(args):
-    from attnhw.simulate import format_summary, simulate_random
+    from attnhw.sim.simulate import format_summary, simulate_random
     p = _params(args)
     res = simulate_random(p, args.seq_len, args.queries, simulator=args.simulator,
                           waves=args.waves, seed=args.seed, gap=args.gap, stall=args.stall,
@@ -87,7 +87,7 @@ def cmd_synth(args):
     if args.unit and args.top != "core":
         raise ValueError(f"--unit {args.unit} builds one of the core's units: leave out --top")
     if args.unit:
-        from .synth_harness import READY_TIED, unit_component
+        from attnhw.hdl.synth_harness import READY_TIED, unit_component
         unit = unit_component(p, args.unit)
     elif args.top == "engine":
         from attnhw.hdl.emit import top_component
@@ -457,7 +457,7 @@ def _parser():
                         "with --seeds, seedN/ per seed)")
     y.add_argument("--top", default="core", choices=["core", "engine"])
     y.add_argument("--unit", metavar="NAME",
-                   help="one unit alone: the core's (attnhw.synth_harness.UNITS) or the "
+                   help="one unit alone: the core's (attnhw.hdl.synth_harness.UNITS) or the "
                         "engine's output projection, out_proj (with --out-features); a "
                         "wrong name lists them")
     y.add_argument("--abc", default="abc", choices=["abc", "abc9"],

@@ -1,7 +1,7 @@
 """Where the clock goes: ECP5 Fmax of each core unit alone and of the whole core.
 
 ``attnhw fmax-budget`` / ``make fmax-budget`` synthesises every unit of
-:data:`attnhw.synth_harness.UNITS` and the core on the LFE5U-85F-8 and writes
+:data:`attnhw.hdl.synth_harness.UNITS` and the core on the LFE5U-85F-8 and writes
 ``fmax_budget.{json,md,png}``: per unit its LUTs, FFs, DSPs, Fmax and the worst
 path nextpnr reports (from which register to which, logic against routing time).
 The slowest unit bounds the core. A last row, ``mult18_registered``, is not part of
@@ -17,7 +17,7 @@ from amaranth.hdl import signed
 from attnhw.hdl.emit import provenance
 from attnhw.hdl.multiplier import Multiplier
 
-from .synth_harness import READY_TIED, UNITS, unit_component
+from attnhw.hdl.synth_harness import READY_TIED, UNITS, unit_component
 
 from .outputs import atomic_write, replace_between
 from .synth import TARGETS, synthesize

@@ -1,7 +1,7 @@
 """Synthesis and place-and-route with Yosys and nextpnr from PyPI (YoWASP).
 
 ECP5: LFE5U-85F, CABGA381, speed grade 8. iCE40: UP5K, SG48. The core is built
-out of context inside :class:`attnhw.synth_harness.SynthHarness`; its flip-flops are
+out of context inside :class:`attnhw.hdl.synth_harness.SynthHarness`; its flip-flops are
 subtracted from the figures.
 """
 
@@ -22,7 +22,7 @@ from attnhw.hdl.emit import provenance
 from .outputs import atomic_write
 from .pnr_log import parse_pnr_log
 from .synth_families import FAMILIES, count_cells, over_capacity
-from .synth_harness import SynthHarness
+from attnhw.hdl.synth_harness import SynthHarness
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
            "synthesize", "format_report", "format_seeds", "critical_path", "pnr_options",

@@ -4,7 +4,7 @@ absorbing the generic Verilog's registered multipliers into the DSP48E1 blocks."
 from attnhw.golden.params import AttnParams
 from attnhw.synth import synthesize
 from attnhw.synth_families import FAMILIES, count_cells, over_capacity
-from attnhw.synth_harness import unit_component
+from attnhw.hdl.synth_harness import unit_component
 
 
 def _netlist(cells):

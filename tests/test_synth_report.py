@@ -9,7 +9,7 @@ from amaranth.hdl import Cat
 
 from attnhw.synth import critical_path
 from attnhw.golden.params import AttnParams
-from attnhw.synth_harness import ENGINE_UNITS, READY_TIED, UNITS, SynthHarness, unit_component
+from attnhw.hdl.synth_harness import ENGINE_UNITS, READY_TIED, UNITS, SynthHarness, unit_component
 
 
 def _step(kind, delay, src, dst):

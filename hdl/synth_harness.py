@@ -5,14 +5,14 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from attnhw.hdl.accumulator import Accumulator
-from attnhw.hdl.core import AttentionCore
-from attnhw.hdl.dot_product import DotProduct
-from attnhw.hdl.exp2 import Exp2
-from attnhw.hdl.normalize_recip import normalizer
-from attnhw.hdl.online_softmax import OnlineSoftmax
-from attnhw.hdl.out_proj import OutProjection
-from attnhw.hdl.score_scale import ScoreScale
+from .accumulator import Accumulator
+from .core import AttentionCore
+from .dot_product import DotProduct
+from .exp2 import Exp2
+from .normalize_recip import normalizer
+from .online_softmax import OnlineSoftmax
+from .out_proj import OutProjection
+from .score_scale import ScoreScale
 
 __all__ = ["SynthHarness", "UNITS", "ENGINE_UNITS", "READY_TIED", "unit_component"]
 
