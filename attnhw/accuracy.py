@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from attnhw.golden.attention import attention_from_scores, dot_product, scale_score, softmax_probs
+from attnhw.golden.errors import ToolError
 from attnhw.golden.peers import PEERS
 from attnhw.golden.reference import error_stats, softmax_float, softmax_weighted_sum
 from attnhw import __version__
@@ -166,7 +167,7 @@ def unit_cost(p, kind, cache_dir, log=print):
             r = synthesize(p, "ecp5", unit=unit, seed=seed, tie_ready=name in READY_TIED,
                            log=lambda *_: None,
                            work_dir=pathlib.Path(cache_dir) / f"work-{kind}-{method}")
-        except RuntimeError as e:
+        except ToolError as e:
             log(f"  {e}")
             err = str(e)
             continue

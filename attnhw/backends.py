@@ -10,6 +10,7 @@ returns the integer output ``(..., L, d)``.
 import numpy as np
 
 from attnhw.golden.attention import attention
+from attnhw.golden.errors import InputError, ToolError
 
 __all__ = ["BACKENDS", "run_backend"]
 
@@ -26,7 +27,7 @@ def run_backend(backend, p, qi, ki, vi, port, masked, *, engine_form=None,
         return _core_rtl(p, qi, ki, vi, port, masked, simulator, log)
     if backend == "engine":
         return _engine_rtl(p, qi, ki, vi, port, *engine_form, simulator, log)
-    raise ValueError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
+    raise InputError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
 def _core_rtl(p, qi, ki, vi, port, masked, simulator, log):
@@ -44,7 +45,7 @@ def _core_rtl(p, qi, ki, vi, port, masked, simulator, log):
     log(f"simulating {nb * nq} queries x {nk} keys on the core ({simulator}) ...")
     res = run_job(make_job(p, q, k, v, m, scale), simulator=simulator, log=log)
     if res["mismatches"] or res["missing_rows"]:
-        raise RuntimeError(f"RTL differs from the golden model in {res['mismatches']} words "
+        raise ToolError(f"RTL differs from the golden model in {res['mismatches']} words "
                            f"({res['missing_rows']} rows missing); see {res['work_dir']}")
     return res["o"].reshape(batch + (nq, d))
 
@@ -67,7 +68,7 @@ def _engine_rtl(p, qi, ki, vi, port, key_pad, offset, simulator, log):
         f"block {p.block}, on {simulator} ...")
     res = run_engine_job(p, heads, simulator=simulator, log=log)
     if res["mismatches"] or res["rows_out"] != res["rows_expected"]:
-        raise RuntimeError(f"the engine differs from the golden model in {res['mismatches']} "
+        raise ToolError(f"the engine differs from the golden model in {res['mismatches']} "
                            f"words; see {res['work_dir']}")
     log(f"engine: {res['cycles']:,} cycles")
     return res["o"].reshape(batch + (nq, d))

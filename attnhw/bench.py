@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 
+from attnhw.golden.errors import ToolError
 from attnhw.golden.params import AttnParams
 from attnhw.sim.engine_job import random_head
 from attnhw.sim.runner import run_engine_job
@@ -66,7 +67,7 @@ def run_bench(configs=DEFAULT_CONFIGS, seq_lens=DEFAULT_SEQ_LENS, *, heads=1, ba
                 what = (f"{res['mismatches']} words differ from the golden model"
                         if res["mismatches"] else f"{res['rows_out']} of "
                         f"{res['rows_expected']} rows came out in {res['sim_cycles']:,} cycles")
-                raise RuntimeError(f"bench run d={d} lanes={lanes} block={block} N={n}: "
+                raise ToolError(f"bench run d={d} lanes={lanes} block={block} N={n}: "
                                    f"{what}; see {res['work_dir']}")
             floor = heads * n * n * d / (lanes * block)
             rec = dict(seq_len=n, nq=n, nk=n, heads=heads, head_dim=d, lanes=lanes, block=block,

@@ -1,8 +1,10 @@
 """``attnhw``: generate Verilog, simulate, run your tensors, synthesise.
 
-Every subcommand takes the core's parameters (``--head-dim``, ``--lanes``, ...),
-defined once in :class:`attnhw.golden.params.AttnParams`. Errors are one line on stderr
-and exit status 2; no output file is left behind.
+The subcommands that build or run a configuration take its parameters (``--head-dim``,
+``--lanes``, ...), defined once in :class:`attnhw.golden.params.AttnParams`. A user's
+error (:class:`attnhw.golden.errors.AttnhwError`, a missing extra, a file that cannot be
+written) is one line on stderr and exit status 2, and no output file is left behind; any
+other exception is a bug and keeps its traceback.
 """
 
 import argparse
@@ -10,6 +12,7 @@ import dataclasses
 import pathlib
 import sys
 
+from attnhw.golden.errors import AttnhwError, InputError
 from attnhw.golden.params import AttnParams
 
 __all__ = ["main"]
@@ -51,7 +54,7 @@ def cmd_verilog(args):
     from attnhw.outputs import write_verilog
     p = _params(args)
     if args.csr != "simple" and args.top != "engine":
-        raise ValueError(f"--csr {args.csr}: the register port is the engine's (--top engine)")
+        raise InputError(f"--csr {args.csr}: the register port is the engine's (--top engine)")
     top = "engine_axil" if args.csr == "axil" else args.top
     written = write_verilog(p, args.output, top, args.name)
     print(f"wrote {args.output} and {' and '.join(map(str, written))}")
@@ -85,7 +88,7 @@ def cmd_synth(args):
     p = _params(args)
     unit = None
     if args.unit and args.top != "core":
-        raise ValueError(f"--unit {args.unit} builds one of the core's units: leave out --top")
+        raise InputError(f"--unit {args.unit} builds one of the core's units: leave out --top")
     if args.unit:
         from attnhw.hdl.synth_harness import READY_TIED, unit_component
         unit = unit_component(p, args.unit)
@@ -97,7 +100,7 @@ def cmd_synth(args):
         try:
             seeds = [int(x) for x in args.seeds.split(",")]
         except ValueError:
-            raise ValueError(f"--seeds {args.seeds!r}: give seeds as 1,2,3") from None
+            raise InputError(f"--seeds {args.seeds!r}: give seeds as 1,2,3") from None
     timeout = args.pnr_timeout * 60 if args.pnr_timeout else None
     rep = synthesize(p, args.target, json_path=args.json, seed=args.seed, seeds=seeds,
                      unit=unit, abc=args.abc,
@@ -153,7 +156,7 @@ def cmd_accuracy(args):
     from attnhw.accuracy import run_accuracy
     p = _params(args)
     if args.elements < 1000:
-        raise ValueError(f"--elements {args.elements}: at least 1000 outputs per record")
+        raise InputError(f"--elements {args.elements}: at least 1000 outputs per record")
     r = run_accuracy(p, elements=args.elements, seed=args.seed, out_dir=args.out_dir,
                      json_path=args.json, synth=not args.no_synth)
     if args.update_readme:
@@ -177,7 +180,7 @@ def _int_list(text, what, parts=1):
             values = ()
         if len(values) != parts or min(values) < 1:
             form = ":".join(["N"] * parts)
-            raise ValueError(f"{what} {text!r}: expected comma-separated {form} of positive integers")
+            raise InputError(f"{what} {text!r}: expected comma-separated {form} of positive integers")
         out.append(values if parts > 1 else values[0])
     return out
 
@@ -187,7 +190,7 @@ def cmd_bench(args):
     configs = _int_list(args.configs, "--configs", 3)
     seq_lens = _int_list(args.seq_lens, "--seq-lens")
     if args.heads < 1:
-        raise ValueError(f"--heads {args.heads}: at least 1")
+        raise InputError(f"--heads {args.heads}: at least 1")
     # --configs sets head_dim, lanes and block; the rest comes from the flags (and --preset).
     base = {k: v for k, v in _param_values(args).items() if k not in ("head_dim", "lanes", "block")}
     for config in configs:                  # every configuration valid before any run
@@ -206,7 +209,7 @@ def cmd_bench(args):
 
 def _check_report_commands(args):
     if len(args.report) != len(args.command):
-        raise ValueError("give one --command per --report (the command that made it)")
+        raise InputError("give one --command per --report (the command that made it)")
 
 
 def _add_report_commands(parser):
@@ -498,9 +501,10 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     try:
         return args.func(args) or 0
-    # Bad parameters or inputs (ValueError, ParamError), a simulator or toolchain
-    # missing or failing (RuntimeError): one line, exit status 2.
-    except (ValueError, RuntimeError) as e:
+    # Bad parameters or inputs (InputError, ParamError), a simulator or toolchain
+    # missing or failing, a run unlike golden (ToolError): one line, exit status 2.
+    # Anything else is a bug and keeps its traceback.
+    except AttnhwError as e:
         print(f"attnhw {args.cmd}: error: {e}", file=sys.stderr)
         return 2
     # An optional dependency missing: name the extra that brings it.

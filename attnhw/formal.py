@@ -5,6 +5,7 @@ and a markdown report under ``build/formal``."""
 import json
 import pathlib
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.params import AttnParams
 from attnhw.sim.exhaustive_exp import check_exp_exhaustive
 from attnhw.sim.formal.harnesses import PROPERTIES
@@ -22,7 +23,7 @@ def run_formal(names=None, out_dir="build/formal", log=print):
     known = [p.name for p in PROPERTIES] + ["exp_exhaustive"]
     for name in names or []:
         if name not in known:
-            raise ValueError(f"unknown property {name!r}; choose from {', '.join(known)}")
+            raise InputError(f"unknown property {name!r}; choose from {', '.join(known)}")
     rows = []
     for prop in PROPERTIES:
         if names and prop.name not in names:

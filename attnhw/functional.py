@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.params import AttnParams
 from attnhw.golden.quantize import quantize
 from attnhw.golden.reference import softmax_weighted_sum
@@ -94,12 +95,12 @@ def _as_float64(x, name):
     else:
         x = np.asarray(x)
         if x.dtype.kind not in "fiu":
-            raise ValueError(f"{name}: dtype {x.dtype} is not a real number type")
+            raise InputError(f"{name}: dtype {x.dtype} is not a real number type")
         x = x.astype(np.float64)
     if x.ndim < 2:
-        raise ValueError(f"{name}: shape {x.shape} must be (..., N, dim)")
+        raise InputError(f"{name}: shape {x.shape} must be (..., N, dim)")
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or Inf")
+        raise InputError(f"{name} contains NaN or Inf")
     return x
 
 
@@ -122,10 +123,10 @@ def _attend_from_mask(attn_mask):
         return m
     if m.dtype.kind == "f":
         if not np.all((m == 0) | (m == -np.inf)):
-            raise ValueError("attn_mask: a float mask may only hold 0 (attend) and -inf (do not "
+            raise InputError("attn_mask: a float mask may only hold 0 (attend) and -inf (do not "
                              "attend); the hardware adds no bias to the scores")
         return m == 0
-    raise ValueError(f"attn_mask: dtype {m.dtype} is neither bool nor float")
+    raise InputError(f"attn_mask: dtype {m.dtype} is neither bool nor float")
 
 
 def _causal(L, S, align):
@@ -139,7 +140,7 @@ def _expand_gqa(q, k, v, enable_gqa):
         return k, v
     hq, hkv = q.shape[-3], k.shape[-3]
     if hq % hkv:
-        raise ValueError(f"enable_gqa: {hq} query heads are not a multiple of {hkv} key/value heads")
+        raise InputError(f"enable_gqa: {hq} query heads are not a multiple of {hkv} key/value heads")
     return np.repeat(k, hq // hkv, axis=-3), np.repeat(v, hq // hkv, axis=-3)
 
 
@@ -170,31 +171,31 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
     """Check the call, quantise, and build the scale ports and masks (shared by
     :func:`sdpa` and :func:`sdpa_ideal`)."""
     if dropout_p != 0.0:
-        raise ValueError(f"dropout_p={dropout_p}: the hardware has no dropout; pass 0.0")
+        raise InputError(f"dropout_p={dropout_p}: the hardware has no dropout; pass 0.0")
     if quant not in QUANT_MODES:
-        raise ValueError(f"quant={quant!r}: choose one of {', '.join(QUANT_MODES)}")
+        raise InputError(f"quant={quant!r}: choose one of {', '.join(QUANT_MODES)}")
     if is_causal not in CAUSAL:
-        raise ValueError(f"is_causal={is_causal!r}: choose False, True (upper_left) or "
+        raise InputError(f"is_causal={is_causal!r}: choose False, True (upper_left) or "
                          "'lower_right'")
     if type(attn_mask).__name__ == "CausalBias":          # torch.nn.attention.bias
         if is_causal:
-            raise ValueError("attn_mask is a CausalBias: leave is_causal False")
+            raise InputError("attn_mask is a CausalBias: leave is_causal False")
         is_causal, attn_mask = attn_mask.variant.name.lower(), None
     q, k, v = (_as_float64(x, name) for x, name in ((query, "query"), (key, "key"),
                                                     (value, "value")))
     L, E, (S, Ev) = q.shape[-2], q.shape[-1], v.shape[-2:]
     if k.shape[-1] != E or k.shape[-2] != S:
-        raise ValueError(f"key {k.shape} must be (..., S={S}, E={E}) for query {q.shape} "
+        raise InputError(f"key {k.shape} must be (..., S={S}, E={E}) for query {q.shape} "
                          f"and value {v.shape}")
     k, v = _expand_gqa(q, k, v, enable_gqa)
     try:
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
     except ValueError:
-        raise ValueError(f"leading axes of query {q.shape}, key {k.shape} and value {v.shape} "
+        raise InputError(f"leading axes of query {q.shape}, key {k.shape} and value {v.shape} "
                          "do not broadcast (enable_gqa for fewer key/value heads)") from None
     p = params_for(max(E, Ev), S, params)
     if p.head_dim < max(E, Ev):
-        raise ValueError(f"params.head_dim={p.head_dim} is smaller than the inputs' "
+        raise InputError(f"params.head_dim={p.head_dim} is smaller than the inputs' "
                          f"E={E} / Ev={Ev}")
     p.check_seq_len(S, "key")
     scale = 1.0 / math.sqrt(E) if scale is None else float(scale)
@@ -217,7 +218,7 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
         try:
             attend = np.broadcast_to(attend & user, batch + (L, S))
         except ValueError:
-            raise ValueError(f"attn_mask {np.shape(user)} does not broadcast to "
+            raise InputError(f"attn_mask {np.shape(user)} does not broadcast to "
                              f"{batch + (L, S)}") from None
     masked = ~np.broadcast_to(attend, batch + (L, S))
     form = _engine_form(user, None if align is None else (0 if align == "upper_left" else S - L),
@@ -271,12 +272,12 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
         Only with ``return_info=True``.
     """
     if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+        raise InputError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
     c = _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, quant,
                  params)
     p, form = c["p"], c["engine_form"]
     if backend == "engine" and form is None:
-        raise ValueError("backend 'engine': its masks are per-key padding and causal; "
+        raise InputError("backend 'engine': its masks are per-key padding and causal; "
                          "this attn_mask differs between queries of a head "
                          "(use backend 'golden' or 'rtl')")
     o_int = run_backend(backend, p, c["qi"], c["ki"], c["vi"], c["ports"], c["masked"],

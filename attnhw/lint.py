@@ -3,6 +3,7 @@
 import re
 import subprocess
 
+from attnhw.golden.errors import ToolError
 from attnhw.sim.runner import VERILATOR_WAIVERS, setup_verilator
 
 __all__ = ["lint"]
@@ -17,4 +18,4 @@ def lint(path, top="attnhw_core", waive=True):
     proc = subprocess.run(cmd, capture_output=True, text=True)
     found = re.findall(r"^%(?:Warning|Error)[^\n]*", proc.stderr, flags=re.M)
     if proc.returncode or found:
-        raise RuntimeError(f"verilator lint: {found[0] if found else proc.stderr.strip()[:300]}")
+        raise ToolError(f"verilator lint: {found[0] if found else proc.stderr.strip()[:300]}")

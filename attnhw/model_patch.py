@@ -11,6 +11,8 @@ import contextlib
 
 import numpy as np
 
+from attnhw.golden.errors import InputError
+
 from .functional import sdpa, sdpa_ideal
 
 __all__ = ["PIPELINES", "attnhw_attention"]
@@ -49,7 +51,7 @@ def attnhw_attention(model, *, quant="tensor", data_width=8, pipeline="hardware"
     from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     if pipeline not in PIPELINES:
-        raise ValueError(f"pipeline={pipeline!r}: choose one of {', '.join(PIPELINES)}")
+        raise InputError(f"pipeline={pipeline!r}: choose one of {', '.join(PIPELINES)}")
     layers = {}
 
     def forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):

@@ -4,6 +4,7 @@ import json
 import os
 import pathlib
 
+from attnhw.golden.errors import InputError
 from attnhw.hdl.emit import DEFAULT_PREFIX, generate_verilog, port_description
 
 __all__ = ["atomic_write", "write_verilog", "replace_between"]
@@ -51,7 +52,7 @@ def replace_between(path, begin, end, body):
     ``body``; ``ValueError`` if either marker is missing."""
     text = pathlib.Path(path).read_text()
     if text.count(begin) != 1 or text.count(end) != 1:
-        raise ValueError(f"{path}: expected one {begin!r} and one {end!r} marker")
+        raise InputError(f"{path}: expected one {begin!r} and one {end!r} marker")
     head, rest = text.split(begin)
     _, tail = rest.split(end)
     new = f"{head}{begin}\n{body.strip()}\n{end}{tail}"

@@ -9,6 +9,7 @@ import dataclasses
 
 import numpy as np
 
+from attnhw.golden.errors import InputError, ToolError
 from attnhw.golden.out_proj import (OutProjParams, project, project_float,
                                     quantize_projection, requant_multiplier)
 
@@ -60,13 +61,13 @@ def attention_output(query, key, value, W, b=None, attn_mask=None, is_causal=Fal
     padding and causal).
     """
     if backend not in PROJECTION_BACKENDS:
-        raise ValueError(f"backend={backend!r}: the output projection runs on "
+        raise InputError(f"backend={backend!r}: the output projection runs on "
                          f"{' or '.join(PROJECTION_BACKENDS)} (the core has none)")
     _, info = sdpa(query, key, value, attn_mask=attn_mask, is_causal=is_causal, scale=scale,
                    quant=quant, params=_with_out_frac(params), return_info=True)
     c_int = info.o_int[..., :np.shape(value)[-1]]                # (B, H, N, d), unpadded
     if c_int.ndim != 4:
-        raise ValueError(f"query must be (B, H, N, d), got {np.shape(query)}")
+        raise InputError(f"query must be (B, H, N, d), got {np.shape(query)}")
     B, H, N, d = c_int.shape
     p = info.params
     # The rows are s(w+f).f: their step is v's over 2^f (f = params.out_frac_bits).
@@ -103,15 +104,15 @@ def _on_engine(info, per_batch, op, simulator, log):
 
     p = info.params
     if info.engine_form is None:
-        raise ValueError("backend 'engine': its masks are per-key padding and causal; this "
+        raise InputError("backend 'engine': its masks are per-key padding and causal; this "
                          "attn_mask differs between queries of a head")
     if p.head_dim != op.head_dim:
-        raise ValueError(f"backend 'engine': params.head_dim={p.head_dim} must equal the "
+        raise InputError(f"backend 'engine': params.head_dim={p.head_dim} must equal the "
                          f"tensors' d={op.head_dim} (the projection takes unpadded rows)")
     lanes = next((n for n in range(min(p.proj_lanes, op.d_out), 0, -1)
                   if _gateware_takes(dataclasses.replace(op, lanes=n))), None)
     if lanes is None:
-        raise ValueError(f"backend 'engine': no projection width suits d_out={op.d_out} "
+        raise InputError(f"backend 'engine': no projection width suits d_out={op.d_out} "
                          f"with {op.weight_width}-bit weights "
                          f"({_gateware_takes(op, reason=True)})")
     pe = dataclasses.replace(p, out_features=op.d_out, proj_heads=op.heads, proj_lanes=lanes,
@@ -130,7 +131,7 @@ def _on_engine(info, per_batch, op, simulator, log):
         res = run_engine_job(pe, tile_passes([heads], pe.out_proj), simulator=simulator,
                              log=log, projection=(pb["W_int"], pb["b_int"], pb["M"], pb["sh"]))
         if res["mismatches"] or res["rows_out"] != res["rows_expected"]:
-            raise RuntimeError(f"the engine's projection differs from golden in "
+            raise ToolError(f"the engine's projection differs from golden in "
                                f"{res['mismatches']} words; see {res['work_dir']}")
         log(f"engine: {res['cycles']:,} cycles")
         y.append(res["o"])

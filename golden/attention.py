@@ -21,6 +21,7 @@ Stages (names as the hdl units):
 
 import numpy as np
 
+from .errors import InputError
 from .exp2 import exp2_weight
 from .fixed import shift_right_floor, signed_range
 from .normalize import normalize as _normalize, quotient as _quotient
@@ -36,12 +37,12 @@ def _int_tensor(name, t):
     if a.dtype.kind in "biu":
         return a.astype(np.int64)
     if a.dtype.kind != "f":
-        raise ValueError(f"{name} must hold integers, got dtype {a.dtype}")
+        raise InputError(f"{name} must hold integers, got dtype {a.dtype}")
     if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or Inf")
+        raise InputError(f"{name} contains NaN or Inf")
     fractional = a != np.round(a)
     if fractional.any():
-        raise ValueError(f"{name} must hold integers (quantise first: attnhw.golden.quantize), "
+        raise InputError(f"{name} must hold integers (quantise first: attnhw.golden.quantize), "
                          f"got fractional values such as {a[fractional].flat[0]!r}")
     return a.astype(np.int64)
 
@@ -51,18 +52,18 @@ def check_inputs(q, k, v, masked, scale, p):
     lo, hi = signed_range(p.data_width)
     for name, t in (("q", q), ("k", k), ("v", v)):
         if t.ndim < 2 or t.shape[-1] != p.head_dim:
-            raise ValueError(f"{name} must have shape (..., N, {p.head_dim}), got {t.shape}")
+            raise InputError(f"{name} must have shape (..., N, {p.head_dim}), got {t.shape}")
         if t.size and (t.min() < lo or t.max() > hi):
-            raise ValueError(f"{name} has values outside the {p.data_width}-bit signed range")
+            raise InputError(f"{name} has values outside the {p.data_width}-bit signed range")
     if k.shape != v.shape:
-        raise ValueError(f"k {k.shape} and v {v.shape} must have the same shape")
+        raise InputError(f"k {k.shape} and v {v.shape} must have the same shape")
     nk = k.shape[-2]
     p.check_seq_len(nk, "k")
     if masked is not None and masked.shape[-1] != nk:
-        raise ValueError(f"mask must end in the key axis ({nk}), got {masked.shape}")
+        raise InputError(f"mask must end in the key axis ({nk}), got {masked.shape}")
     scale = np.asarray(scale)
     if scale.size and (scale.min() < 0 or scale.max() >= (1 << p.scale_width)):
-        raise ValueError(f"scale must be an integer in [0, 2^{p.scale_width})")
+        raise InputError(f"scale must be an integer in [0, 2^{p.scale_width})")
 
 
 def dot_product(q, k):

@@ -15,6 +15,7 @@ A query that sees no key outputs a row of zeros (``attnhw.golden.attention.norma
 import numpy as np
 
 from .attention import attention
+from .errors import InputError
 
 __all__ = ["check_mode", "engine_mask", "engine_attention", "key_limits"]
 
@@ -22,10 +23,10 @@ __all__ = ["check_mode", "engine_mask", "engine_attention", "key_limits"]
 def check_mode(p, key_limit=0, offset=0):
     """``ValueError`` naming the register whose value the engine cannot hold."""
     if not 0 <= int(key_limit) <= p.max_seq_len:
-        raise ValueError(f"key_limit={key_limit} is out of range [0, max_seq_len={p.max_seq_len}]"
+        raise InputError(f"key_limit={key_limit} is out of range [0, max_seq_len={p.max_seq_len}]"
                          " (0: no limit)")
     if not -p.max_seq_len <= int(offset) <= p.max_seq_len:
-        raise ValueError(f"offset={offset} is out of range [-{p.max_seq_len}, {p.max_seq_len}]"
+        raise InputError(f"offset={offset} is out of range [-{p.max_seq_len}, {p.max_seq_len}]"
                          " (max_seq_len)")
 
 

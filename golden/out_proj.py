@@ -30,6 +30,7 @@ import math
 
 import numpy as np
 
+from .errors import InputError
 from .fixed import round_half_up_shift, saturate, signed_range
 from .quantize import quantize
 
@@ -65,23 +66,23 @@ class OutProjParams:
                              ("tile_rows", 1, 65535)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise ValueError(f"{name}={v!r} is out of range [{lo}, {hi}]")
+                raise InputError(f"{name}={v!r} is out of range [{lo}, {hi}]")
         if self.acc_width + self.mult_bits > 62:
-            raise ValueError(f"acc_width {self.acc_width} + mult_bits {self.mult_bits} exceed "
+            raise InputError(f"acc_width {self.acc_width} + mult_bits {self.mult_bits} exceed "
                              "the golden model's 62 bits; reduce heads·head_dim or the widths")
 
     def check_gateware(self):
         """``ValueError`` unless the gateware can take these parameters (the golden
         arithmetic takes any)."""
         if self.d_out % self.lanes:
-            raise ValueError(f"d_out={self.d_out} is not a multiple of the projection's "
+            raise InputError(f"d_out={self.d_out} is not a multiple of the projection's "
                              f"lanes={self.lanes}")
         if self.lanes * self.weight_width % LOAD_WORD_BITS:
-            raise ValueError(f"lanes·weight_width = {self.lanes * self.weight_width} must be a "
+            raise InputError(f"lanes·weight_width = {self.lanes * self.weight_width} must be a "
                              f"multiple of {LOAD_WORD_BITS} (a weight word is loaded in "
                              f"{LOAD_WORD_BITS}-bit beats)")
         if self.acc_width > LOAD_WORD_BITS:
-            raise ValueError(f"acc_width {self.acc_width} exceeds the {LOAD_WORD_BITS}-bit load "
+            raise InputError(f"acc_width {self.acc_width} exceeds the {LOAD_WORD_BITS}-bit load "
                              "word that carries a bias; reduce heads·head_dim or the widths")
 
     @property
@@ -130,10 +131,10 @@ def quantize_projection(W, b, c_step, op):
     """
     W = np.asarray(W, dtype=np.float64)
     if W.shape != (op.d_out, op.k):
-        raise ValueError(f"W has shape {W.shape}; expected (d_out={op.d_out}, heads·head_dim="
+        raise InputError(f"W has shape {W.shape}; expected (d_out={op.d_out}, heads·head_dim="
                          f"{op.k})")
     if not np.all(np.isfinite(W)):
-        raise ValueError("W contains NaN or Inf")
+        raise InputError("W contains NaN or Inf")
     c_step = np.broadcast_to(np.asarray(c_step, dtype=np.float64), (op.heads,))
     eff = W * np.repeat(c_step, op.head_dim)[None, :]
     W_int, w_step = np.zeros(W.shape, dtype=np.int64), np.ones(op.d_out)
@@ -143,10 +144,10 @@ def quantize_projection(W, b, c_step, op):
     if b is not None:
         b = np.asarray(b, dtype=np.float64)
         if b.shape != (op.d_out,) or not np.all(np.isfinite(b)):
-            raise ValueError(f"b must be {op.d_out} finite numbers, got shape {b.shape}")
+            raise InputError(f"b must be {op.d_out} finite numbers, got shape {b.shape}")
         b_int = (np.sign(b) * np.floor(np.abs(b) / w_step + 0.5)).astype(np.int64)
         if np.any(np.abs(b_int) > op.product_sum_bound):
-            raise ValueError("b is too large for the accumulator: |b / w_step| exceeds "
+            raise InputError("b is too large for the accumulator: |b / w_step| exceeds "
                              f"{op.product_sum_bound} (the bound of the products' sum)")
     return W_int, w_step, b_int
 
@@ -157,13 +158,13 @@ def requant_multiplier(ratio, op):
     (``ValueError`` if ``ratio`` needs more range)."""
     ratio = float(ratio)
     if not math.isfinite(ratio) or ratio <= 0:
-        raise ValueError(f"requantisation ratio {ratio!r} must be finite and positive")
+        raise InputError(f"requantisation ratio {ratio!r} must be finite and positive")
     sh = op.mult_bits - 1 - math.floor(math.log2(ratio))
     M = math.floor(ratio * 2.0 ** sh + 0.5)
     if M >= 1 << op.mult_bits:                 # rounding carried into a new bit
         M, sh = M >> 1, sh - 1
     if not 0 <= sh <= op.max_shift:
-        raise ValueError(f"requantisation ratio {ratio:g} needs a shift of {sh}, outside "
+        raise InputError(f"requantisation ratio {ratio:g} needs a shift of {sh}, outside "
                          f"[0, {op.max_shift}]: choose another output step")
     return M, sh
 
@@ -173,10 +174,10 @@ def project(c_int, W_int, b_int, M, sh, op):
     all heads, leading axes any), by the formats in the module docstring."""
     c = np.asarray(c_int, dtype=np.int64)
     if c.shape[-2:] != (op.heads, op.head_dim):
-        raise ValueError(f"c has shape {c.shape}; expected (..., {op.heads}, {op.head_dim})")
+        raise InputError(f"c has shape {c.shape}; expected (..., {op.heads}, {op.head_dim})")
     lo, hi = signed_range(op.data_width)
     if c.size and (c.min() < lo or c.max() > hi):
-        raise ValueError(f"c has values outside the {op.data_width}-bit signed range")
+        raise InputError(f"c has values outside the {op.data_width}-bit signed range")
     x = c.reshape(c.shape[:-2] + (op.k,))
     acc = x @ np.asarray(W_int, dtype=np.int64).T + np.asarray(b_int, dtype=np.int64)
     return requantise(acc, M, sh, op.out_width)
@@ -212,7 +213,7 @@ def load_words(W_int, b_int, M, sh, op):
     op.check_gateware()
     W = np.asarray(W_int, dtype=np.int64)
     if W.shape != (op.d_out, op.k):
-        raise ValueError(f"W_int has shape {W.shape}; expected ({op.d_out}, {op.k})")
+        raise InputError(f"W_int has shape {W.shape}; expected ({op.d_out}, {op.k})")
     ww, mask = op.weight_width, (1 << op.weight_width) - 1
     words = []
     for g in range(op.groups):
@@ -225,7 +226,7 @@ def load_words(W_int, b_int, M, sh, op):
     words += [int(b) & 0xFFFFFFFF for b in np.asarray(b_int, dtype=np.int64)]
     for m_, s_ in zip(np.asarray(M, dtype=np.int64), np.asarray(sh, dtype=np.int64)):
         if not (0 <= m_ < 1 << op.mult_bits and 0 <= s_ <= op.max_shift):
-            raise ValueError(f"requantisation (M={m_}, sh={s_}) is outside its format")
+            raise InputError(f"requantisation (M={m_}, sh={s_}) is outside its format")
         words.append(int(m_) | int(s_) << SHIFT_LSB)
     return np.array(words, dtype=np.uint32)
 

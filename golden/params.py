@@ -9,10 +9,12 @@ bits) and ``uI.F`` (unsigned).
 import dataclasses
 import math
 
+from .errors import InputError
+
 __all__ = ["AttnParams", "ParamError"]
 
 
-class ParamError(ValueError):
+class ParamError(InputError):
     """An invalid parameter or parameter combination; the message names it."""
 
 

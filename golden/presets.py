@@ -1,6 +1,7 @@
 """Named parameter sets: the configurations the Makefile synthesises and the tests
 reuse, defined once (``attnhw <cmd> --preset NAME``; explicit flags override)."""
 
+from .errors import InputError
 from .params import AttnParams
 
 __all__ = ["PRESETS", "preset", "preset_values"]
@@ -31,7 +32,7 @@ def preset_values(name, **overrides):
     """The parameter values of preset ``name`` with ``overrides`` (a dict, not yet
     validated); ``ValueError`` for an unknown name."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise InputError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
     return {**PRESETS[name], **overrides}
 
 

@@ -2,6 +2,8 @@
 
 import math
 
+from .errors import InputError
+
 __all__ = ["scale_to_port", "port_to_scale", "LOG2E"]
 
 LOG2E = 1.0 / math.log(2.0)
@@ -16,15 +18,15 @@ def scale_to_port(scale, p):
     not positive, or out of the port's range.
     """
     if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale <= 0:
-        raise ValueError(f"scale must be a finite positive number, got {scale!r}")
+        raise InputError(f"scale must be a finite positive number, got {scale!r}")
     value = scale * LOG2E * 2.0 ** p.scale_frac
     port = math.floor(value + 0.5)
     if port >= 1 << p.scale_width:
-        raise ValueError(f"scale={scale:g} exceeds the scale port's maximum "
+        raise InputError(f"scale={scale:g} exceeds the scale port's maximum "
                          f"{p.scale_max / LOG2E:g} (scale_width={p.scale_width}, "
                          f"scale_frac={p.scale_frac})")
     if port < 1:
-        raise ValueError(f"scale={scale:g} is below the scale port's resolution "
+        raise InputError(f"scale={scale:g} is below the scale port's resolution "
                          f"{2.0 ** -p.scale_frac / LOG2E:g} (scale_frac={p.scale_frac})")
     return port, abs(port - value) / value
 

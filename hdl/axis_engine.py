@@ -5,6 +5,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.out_proj import LOAD_WORD_BITS
 
 from .engine import AttentionEngine
@@ -59,7 +60,7 @@ class AxisEngine(wiring.Component):
 
     def __init__(self, params, csr="simple"):
         if csr not in CSR_PORTS:
-            raise ValueError(f"unknown --csr {csr!r}; choose one of {', '.join(CSR_PORTS)}")
+            raise InputError(f"unknown --csr {csr!r}; choose one of {', '.join(CSR_PORTS)}")
         self.params, self.csr = params, csr
         p = params
         lane_bits = p.lanes * p.data_width

@@ -10,6 +10,7 @@ import re
 
 from amaranth.back import verilog
 
+from attnhw.golden.errors import InputError
 from attnhw.version import __version__
 
 from .axis_engine import AxisEngine
@@ -32,7 +33,7 @@ TOPS = {"core": ("core", AttentionCore), "engine": ("engine", AxisEngine),
 def top_name(top, prefix=DEFAULT_PREFIX):
     """The top module's name; ``ValueError`` for a prefix that is no Verilog identifier."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", prefix):
-        raise ValueError(f"--name {prefix!r} is not a Verilog identifier "
+        raise InputError(f"--name {prefix!r} is not a Verilog identifier "
                          "(letters, digits, _; not starting with a digit)")
     return f"{prefix}_{TOPS[top][0]}"
 
@@ -45,7 +46,7 @@ def provenance(p, top=None):
 
 def top_component(p, top="core"):
     if top not in TOPS:
-        raise ValueError(f"unknown top {top!r}; choose one of {', '.join(TOPS)}")
+        raise InputError(f"unknown top {top!r}; choose one of {', '.join(TOPS)}")
     return TOPS[top][1](p)
 
 

@@ -5,6 +5,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.normalize import recip_table
 
 from .pipeline import delay
@@ -44,7 +45,7 @@ class NormalizeRecip(wiring.Component):
 
     def __init__(self, params):
         if params.norm_method not in ("recip_nr", "recip_lut"):
-            raise ValueError(f"NormalizeRecip needs a reciprocal norm_method, "
+            raise InputError(f"NormalizeRecip needs a reciprocal norm_method, "
                              f"not {params.norm_method!r}")
         self.params = params
         super().__init__({

@@ -9,6 +9,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from attnhw.golden.errors import InputError
+
 from .credits import credit_room
 from .engine import engine_out_layout
 from .multiplier import Multiplier
@@ -78,7 +80,7 @@ class OutProjection(wiring.Component):
     def __init__(self, params, proj):
         proj.check_gateware()
         if (params.out_width, params.head_dim) != (proj.data_width, proj.head_dim):
-            raise ValueError("the projection's data_width and head_dim must be the engine's "
+            raise InputError("the projection's data_width and head_dim must be the engine's "
                              "out_width and head_dim")
         self.params, self.proj = params, proj
         super().__init__({

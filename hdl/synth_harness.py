@@ -5,6 +5,8 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from attnhw.golden.errors import InputError
+
 from .accumulator import Accumulator
 from .core import AttentionCore
 from .dot_product import DotProduct
@@ -36,7 +38,7 @@ READY_TIED = {"dot_product", "score_scale", "online_softmax", "exp2"}
 
 def _out_proj(p):
     if p.out_proj is None:
-        raise ValueError("the unit out_proj needs --out-features (and the projection's "
+        raise InputError("the unit out_proj needs --out-features (and the projection's "
                          "other flags)")
     return OutProjection(p, p.out_proj)
 
@@ -51,7 +53,7 @@ def unit_component(p, name):
     :data:`ENGINE_UNITS`) for ``p``."""
     units = {**UNITS, **ENGINE_UNITS}
     if name not in units:
-        raise ValueError(f"unknown unit {name!r}; choose one of {', '.join(units)}")
+        raise InputError(f"unknown unit {name!r}; choose one of {', '.join(units)}")
     return units[name](p)
 
 

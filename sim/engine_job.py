@@ -4,6 +4,7 @@ the golden rows they must produce (``attnhw.golden.engine``)."""
 import numpy as np
 
 from attnhw.golden.engine import check_mode, engine_attention
+from attnhw.golden.errors import InputError
 from attnhw.golden.scale import scale_to_port
 from attnhw.hdl.engine import engine_out_layout, engine_query_layout, engine_settings_layout
 from attnhw.hdl.layouts import kv_layout
@@ -98,12 +99,12 @@ def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
     import json
     kv_ok, q_ok = misplaced_last_candidates(p, heads)
     if not (set(kv_last_flips) <= set(kv_ok.tolist()) and set(q_last_flips) <= set(q_ok.tolist())):
-        raise ValueError("a misplaced tlast must sit on a beat that is not a key's or a "
+        raise InputError("a misplaced tlast must sit on a beat that is not a key's or a "
                          "query's final beat")
     arrays = {f"{name}{h}": head[name] for h, head in enumerate(heads)
               for name in ("q", "k", "v", "pad")}
     if (projection is None) != (p.out_proj is None):
-        raise ValueError("the projection's integers go with p.out_features, and only there")
+        raise InputError("the projection's integers go with p.out_features, and only there")
     if projection is not None:
         arrays.update(zip(("W_int", "b_int", "M", "sh"), projection))
     meta = dict(params=p.as_dict(), gap=float(gap), stall=float(stall), seed=int(seed),

@@ -12,6 +12,7 @@ import time
 import numpy as np
 from amaranth.back import verilog
 
+from attnhw.golden.errors import ToolError
 from attnhw.golden.exp2 import exp2_weight
 from attnhw.hdl.exp2 import Exp2
 
@@ -75,7 +76,7 @@ def check_exp_exhaustive(p, work_dir=None, unit=Exp2):
     build = subprocess.run(cmd, cwd=work, capture_output=True, text=True)
     if build.returncode:
         (work / "build.log").write_text(build.stdout + build.stderr)
-        raise RuntimeError(f"verilator build of the exp unit failed; see {work / 'build.log'}")
+        raise ToolError(f"verilator build of the exp unit failed; see {work / 'build.log'}")
     subprocess.run([str(work / "obj" / "Vexp2"), "weights.bin"], cwd=work, check=True)
     got = np.fromfile(work / "weights.bin", dtype=np.uint32).astype(np.int64)
     k = np.arange((p.exp_shift_limit + 1) << F, dtype=np.int64)

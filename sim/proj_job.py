@@ -4,6 +4,7 @@ output beats they must produce (:func:`attnhw.golden.out_proj.project`)."""
 
 import numpy as np
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.out_proj import project, tile_bounds
 
 __all__ = ["random_projection", "row_order", "c_beats", "y_beats", "tile_passes",
@@ -69,7 +70,7 @@ def tile_passes(layer, op):
     passes = []
     for heads in layer:
         if len(heads) != op.heads:
-            raise ValueError(f"{len(heads)} heads, the projection takes {op.heads}")
+            raise InputError(f"{len(heads)} heads, the projection takes {op.heads}")
         for s, e in tile_bounds(len(heads[0]["q"]), op):
             for h in heads:
                 offset = min(h["offset"] + s, len(h["k"])) if h["causal"] else h["offset"]

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 
+from attnhw.golden.errors import ToolError
 from attnhw.hdl.emit import generate_verilog, top_name
 
 from .jobs import save_job
@@ -40,7 +41,7 @@ VERILATOR_WAIVERS = {
 }
 
 
-class SimulatorMissing(RuntimeError):
+class SimulatorMissing(ToolError):
     """The requested simulator is not installed."""
 
 
@@ -118,7 +119,7 @@ def build(p, simulator="verilator", waves=False, log=print, top="core", netlist=
                 includes=includes, build_args=build_args, waves=waves, timescale=timescale,
                 log_file=build_dir / "build.log")
         except Exception as e:    # cocotb's runner raises a bare "Command failed" error
-            raise RuntimeError(f"the {simulator} build failed ({e}); see "
+            raise ToolError(f"the {simulator} build failed ({e}); see "
                                f"{build_dir / 'build.log'}") from e
         stamp.write_text(json.dumps({"params": p.as_dict(), "simulator": simulator}))
     return build_dir
@@ -151,7 +152,7 @@ class _ProgressReporter:
         self.thread.join()
 
 
-class TestbenchFailed(RuntimeError):
+class TestbenchFailed(ToolError):
     """A cocotb testbench failed: its tests' names and messages, from cocotb's results."""
 
 
@@ -212,7 +213,7 @@ def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
                                   f"{work / 'sim.log'}") from None
     check_results(results_xml, work / "sim.log")
     if not result_path.exists():
-        raise RuntimeError(f"the simulation wrote no result; see {work / 'sim.log'}")
+        raise ToolError(f"the simulation wrote no result; see {work / 'sim.log'}")
     summary = json.loads(result_path.read_text())
     with np.load(str(result_path) + ".npz") as f:
         summary["o"], summary["expect"] = f["o"], f["expect"]

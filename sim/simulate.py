@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from attnhw.golden.errors import InputError
 from attnhw.golden.reference import attention_float, error_stats
 from attnhw.sim.runner import run_job
 from attnhw.sim.scenarios import head_job
@@ -15,7 +16,7 @@ def simulate_random(p, seq_len, queries, *, simulator="verilator", waves=False, 
     ``seq_len`` keys, streamed through the RTL. Returns the summary dict."""
     p.check_seq_len(seq_len, "--seq-len")
     if queries < 1:
-        raise ValueError(f"--queries {queries} must be at least 1")
+        raise InputError(f"--queries {queries} must be at least 1")
     job, pr = head_job(p, np.random.default_rng(seed), queries, seq_len, gap=gap, stall=stall,
                        seed=seed, temperature=temperature, mask_prob=mask_prob)
     res = run_job(job, simulator=simulator, waves=waves, log=log)

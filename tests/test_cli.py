@@ -204,3 +204,25 @@ def test_run_lanes_need_only_divide_the_tensors_d(tmp_path, capsys):
                         "--v", str(files["v"]), "--lanes", "12", "--out", str(out))
     assert code == 0, err
     assert np.load(out).shape == (1, 3, 12)
+
+
+def test_a_bug_keeps_its_traceback_a_user_error_is_one_line(monkeypatch, capsys):
+    """Only attnhw's own errors (AttnhwError) become one line; a ValueError from a bug
+    reaches the caller with its traceback instead of hiding as a one-line message."""
+    import attnhw.outputs
+    from attnhw.golden.errors import InputError
+
+    def bug(*_args, **_kw):
+        raise ValueError("operands could not be broadcast together")
+
+    monkeypatch.setattr(attnhw.outputs, "write_verilog", bug)
+    with pytest.raises(ValueError, match="could not be broadcast"):
+        main(["verilog", "-o", "unused.v"])
+
+    def user_error(*_args, **_kw):
+        raise InputError("--name 9x is not a Verilog identifier")
+
+    monkeypatch.setattr(attnhw.outputs, "write_verilog", user_error)
+    assert main(["verilog", "-o", "unused.v"]) == 2
+    assert capsys.readouterr().err.strip() == \
+        "attnhw verilog: error: --name 9x is not a Verilog identifier"
