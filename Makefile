@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The maintainer's commands: tables and plots written into the docs (attnhw/tools/cli.py).
+TOOLS := $(BIN)/python -m attnhw.tools
 STAMP := $(VENV)/.installed
 SIM ?= verilator
 ARGS ?=
@@ -49,7 +51,7 @@ POSTSYNTH_PARAMS ?= --head-dim 16 --lanes 4 --max-seq-len 64
 synth: $(STAMP)
 	$(BIN)/attnhw synth $(ARGS) --target ecp5 --json build/synth-ecp5.json
 	$(BIN)/attnhw synth $(ICE40_PARAMS) --target ice40 --json build/synth-ice40.json
-	$(BIN)/attnhw postsynth $(POSTSYNTH_PARAMS) --json build/postsynth.json
+	$(TOOLS) postsynth $(POSTSYNTH_PARAMS) --json build/postsynth.json
 
 # The engine on ECP5 (two store sizes) and iCE40, a benchmark of each ECP5 configuration,
 # then the engine synthesis table in docs/engine.md (GMAC/s from the benchmarks). The
@@ -69,7 +71,7 @@ synth-engine: $(STAMP)
 	    --out-dir build/bench-engine --json build/bench-engine.json
 	$(BIN)/attnhw bench $(ENGINE_SMALL_PARAMS) --configs 64:16:1 --seq-lens 256 \
 	    --out-dir build/bench-engine-small --json build/bench-engine-small.json
-	$(BIN)/attnhw synth-table --update-readme docs/engine.md \
+	$(TOOLS) synth-table --update-readme docs/engine.md \
 	    --bench build/bench-engine.json --bench build/bench-engine-small.json \
 	    --report build/synth-engine-ecp5.json --command "attnhw $(ENGINE_ECP5)" \
 	    --report build/synth-engine-ecp5-small.json --command "attnhw $(ENGINE_ECP5_SMALL)" \
@@ -94,12 +96,12 @@ synth-families: $(STAMP)
 	    $(BIN)/attnhw synth $(FAMILY_ENGINE) --target $$f --json build/families/$$f-engine.json; \
 	    args="$$args --report build/families/$$f-core.json --command 'attnhw synth --target $$f'"; \
 	    args="$$args --report build/families/$$f-engine.json --command 'attnhw synth $(FAMILY_ENGINE) --target $$f'"; \
-	done; eval $(BIN)/attnhw family-table --update-readme docs/measured.md $$args
+	done; eval $(TOOLS) family-table --update-readme docs/measured.md $$args
 
 # ECP5 Fmax of each core unit alone and of the core (~15 min): docs/synth and
 # docs/measured.md.
 fmax-budget: $(STAMP)
-	$(BIN)/attnhw fmax-budget $(ARGS) --out-dir docs/synth --update-readme docs/measured.md
+	$(TOOLS) fmax-budget $(ARGS) --out-dir docs/synth --update-readme docs/measured.md
 
 # Formal properties (yowasp-sby + Yices) and the exhaustive exp check; report in build/formal.
 formal: $(STAMP)
@@ -116,23 +118,23 @@ soak: $(STAMP)
 # Every numerics variant and the peers: error, ECP5 cost, plots. The report is committed
 # in docs/accuracy (docs/numerics.md shows it); synthesis results are cached in build/.
 accuracy: $(STAMP)
-	$(BIN)/attnhw accuracy $(ARGS) --out-dir docs/accuracy --update-readme docs/numerics.md
+	$(TOOLS) accuracy $(ARGS) --out-dir docs/accuracy --update-readme docs/numerics.md
 
 # Engine cycles vs the multiplier floor on Verilator (N = 16 ... 1024, three configs):
 # docs/bench/bench.{md,json,png} and the benchmark table in docs/engine.md (~10 min).
 bench: $(STAMP)
-	$(BIN)/attnhw bench $(ARGS) --out-dir docs/bench --json build/bench.json --update-readme docs/engine.md
+	$(TOOLS) bench $(ARGS) --out-dir docs/bench --json build/bench.json --update-readme docs/engine.md
 
 # all-MiniLM-L6-v2 with every attention layer in attnhw's arithmetic (~2 min):
 # docs/model-check/model_check.{md,json,png} and the table in docs/python.md.
 model-check: $(STAMP)
-	$(BIN)/attnhw model-check --out-dir docs/model-check --update-readme docs/python.md
+	$(TOOLS) model-check --out-dir docs/model-check --update-readme docs/python.md
 
 # Attention + output projection against float64 beside the ideal int8 pipeline, on random
 # data and all-MiniLM-L6-v2's layers, and one real layer on the engine's RTL:
 # docs/accuracy/proj_accuracy.{md,json,png} and the table in docs/numerics.md.
 proj-accuracy: $(STAMP)
-	$(BIN)/attnhw proj-accuracy --out-dir docs/accuracy --update-readme docs/numerics.md
+	$(TOOLS) proj-accuracy --out-dir docs/accuracy --update-readme docs/numerics.md
 
 clean:
 	rm -rf build

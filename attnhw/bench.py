@@ -27,7 +27,7 @@ from .outputs import atomic_write
 __all__ = ["DEFAULT_CONFIGS", "DEFAULT_SEQ_LENS", "TARGETS", "config_params", "run_bench",
            "write_report", "README_BEGIN", "README_END"]
 
-README_BEGIN = "<!-- benchmark table: written by make bench (attnhw bench --update-readme) -->"
+README_BEGIN = "<!-- benchmark table: written by make bench (python -m attnhw.tools bench) -->"
 README_END = "<!-- end of benchmark table -->"
 
 #: (head_dim, lanes, block): the default engine (64, 16, 4) and two others.

@@ -1,6 +1,6 @@
 """Where the clock goes: ECP5 Fmax of each core unit alone and of the whole core.
 
-``attnhw fmax-budget`` / ``make fmax-budget`` synthesises every unit of
+``python -m attnhw.tools fmax-budget`` / ``make fmax-budget`` synthesises every unit of
 :data:`attnhw.hdl.synth_harness.UNITS` and the core on the LFE5U-85F-8 and writes
 ``fmax_budget.{json,md,png}``: per unit its LUTs, FFs, DSPs, Fmax and the worst
 path nextpnr reports (from which register to which, logic against routing time).
@@ -24,7 +24,7 @@ from .synth import TARGETS, synthesize
 
 __all__ = ["run_fmax_budget", "budget_table", "ROWS", "README_BEGIN", "README_END", "TARGET_MHZ"]
 
-README_BEGIN = "<!-- Fmax budget: written by make fmax-budget (attnhw fmax-budget) -->"
+README_BEGIN = "<!-- Fmax budget: written by make fmax-budget (python -m attnhw.tools fmax-budget) -->"
 README_END = "<!-- end of Fmax budget -->"
 #: The engine's ECP5 clock target (issue 12: at least 200 MHz, every unit 250).
 TARGET_MHZ = 250.0

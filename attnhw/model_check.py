@@ -24,7 +24,7 @@ from .outputs import atomic_write
 __all__ = ["SENTENCES", "SETTINGS", "run_model_check", "write_report", "README_BEGIN",
            "README_END"]
 
-README_BEGIN = "<!-- model check: written by make model-check (attnhw model-check --update-readme) -->"
+README_BEGIN = "<!-- model check: written by make model-check (python -m attnhw.tools model-check) -->"
 README_END = "<!-- end of model check -->"
 
 #: Short and long, plain and technical, with numbers and names: 3 to 60 tokens.

@@ -126,7 +126,7 @@ def over_capacity(log_text):
         r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)", log_text, re.M) if int(used) > int(avail)]
 
 
-TABLE_BEGIN = "<!-- other families: written by make synth-families (attnhw family-table) -->"
+TABLE_BEGIN = "<!-- other families: written by make synth-families (python -m attnhw.tools family-table) -->"
 TABLE_END = "<!-- end of other families -->"
 
 

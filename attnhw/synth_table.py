@@ -9,7 +9,7 @@ from .synth import TARGETS
 
 __all__ = ["engine_synth_table", "README_BEGIN", "README_END"]
 
-README_BEGIN = "<!-- engine synthesis table: written by make synth-engine (attnhw synth-table) -->"
+README_BEGIN = "<!-- engine synthesis table: written by make synth-engine (python -m attnhw.tools synth-table) -->"
 README_END = "<!-- end of engine synthesis table -->"
 
 
