@@ -125,68 +125,102 @@ class OutProjection(wiring.Component):
         return self.proj.groups * self.proj.head_dim + (
             self.write_stage + 1 if self.needs_drain else 0)
 
+    @property
+    def out_fifo_depth(self):
+        """Places in the output FIFO. A final group reserves its place at its first
+        issue, and its outputs enter the FIFO ``head_dim - 1 + pipeline_depth`` cycles
+        later, so with the reader always ready ``ceil((head_dim + pipeline_depth) /
+        head_dim)`` places are reserved at once; :func:`credit_room` adds one place for
+        the reservation in its register and one for the freed place counted a cycle
+        late. At least 8, so that a reader's short stalls do not stop the issue."""
+        d = self.proj.head_dim
+        return max(8, -(-(d + self.pipeline_depth) // d) + 2)
+
     def elaborate(self, platform):
         m = Module()
-        p, op = self.params, self.proj
-        P, G, K, d, H, T = op.lanes, op.groups, op.k, op.head_dim, op.heads, op.tile_rows
-        aw, mb = op.acc_width, op.mult_bits
-        const_layout = data.StructLayout({"M": unsigned(mb), "sh": unsigned(SHIFT_BITS)})
-        # Weights and partial sums in one block RAM per lane (registered reads, each
-        # with its own address copy): the lane's block RAMs, multiplier and adders can
-        # sit together, instead of one wide word muxed from block RAMs over the die.
-        wmems = [BlockRAM(op.weight_width, G * K) for _ in range(P)]
-        # A lane's partial sums at t·G + g, its biases after them at T·G + g: head 0
-        # reads its start there, the other heads their tile's partial sums.
-        pmems = [BlockRAM(aw, (T + 1) * G) for _ in range(P)]
-        # Each requantiser's constants in its own block RAM, in the order it takes its
-        # sums (lane r·L + i of group g at g·L + i): read one per cycle beside it.
-        R = self.requantisers
-        L = P // R
-        cmems = [BlockRAM(const_layout.size, G * L) for _ in range(R)]
-        for e in range(P):
-            m.submodules[f"weights{e}"], m.submodules[f"partial{e}"] = wmems[e], pmems[e]
-        for r in range(R):
-            m.submodules[f"constants{r}"] = cmems[r]
-
-        # The load port writes the weights, the biases (through the partial sums'
-        # write ports, below) and the constants.
-        m.submodules.loader = loader = ProjLoader(op, R)
-        wiring.connect(m, wiring.flipped(self.load), loader.load)
-        m.d.comb += [self.err_load_last.eq(loader.err_load_last),
-                     loader.clear_errors.eq(self.clear_errors)]
-        for e in range(P):
-            m.d.comb += [wmems[e].w_addr.eq(loader.weights.addr), wmems[e].w_en.eq(loader.weights.en),
-                         wmems[e].w_data.eq(loader.weights.data[e * op.weight_width:]
-                                            [:op.weight_width])]
-        for r in range(R):
-            c = loader.constants[r]
-            c_word = Signal(const_layout, name=f"const_word{r}")
-            m.d.comb += [c_word.M.eq(c.M), c_word.sh.eq(c.sh)]
-            m.d.comb += [cmems[r].w_addr.eq(c.addr), cmems[r].w_data.eq(c_word),
-                         cmems[r].w_en.eq(c.en)]
-
+        op = self.proj
+        mems = self._memories(m)
+        loader = self._loader(m, mems)
         # --- Rows in: two row buffers, one filling while the other's row is issued.
-        w = p.out_width                          # the rows' elements, s(w+f).f
-        m.submodules.rows = rows = ProjRowBuffers(p, op)
+        m.submodules.rows = rows = ProjRowBuffers(self.params, op)
         wiring.connect(m, wiring.flipped(self.c), rows.c)
         m.d.comb += [self.err_tile_rows.eq(rows.err_tile_rows),
                      rows.clear_errors.eq(self.clear_errors)]
-        bufs, metas, full = rows.rows, rows.metas, rows.full
-        rsel = Signal()
+        m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=y_layout(op).size,
+                                                        depth=self.out_fifo_depth)
+        ctl, j, rsel, gL = self._issue(m, rows, mems, fifo)
+        elems = self._elements(m, rows.rows, j, rsel)
+        acc = self._accumulate(m, mems, loader, elems, ctl)
+        word_valid, word = self._requantise(m, mems, acc, ctl, gL)
+        # A final group's outputs into the FIFO (its place was reserved).
+        m.d.comb += [fifo.w_en.eq(word_valid), fifo.w_data.eq(word),
+                     self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.y.ready)]
+        return m
 
-        # --- Issue: for each group g, j = 0 … d-1, one weight word and one element,
-        # from buffer rsel. One address register each for the weights and the partial
-        # sums; each lane's block RAMs take their own registered copy.
-        busy, final, tile_last = Signal(), Signal(), Signal()
+    def _memories(self, m):
+        """The block RAMs: ``weights`` and ``partial`` sums per lane, and each
+        requantiser's ``constants``."""
+        op = self.proj
+        P, G, K, T, L = op.lanes, op.groups, op.k, op.tile_rows, op.lanes // self.requantisers
+        # Weights and partial sums in one block RAM per lane (registered reads, each
+        # with its own address copy): the lane's block RAMs, multiplier and adders can
+        # sit together, instead of one wide word muxed from block RAMs over the die.
+        mems = {"weights": [BlockRAM(op.weight_width, G * K) for _ in range(P)],
+                # A lane's partial sums at t·G + g, its biases after them at T·G + g:
+                # head 0 reads its start there, the other heads their tile's partial sums.
+                "partial": [BlockRAM(op.acc_width, (T + 1) * G) for _ in range(P)],
+                # Each requantiser's constants in its own block RAM, in the order it
+                # takes its sums (lane r·L + i of group g at g·L + i): read one per
+                # cycle beside it.
+                "constants": [BlockRAM(self._const_layout.size, G * L)
+                              for _ in range(self.requantisers)]}
+        for name, rams in mems.items():
+            for n, ram in enumerate(rams):
+                m.submodules[f"{name}{n}"] = ram
+        return mems
+
+    @property
+    def _const_layout(self):
+        return data.StructLayout({"M": unsigned(self.proj.mult_bits),
+                                  "sh": unsigned(SHIFT_BITS)})
+
+    def _loader(self, m, mems):
+        """The load port writes the weights, the constants and (through the partial
+        sums' write ports, in :meth:`_accumulate`) the biases."""
+        op = self.proj
+        m.submodules.loader = loader = ProjLoader(op, self.requantisers)
+        wiring.connect(m, wiring.flipped(self.load), loader.load)
+        m.d.comb += [self.err_load_last.eq(loader.err_load_last),
+                     loader.clear_errors.eq(self.clear_errors)]
+        for e, ram in enumerate(mems["weights"]):
+            m.d.comb += [ram.w_addr.eq(loader.weights.addr), ram.w_en.eq(loader.weights.en),
+                         ram.w_data.eq(loader.weights.data[e * op.weight_width:]
+                                       [:op.weight_width])]
+        for r, ram in enumerate(mems["constants"]):
+            c = loader.constants[r]
+            c_word = Signal(self._const_layout, name=f"const_word{r}")
+            m.d.comb += [c_word.M.eq(c.M), c_word.sh.eq(c.sh),
+                         ram.w_addr.eq(c.addr), ram.w_data.eq(c_word), ram.w_en.eq(c.en)]
+        return loader
+
+    def _issue(self, m, rows, mems, fifo):
+        """For each group g, j = 0 … d-1, one weight word and one element, from row
+        buffer ``rsel``. One address register each for the weights and the partial
+        sums; each lane's block RAMs take their own registered copy. Returns the
+        control at each stage (``ctl[n]``: n cycles after the issue), ``j``, ``rsel``
+        and ``gL`` (g·L, the group's constants' address)."""
+        op = self.proj
+        G, K, d, H, T = op.groups, op.k, op.head_dim, op.heads, op.tile_rows
+        L = op.lanes // self.requantisers
+        metas, full = rows.metas, rows.full
+        rsel, busy, final, tile_last = Signal(), Signal(), Signal(), Signal()
         j, g = Signal(range(d)), Signal(range(G))
-        gL = Signal(range(G * L))                # g·L, the group's constants' address
+        gL = Signal(range(G * L))
         waddr, paddr = Signal(range(G * K)), Signal(range(T * G))
         praddr = Signal(range((T + 1) * G))      # the partial sums' read address
-        fifo_depth = max(8, -(-(d + self.pipeline_depth + 4) // d) + 3)
-        m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=y_layout(op).size,
-                                                        depth=fifo_depth)
         reserve = Signal()
-        room, _ = credit_room(m, fifo_depth, reserve, fifo.r_en & fifo.r_rdy, "y")
+        room, _ = credit_room(m, self.out_fifo_depth, reserve, fifo.r_en & fifo.r_rdy, "y")
         issue = busy & ((j != 0) | ~final | room)
         m.d.comb += reserve.eq(issue & (j == 0) & final)
         group_end, row_end = j == d - 1, (j == d - 1) & (g == G - 1)
@@ -221,8 +255,8 @@ class OutProjection(wiring.Component):
                          waddr.eq(meta.wbase), paddr.eq(meta.pbase),
                          praddr.eq(Mux(meta.h == 0, T * G, meta.pbase))]
         praddr_r = delay(m, 1, praddr, self.partial_read_stage, "praddr")
-        for e in range(P):
-            m.d.comb += [wmems[e].r_addr.eq(waddr), pmems[e].r_addr.eq(praddr_r)]
+        for w_ram, p_ram in zip(mems["weights"], mems["partial"]):
+            m.d.comb += [w_ram.r_addr.eq(waddr), p_ram.r_addr.eq(praddr_r)]
         # The issue's control travels beside the data: stage n is n cycles after issue.
         ctl_layout = data.StructLayout({"valid": 1, "first": 1, "last": 1, "final": 1,
                                         "row_last": 1, "tile_last": 1,
@@ -236,7 +270,11 @@ class OutProjection(wiring.Component):
             reg = Signal(ctl_layout, name=f"ctl{n}")
             m.d.sync += reg.eq(ctl[-1])
             ctl.append(reg)
+        return ctl, j, rsel, gL
 
+    def _elements(self, m, bufs, j, rsel):
+        """Element j of row buffer ``rsel`` at stage 5, one register copy per lane."""
+        d, w = self.proj.head_dim, self.params.out_width       # elements s(w+f).f
         # The element, through a mux in two registered steps: within chunks of up to 4
         # (and the buffer: 8 to 1, one ECP5 slice pair) at stage 1, then the chunk at
         # stage 2; registered at 3. Each chunk's mux takes its own registered copy of
@@ -258,24 +296,30 @@ class OutProjection(wiring.Component):
             m.d.sync += elem.eq(Array(chunks)[delay(m, 1, j1[0][lo:], 1, "j_hi")])
         else:
             m.d.sync += elem.eq(chunks[0])
-        elems = register_tree(m, elem, P, "elem")            # stage 5, one copy per lane
+        return register_tree(m, elem, self.proj.lanes, "elem")     # stage 5, per lane
 
-        # Stage 5: the weights and the elements meet at the multipliers; stage 7: the
-        # products and the sums' starts (partial sum or bias) at the accumulators.
+    def _accumulate(self, m, mems, loader, elems, ctl):
+        """Stage 5: the weights and the elements meet at the multipliers; stage 7: the
+        products and the sums' starts (partial sum or bias) at the accumulators, which
+        hold a group's sums at stage 8 (:attr:`write_stage`), when a group that is not
+        the final head's writes them back."""
+        op = self.proj
+        P, G, T = op.lanes, op.groups, op.tile_rows
         mul_stage = BlockRAM.latency
         sum_stage = mul_stage + Multiplier.latency
         assert self.partial_read_stage + BlockRAM.latency == sum_stage
         assert sum_stage + 1 == self.write_stage
-        acc = Signal(data.ArrayLayout(signed(aw), P))                          # stage 8
+        acc = Signal(data.ArrayLayout(signed(op.acc_width), P))                # stage 8
         for e in range(P):
-            m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width), signed(w))
-            m.d.comb += [mul.a.eq(wmems[e].r_data), mul.b.eq(elems[e])]
+            m.submodules[f"mul{e}"] = mul = Multiplier(signed(op.weight_width),
+                                                       signed(self.params.out_width))
+            m.d.comb += [mul.a.eq(mems["weights"][e].r_data), mul.b.eq(elems[e])]
             with m.If(ctl[sum_stage].valid):
-                m.d.sync += acc[e].eq(Mux(ctl[sum_stage].first, pmems[e].r_data.as_signed(),
-                                          acc[e]) + mul.p)
+                m.d.sync += acc[e].eq(Mux(ctl[sum_stage].first,
+                                          mems["partial"][e].r_data.as_signed(), acc[e])
+                                      + mul.p)
         back = ctl[self.write_stage]
-        for e in range(P):
-            p_wr = pmems[e]
+        for e, p_wr in enumerate(mems["partial"]):
             # The load's biases share the port (a load and rows never overlap).
             bias = loader.biases[e]
             with m.If(bias.en):
@@ -284,10 +328,16 @@ class OutProjection(wiring.Component):
             with m.Else():
                 m.d.comb += [p_wr.w_addr.eq(back.paddr), p_wr.w_data.eq(acc[e]),
                              p_wr.w_en.eq(back.valid & back.last & ~back.final)]
+        return acc
 
-        # --- Requantisation, shared: a final group's sums leave the accumulators into
-        # one shift register per requantiser, which hands it one sum per cycle; a second
-        # shift register collects the outputs.
+    def _requantise(self, m, mems, acc, ctl, gL):
+        """Requantisation, shared: a final group's sums leave the accumulators into one
+        shift register per requantiser, which hands it one sum per cycle; a second shift
+        register collects the outputs. Returns the output word and its write enable."""
+        op = self.proj
+        G, R, aw = op.groups, self.requantisers, op.acc_width
+        L = op.lanes // R
+        back = ctl[self.write_stage]
         ser_layout = data.StructLayout({"valid": 1, "end": 1, "row_last": 1, "tile_last": 1})
         q_ser = [Signal(ser_layout, name=f"q_ser{i}") for i in range(L)]
         q = [[Signal(signed(aw), name=f"q{r}_{i}") for i in range(L)] for r in range(R)]
@@ -315,24 +365,18 @@ class OutProjection(wiring.Component):
             m.d.sync += c_addr.eq(gL_pre)
         with m.Elif(c_addr != G * L - 1):
             m.d.sync += c_addr.eq(c_addr + 1)
-        for r in range(R):
-            m.d.comb += cmems[r].r_addr.eq(c_addr)
         ser = delay(m, 1, q_ser[0], self.requant_stages, "ser")
         collected = []
-        for r in range(R):
-            m.submodules[f"requant{r}"] = req = Requantiser(aw, mb, op.out_width)
-            cq = const_layout(cmems[r].r_data)
+        for r, ram in enumerate(mems["constants"]):
+            m.d.comb += ram.r_addr.eq(c_addr)
+            m.submodules[f"requant{r}"] = req = Requantiser(aw, op.mult_bits, op.out_width)
+            cq = self._const_layout(ram.r_data)
             m.d.comb += [req.x.eq(q[r][0]), req.M.eq(cq.M), req.sh.eq(cq.sh)]
             coll = Signal(data.ArrayLayout(signed(op.out_width), L), name=f"collect{r}")
             m.d.sync += coll.eq(Cat(coll.as_value()[op.out_width:], req.y))
             collected.append(coll)
-
-        # A final group's outputs into the FIFO (its place was reserved).
         out = delay(m, 1, ser, 1, "out")
         word = Signal(y_layout(op))
         m.d.comb += [word.y.as_value().eq(Cat(*collected)),       # output r·L + i
                      word.row_last.eq(out.row_last), word.last.eq(out.row_last & out.tile_last)]
-        m.d.comb += [fifo.w_en.eq(out.valid & out.end), fifo.w_data.eq(word),
-                     self.y.valid.eq(fifo.r_rdy), self.y.payload.eq(fifo.r_data),
-                     fifo.r_en.eq(self.y.ready)]
-        return m
+        return out.valid & out.end, word
