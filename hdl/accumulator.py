@@ -138,6 +138,34 @@ class Accumulator(wiring.Component):
         slack (:func:`attnhw.hdl.credits.credit_room`), rounded up to a power of two."""
         return 1 << self.params.slices.bit_length()
 
+    def _products(self, m, e_next):
+        """Products e * v, s(w+E+1).E, one Multiplier per lane, due at the lanes' add
+        stage (``LANE_SKEW + _stages`` cycles after the issue of ``e_next``)."""
+        L, P = self.params.lanes, self._stages
+        # Where the stages allow it (P > Multiplier.latency), the product is
+        # registered once more in the fabric beside the adder, so the DSP's output
+        # (slow to leave the block) does not share a cycle with the add. The operands
+        # (18 + 8 bits per lane) wait the remaining cycles before the multiplier
+        # rather than the 26-bit products after it. A shift pass multiplies by e = 0.
+        # With a cycle to spare (four slices or more), e reaches the multipliers through
+        # one register copy per group of 4 lanes, not one net to all of them.
+        prod_reg = 1 if P > Multiplier.latency else 0
+        ahead = self.LANE_SKEW + P - Multiplier.latency - prod_reg
+        if ahead:
+            e_groups = register_copies(m, e_next, -(-L // 4), "e_g")
+            e_groups = [delay(m, C(1), e, ahead - 1, f"e_g{g}") for g, e in enumerate(e_groups)]
+        prods = []
+        for n in range(L):
+            if self.late_values:
+                v_in = delay(m, C(1), self.values_late[n], ahead - 1, f"v{n}")
+            else:
+                v_in = delay(m, C(1), self.values.payload[n], ahead, f"v{n}")
+            mult = m.submodules[f"mult{n}"] = Multiplier(self.weights.payload.e.shape(),
+                                                         self.values.payload[n].shape())
+            m.d.comb += [mult.a.eq(e_groups[n // 4] if ahead else e_next), mult.b.eq(v_in)]
+            prods.append(delay(m, C(1), mult.p, prod_reg, f"prod{n}"))
+        return prods
+
     def elaborate(self, platform):
         m = Module()
         p = self.params
@@ -196,31 +224,8 @@ class Accumulator(wiring.Component):
                                         "rows")[0])
 
         P = self._stages
-        # Products e * v, s(w+E+1).E, one Multiplier per lane, due in the add stage P.
-        # Where the stages allow it (P > Multiplier.latency), the product is
-        # registered once more in the fabric beside the adder, so the DSP's output
-        # (slow to leave the block) does not share a cycle with the add. The operands
-        # (18 + 8 bits per lane) wait the remaining cycles before the multiplier
-        # rather than the 26-bit products after it. A shift pass multiplies by e = 0.
-        # With a cycle to spare (four slices or more), e reaches the multipliers through
-        # one register copy per group of 4 lanes, not one net to all of them.
-        prod_reg = 1 if P > Multiplier.latency else 0
         K = self.LANE_SKEW
-        ahead = K + P - Multiplier.latency - prod_reg
-        e_next = Mux(shifting, 0, w_in.e)
-        if ahead:
-            e_groups = register_copies(m, e_next, -(-L // 4), "e_g")
-            e_groups = [delay(m, C(1), e, ahead - 1, f"e_g{g}") for g, e in enumerate(e_groups)]
-        prods = []
-        for n in range(L):
-            if self.late_values:
-                v_in = delay(m, C(1), self.values_late[n], ahead - 1, f"v{n}")
-            else:
-                v_in = delay(m, C(1), self.values.payload[n], ahead, f"v{n}")
-            mult = m.submodules[f"mult{n}"] = Multiplier(w_in.e.shape(),
-                                                         self.values.payload[n].shape())
-            m.d.comb += [mult.a.eq(e_groups[n // 4] if ahead else e_next), mult.b.eq(v_in)]
-            prods.append(delay(m, C(1), mult.p, prod_reg, f"prod{n}"))
+        prods = self._products(m, Mux(shifting, 0, w_in.e))
 
         # A lane's stages after `issue` (K + k cycles after it, K = LANE_SKEW): 1 reads
         # the slot, the last (`P`) adds into it. A slice comes back every `slices`
