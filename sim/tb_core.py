@@ -155,7 +155,9 @@ async def _prelude(dut, job, rng, last_bit):
             "idle_errors": await _idle_errors(dut)}
 
 
-@cocotb.test()
+# The watchdog is each phase's cycle budget; the timeout (simulated time, 10^9 cycles of
+# 10 ns, far beyond the longest soak or bench job) is a backstop behind it.
+@cocotb.test(timeout_time=10, timeout_unit="sec")
 async def run_job(dut):
     job = load_job(os.environ["ATTNHW_JOB"])
     result_path = os.environ["ATTNHW_RESULT"]

@@ -77,7 +77,9 @@ async def _csr_read(dut, addr):
     return int(dut.csr_rdata.value)
 
 
-@cocotb.test()
+# The watchdog is the cycle budget below; the timeout (simulated time, 10^9 cycles of
+# 10 ns, ~1000 times a bench head at N = 1024) is a backstop behind it.
+@cocotb.test(timeout_time=10, timeout_unit="sec")
 async def run_engine(dut):
     job_path = os.environ["ATTNHW_JOB"]
     p, heads, opts = load_heads(job_path)
