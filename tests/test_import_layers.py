@@ -56,26 +56,21 @@ def test_the_contract_holds(staged):
     assert "1 kept, 0 broken" in result.stdout
 
 
-def test_a_golden_module_importing_the_gateware_breaks_it(staged):
-    model = staged / "attnhw" / "golden" / "fixed.py"
-    model.write_text(model.read_text() + "\nfrom attnhw.hdl import layouts  # noqa\n")
+# (module changed, line appended, what lint-imports names). The package's __init__
+# imports sdpa, so `from attnhw import x` inside hdl/ imports the tools and the simulator.
+WRONG_WAY = [
+    ("golden/fixed.py", "from attnhw.hdl import layouts", "attnhw.golden.fixed -> attnhw.hdl.layouts"),
+    ("hdl/layouts.py", "from attnhw import __version__", "attnhw.hdl.layouts -> attnhw"),
+    ("undeclared_tool.py", "X = 1", "undeclared_tool"),      # a module of no layer
+]
+
+
+@pytest.mark.parametrize("module, line, named", WRONG_WAY, ids=["golden-imports-hdl",
+                                                                "hdl-imports-the-package",
+                                                                "undeclared-module"])
+def test_a_wrong_way_import_breaks_it(staged, module, line, named):
+    path = staged / "attnhw" / module
+    path.write_text((path.read_text() if path.exists() else "") + f"\n{line}  # noqa\n")
     result = lint_imports(staged)
     assert result.returncode != 0
-    assert "attnhw.golden.fixed -> attnhw.hdl.layouts" in result.stdout
-
-
-def test_the_gateware_reaching_the_tools_through_the_package_breaks_it(staged):
-    # The package's __init__ imports sdpa, so `from attnhw import x` inside hdl/ is an
-    # import of the tools (and of the simulator) by the gateware.
-    emitter = staged / "attnhw" / "hdl" / "layouts.py"
-    emitter.write_text(emitter.read_text() + "\nfrom attnhw import __version__  # noqa\n")
-    result = lint_imports(staged)
-    assert result.returncode != 0
-    assert "attnhw.hdl.layouts -> attnhw" in result.stdout
-
-
-def test_a_new_tool_module_must_declare_its_layer(staged):
-    (staged / "attnhw" / "undeclared_tool.py").write_text("X = 1\n")
-    result = lint_imports(staged)
-    assert result.returncode != 0
-    assert "undeclared_tool" in result.stdout
+    assert named in result.stdout
