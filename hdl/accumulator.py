@@ -9,7 +9,7 @@ from .credits import credit_room
 from .layouts import row_layout, weight_layout
 from .multiplier import Multiplier
 from .pipeline import delay
-from .replicate import register_copies, register_tree
+from .replicate import register_copies
 from .row_buffer import RowBuffer, narrow_layout
 
 __all__ = ["Accumulator"]
@@ -85,8 +85,7 @@ class Accumulator(wiring.Component):
 
     @property
     def latency(self):
-        # `take`, the lanes' skew, the stages up to the add, the row register
-        return 1 + self.LANE_SKEW + self._stages
+        return 1 + self._stages   # `take`, the stages up to the add, the row register
 
     @property
     def _stages(self):
@@ -95,13 +94,6 @@ class Accumulator(wiring.Component):
     #: The largest rescale shift applied in one pass over a row's slots (see the class
     #: docstring): each lane's shifter is a 4:1 select.
     SHIFT_STEP = 3
-    #: Cycles by which every lane runs behind the control (issue, slice index, shift,
-    #: ``first``). The lanes sit beside their multipliers, which on an ECP5 lie along a
-    #: DSP row across most of the die (52 columns between a core's control and lane 4:
-    #: 8.6 ns of routing for one net, seed 1 of the four-core engine at 17393e3), so each
-    #: control signal reaches its lanes through a register tree (one copy per 4 lanes,
-    #: then one per lane) instead of one register level.
-    LANE_SKEW = 1
 
     def __init__(self, params, parts=1, *, late_values=False):
         self.params = params
@@ -139,8 +131,8 @@ class Accumulator(wiring.Component):
         return 1 << self.params.slices.bit_length()
 
     def _products(self, m, e_next):
-        """Products e * v, s(w+E+1).E, one Multiplier per lane, due at the lanes' add
-        stage (``LANE_SKEW + _stages`` cycles after the issue of ``e_next``)."""
+        """Products e * v, s(w+E+1).E, one Multiplier per lane, due at the add stage
+        (``_stages`` cycles after the issue of ``e_next``)."""
         L, P = self.params.lanes, self._stages
         # Where the stages allow it (P > Multiplier.latency), the product is
         # registered once more in the fabric beside the adder, so the DSP's output
@@ -150,7 +142,7 @@ class Accumulator(wiring.Component):
         # With a cycle to spare (four slices or more), e reaches the multipliers through
         # one register copy per group of 4 lanes, not one net to all of them.
         prod_reg = 1 if P > Multiplier.latency else 0
-        ahead = self.LANE_SKEW + P - Multiplier.latency - prod_reg
+        ahead = P - Multiplier.latency - prod_reg
         if ahead:
             e_groups = register_copies(m, e_next, -(-L // 4), "e_g")
             e_groups = [delay(m, C(1), e, ahead - 1, f"e_g{g}") for g, e in enumerate(e_groups)]
@@ -224,29 +216,26 @@ class Accumulator(wiring.Component):
                                         "rows")[0])
 
         P = self._stages
-        K = self.LANE_SKEW
         prods = self._products(m, Mux(shifting, 0, w_in.e))
 
-        # A lane's stages after `issue` (K + k cycles after it, K = LANE_SKEW): 1 reads
-        # the slot, the last (`P`) adds into it. A slice comes back every `slices`
-        # beats, which bounds the stages in between: P = 2 (slot read and shift; add)
-        # for one or two slices, 3 (the shift apart) for three, 4 (a register after the
-        # shift, and e registered per lane group before the multipliers) for four or
-        # more. `stage[k]` is the control's copy, k cycles after the issue.
+        # Stages after `issue`: 1 reads the slot, the last (`P`) adds into it. A slice
+        # comes back every `slices` beats, which bounds the stages in between: P = 2
+        # (slot read and shift; add) for one or two slices, 3 (the shift apart) for
+        # three, 4 (a register after the shift, and e registered per lane group before
+        # the multipliers) for four or more.
         side = data.StructLayout({"valid": 1, "last": 1, "row_end": 1,
                                   "sum": w_in.sum.shape()})
         stage = {1: Signal(side, name="side1")}
         m.d.sync += [stage[1].valid.eq(issue), stage[1].last.eq(take & w_in.last),
                      stage[1].row_end.eq(take & w_in.last & end_of_key),
                      stage[1].sum.eq(w_in.sum)]
-        for k in range(2, K + P + 1):
+        for k in range(2, P + 1):
             stage[k] = Signal(side, name=f"side{k}")
             m.d.sync += stage[k].eq(stage[k - 1])
-        add = stage[K + P]
-        # Per-lane copies of the shift and `first` (lane stage 1), through a group copy.
-        assert K == 1, "the lanes' control trees are two registers deep"
-        shift_1 = register_tree(m, beat_shift, L, "shift_1")
-        first_1 = register_tree(m, w_in.first & ~shifting, L, "first_1")
+        add = stage[P]
+        # Per-lane copies of the shift and `first` (stage 1).
+        shift_1 = register_copies(m, beat_shift, L, "shift_1")
+        first_1 = register_copies(m, w_in.first & ~shifting, L, "first_1")
         # The slices of each lane live in a small RAM per lane (LUT-RAM on FPGAs,
         # `slices` words of acc_width bits), read asynchronously in stage 1 at the
         # beat's slice index and written in stage P. A slice's previous beat came
@@ -259,10 +248,10 @@ class Accumulator(wiring.Component):
         # 4 lanes (a register tree: 16 flip-flops per source, not 64).
         G = -(-L // 4)
         group_valid = {1: register_copies(m, issue, G, "valid1_g", reset_less=False)}
-        for k in range(2, K + P):
+        for k in range(2, P):
             group_valid[k] = [register_copies(m, v, 1, f"valid{k}_g{g}", reset_less=False)[0]
                               for g, v in enumerate(group_valid[k - 1])]
-        read_addr = register_tree(m, slice_idx, L, "read_addr")
+        read_addr = register_copies(m, slice_idx, L, "read_addr")
         updated = self.updated
         shift_at = 1 if P == 2 else 2     # the stage that shifts (and zeroes on `first`)
         for n in range(L):
@@ -270,14 +259,14 @@ class Accumulator(wiring.Component):
             mem = m.submodules[f"slots{n}"] = Memory(shape=signed(p.acc_width),
                                                      depth=max(2, p.slices), init=[])
             wp, rp = mem.write_port(), mem.read_port(domain="comb")
-            write_en = register_copies(m, group_valid[K + P - 1][g], 1, f"write_en{n}",
+            write_en = register_copies(m, group_valid[P - 1][g], 1, f"write_en{n}",
                                        reset_less=False)[0]
             m.d.comb += [rp.addr.eq(read_addr[n]), wp.en.eq(write_en), wp.data.eq(updated[n]),
                          wp.addr.eq(delay(m, C(1), read_addr[n], P - 1, f"write_addr{n}"))]
             slot = rp.data
             if p.slices == 1:
                 # The beat ahead (stage 2 = P) adds into this very slot now.
-                bypass = register_copies(m, stage[K + 1].valid, 1, f"bypass{n}",
+                bypass = register_copies(m, stage[1].valid, 1, f"bypass{n}",
                                          reset_less=False)[0]
                 slot = Mux(bypass, updated[n], rp.data)
             shift, first = shift_1[n], first_1[n]
