@@ -56,28 +56,15 @@ class Multiplier(wiring.Component):
         """Both operands fit one MULT18X18D."""
         return fits_mult18(self.a_shape) and fits_mult18(self.b_shape)
 
-    @staticmethod
-    def _port_bits(operand):
-        """The 18 bits of a DSP port holding ``operand`` with its MSB at bit 17 (an
-        unsigned operand gains a zero sign bit there), zeros below; and its LSB's bit."""
-        signed = operand.shape().signed
-        lsb = 18 - len(operand) - (0 if signed else 1)
-        return [Const(0)] * lsb + [operand[n] for n in range(len(operand))] + \
-            ([] if signed else [Const(0)]), lsb
-
     def elaborate(self, platform):
         m = Module()
         if getattr(platform, "family", None) == "ecp5" and self.uses_dsp:
-            # Each operand sits at the top of its 18-bit port, the bits below it zero:
-            # constant port bits cost nothing (nextpnr ties them in the DSP's own routing
-            # block), while sign extension would route the sign bit to every bit above
-            # the operand (20 extra wires per int8 x int8 DSP, all into the DSP rows).
-            # The product is then p << (36 - wa - wb), with wa, wb the operands' signed
-            # widths, and p is read from above that shift.
-            a, a_lsb = self._port_bits(self.a)
-            b, b_lsb = self._port_bits(self.b)
+            a = Signal(18)
+            b = Signal(18)
             product = Signal(36)
-            m.d.comb += self.p.eq(product[a_lsb + b_lsb:])
+            m.d.comb += [a.eq(self.a.as_signed() if self.a_shape.signed else self.a),
+                         b.eq(self.b.as_signed() if self.b_shape.signed else self.b),
+                         self.p.eq(product)]
             ports = {f"i_A{n}": a[n] for n in range(18)}
             ports |= {f"i_B{n}": b[n] for n in range(18)}
             ports |= {f"i_C{n}": Const(0) for n in range(18)}
@@ -89,8 +76,8 @@ class Multiplier(wiring.Component):
                 p_REG_INPUTA_CE="CE0", p_REG_INPUTB_CE="CE0", p_REG_OUTPUT_CE="CE0",
                 p_REG_INPUTA_RST="RST0", p_REG_INPUTB_RST="RST0", p_REG_OUTPUT_RST="RST0",
                 p_CLK0_DIV="ENABLED", p_GSR="DISABLED", p_RESETMODE="SYNC",
-                # Both operands are signed once aligned (an unsigned one gains a zero
-                # sign bit), so both ports are always signed.
+                # The operands are sign- or zero-extended to 18 bits above, so both
+                # ports are always signed.
                 i_SIGNEDA=Const(1), i_SIGNEDB=Const(1), i_SOURCEA=Const(0), i_SOURCEB=Const(0),
                 i_CLK0=ClockSignal(), i_CE0=self.en, i_RST0=ResetSignal(),
                 **ports)

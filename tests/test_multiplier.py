@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import pytest
 from amaranth.back import rtlil
-from amaranth.hdl import Const, Fragment, Instance, Module, Signal, signed, unsigned
+from amaranth.hdl import Fragment, Instance, Module, Signal, signed, unsigned
 from amaranth.sim import Simulator
 
 from attnhw.synth import platform, tool_path, yosys_script
@@ -89,19 +89,3 @@ def test_register_copies_survive_synthesis(tmp_path):
                    capture_output=True)
     stat = json.loads((tmp_path / "stat.json").read_text())
     assert stat["modules"]["\\t"]["num_cells_by_type"]["TRELLIS_FF"] == 32
-
-
-@pytest.mark.parametrize("a_shape, b_shape", [(signed(8), signed(8)), (unsigned(9), signed(8)),
-                                              (signed(18), signed(18))])
-def test_ecp5_operands_sit_at_the_top_of_the_ports(a_shape, b_shape):
-    """Each operand bit reaches one port bit, the MSB port bit 17 (an unsigned operand's is a
-    zero sign bit); the bits below are constant zeros, which nextpnr ties inside the DSP's
-    routing block. No port bit repeats the sign bit: that would be a routed wire each."""
-    dut = Multiplier(a_shape, b_shape)
-    inst, = _instances(Fragment.get(dut, platform("ecp5")))
-    for port, operand in (("A", dut.a), ("B", dut.b)):
-        bits = [inst.ports[f"{port}{n}"][0] for n in range(18)]
-        width = len(operand) + (0 if operand.shape().signed else 1)
-        assert all(isinstance(b, Const) and b.value == 0 for b in bits[:18 - width]), port
-        assert [repr(b) for b in bits[18 - width:18 - width + len(operand)]] == \
-            [repr(operand[n]) for n in range(len(operand))], port
