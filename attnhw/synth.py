@@ -20,13 +20,14 @@ from attnhw.golden.errors import InputError, ToolError
 from attnhw.hdl.emit import provenance
 from attnhw.hdl.synth_harness import SynthHarness
 
+from .floorplan import FLOORPLANS, apply_floorplan
 from .outputs import atomic_write
 from .pnr_log import parse_pnr_log
 from .synth_families import FAMILIES, count_cells, over_capacity
 from .synth_report import critical_path, format_report, format_seeds
 from .synth_targets import ABC_FLOWS, TARGETS, platform, yosys_script
 
-__all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "yosys_script", "platform", "run_tool", "tool_path",
+__all__ = ["TARGETS", "ABC_FLOWS", "ROUTERS", "PLACERS", "yosys_script", "platform", "run_tool", "tool_path",
            "synthesize", "format_report", "format_seeds", "critical_path", "pnr_options",
            "ToolTimeout", "git_commit"]
 
@@ -66,6 +67,9 @@ def run_tool(cmd, log_path, what, timeout=None):
 
 #: nextpnr routers :func:`synthesize` offers; the first is the default.
 ROUTERS = ("router2", "router1")
+#: nextpnr placers :func:`synthesize` offers; the first is the default (static:
+#: nextpnr's electrostatic placer, which spreads cells by density).
+PLACERS = ("heap", "static")
 
 
 def git_commit():
@@ -84,7 +88,8 @@ def git_commit():
 
 def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz=None,
                work_dir=None, log=print, unit=None, abc="abc", tie_ready=False,
-               router="router2", pnr_timeout=None, placer_density=None, heatmap=False):
+               router="router2", pnr_timeout=None, placer_density=None, heatmap=False,
+               placer="heap", floorplan="none"):
     """Run the flow; returns a dict with ``luts``, ``ffs``, ``dsps``, ``brams``, ``fmax_mhz``.
     ``unit``: a component to build alone instead of the whole core (``tie_ready``: its
     ``o.ready`` tied high, see :class:`SynthHarness`); ``abc``: the LUT mapper
@@ -99,12 +104,20 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
     which a nextpnr run is stopped (its log is kept; with ``seeds`` the run is
     recorded as not routed and the next seed starts). ``placer_density``: nextpnr's
     ``--placer-heap-beta`` (the placer's highest density; lower spreads the cells);
-    ``heatmap``: router2's congestion heatmaps (``heatmap*.csv``) beside each log."""
+    ``heatmap``: router2's congestion heatmaps (``heatmap*.csv``) beside each log;
+    ``placer``: nextpnr's placer (:data:`PLACERS`); ``floorplan``: DSP BEL constraints
+    written into the netlist (:data:`attnhw.floorplan.FLOORPLANS`, ECP5 only)."""
     if router not in ROUTERS:
         raise InputError(f"unknown --router {router!r}; choose one of {', '.join(ROUTERS)}")
     if placer_density is not None and not 0 < placer_density <= 1:
         raise InputError(f"--placer-density {placer_density}: give a density in (0, 1]")
-    flow = {"router": router, "placer_density": placer_density, "heatmap": heatmap}
+    if placer not in PLACERS:
+        raise InputError(f"unknown --placer {placer!r}; choose one of {', '.join(PLACERS)}")
+    if floorplan not in FLOORPLANS or (floorplan != "none" and target != "ecp5"):
+        raise InputError(f"--floorplan {floorplan!r}: one of {', '.join(FLOORPLANS)}, "
+                         "and other than none on the ecp5 target only")
+    flow = {"router": router, "placer_density": placer_density, "heatmap": heatmap,
+            "placer": placer}
     if target not in TARGETS and target not in FAMILIES:
         raise InputError(f"unknown --target {target!r}; choose one of "
                          f"{', '.join([*TARGETS, *FAMILIES])}")
@@ -127,8 +140,13 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
               f"read_rtlil top.il; {script}; write_json top.json"],
              work / "yosys.log", "yosys")
     yosys_s = round(time.time() - start, 1)
+    try:
+        pinned = apply_floorplan(work / "top.json", floorplan)
+    except ValueError as e:
+        raise InputError(f"--floorplan {floorplan}: {e}") from None
     freq = freq_mhz or (200 if target == "ecp5" else 50)
-    stamp = dict(date=time.strftime("%Y-%m-%d"), commit=git_commit(), target_mhz=freq)
+    stamp = dict(date=time.strftime("%Y-%m-%d"), commit=git_commit(), target_mhz=freq,
+                 placer=placer, floorplan=floorplan, dsps_pinned=pinned)
     if seeds is not None:
         result = _seed_runs(p, target, work, top, freq, seeds, flow, pnr_timeout, log)
         result.update(abc=abc, router=router, placer_density=placer_density, yosys_s=yosys_s,
@@ -192,13 +210,15 @@ def _seed_runs(p, target, work, top, freq, seeds, flow, timeout, log):
             "fmax_min_mhz": min(r["fmax_mhz"] for r in runs) if routed else None}
 
 
-def pnr_options(target, work, router, placer_density=None, heatmap=False):
+def pnr_options(target, work, router, placer_density=None, heatmap=False, placer="heap"):
     """nextpnr's options for ``target`` besides the device: the router, and on ECP5 the
     clock's pad on a dedicated clock input (an LPF written to ``work``). Placed freely,
     the clock's pad can land on a pin with no route to a global buffer: nextpnr then
     fails ("Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN' ... to
     X0/Y0/G_CLKI_TDCC0", seen with the projection engine at seed 1)."""
     options = ["--router", router]
+    if placer != PLACERS[0]:
+        options += ["--placer", placer]
     if placer_density is not None:
         options += ["--placer-heap-beta", str(placer_density)]
     if heatmap:

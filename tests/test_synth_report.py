@@ -159,11 +159,18 @@ def test_ecp5_clock_pad_is_placed_on_a_clock_input(tmp_path):
     assert pnr_options("ice40", tmp_path / "none", "router1") == ["--router", "router1"]
 
 
-def test_placer_density_and_heatmap_reach_nextpnr(tmp_path):
+def test_placer_options_and_heatmap_reach_nextpnr(tmp_path):
     from attnhw.synth import pnr_options, synthesize
     options = pnr_options("ice40", tmp_path, "router2", placer_density=0.7, heatmap=True)
     assert options == ["--router", "router2", "--placer-heap-beta", "0.7",
                        "--router2-heatmap", "heatmap"]
+    assert pnr_options("ice40", tmp_path, "router2", placer="static") == [
+        "--router", "router2", "--placer", "static"]
+    with pytest.raises(ValueError, match="unknown --placer 'sa'"):
+        synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "ecp5", placer="sa")
+    with pytest.raises(ValueError, match="on the ecp5 target only"):
+        synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "ice40",
+                   floorplan="core-columns")
     with pytest.raises(ValueError, match="density"):
         synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "ecp5",
                    placer_density=1.5, work_dir=tmp_path)
