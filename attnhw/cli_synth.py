@@ -40,10 +40,9 @@ def cmd_synth(args):
 def add_synth(subparsers):
     """The ``synth`` subcommand's parser."""
     from attnhw.synth import PLACERS, ROUTERS, TARGETS     # Amaranth's back end: lazily
-    from attnhw.synth_families import FAMILIES
     y = subparsers.add_parser("synth", help="Yosys + nextpnr: LUTs, FFs, DSPs, BRAMs, Fmax")
     add_params(y)
-    y.add_argument("--target", default="ecp5", choices=[*TARGETS, *FAMILIES],
+    y.add_argument("--target", default="ecp5", choices=list(TARGETS),
                    help="ecp5 or ice40 (place and route); xc7, xcup, cyclonev (Yosys cell "
                         "counts); gowin, nexus (cell counts, place and route)")
     y.add_argument("--json", help="write the report as JSON")

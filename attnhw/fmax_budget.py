@@ -57,7 +57,7 @@ def run_fmax_budget(p, out_dir, *, seed=1, readme=None, log=print):
             f"{r['critical_path']['to']}")
     md = budget_table(records)
     atomic_write(out / "fmax_budget.json", lambda f: f.write(json.dumps(
-        {**provenance(p), "device": TARGETS["ecp5"]["device"], "seed": seed,
+        {**provenance(p), "device": TARGETS["ecp5"].device, "seed": seed,
          "target_mhz": TARGET_MHZ, "records": records}, indent=2) + "\n"))
     atomic_write(out / "fmax_budget.md", lambda f: f.write(md + "\n"))
     _plot(records, out / "fmax_budget.png")

