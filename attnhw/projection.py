@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 
 from attnhw.golden.errors import InputError, ToolError
-from attnhw.golden.out_proj import (OutProjParams, project, project_float,
+from attnhw.golden.out_proj import (ProjParams, project, project_float,
                                     quantize_projection, requant_multiplier)
 
 from .functional import _like, sdpa
@@ -71,7 +71,7 @@ def attention_output(query, key, value, W, b=None, attn_mask=None, is_causal=Fal
     B, H, N, d = c_int.shape
     p = info.params
     # The rows are s(w+f).f: their step is v's over 2^f (f = params.out_frac_bits).
-    op = OutProjParams(heads=H, head_dim=d, d_out=np.shape(W)[0], data_width=p.out_width,
+    op = ProjParams(heads=H, head_dim=d, d_out=np.shape(W)[0], data_width=p.out_width,
                        weight_width=weight_width, out_width=p.data_width,
                        mult_bits=p.proj_mult_bits)
     c_step = np.broadcast_to(np.asarray(info.v_step, dtype=np.float64)
@@ -139,10 +139,11 @@ def _on_engine(info, per_batch, op, simulator, log):
 
 
 def _gateware_takes(op, reason=False):
-    """Whether the gateware takes ``op`` (:meth:`OutProjParams.check_gateware`); with
-    ``reason``, the message of the first rule it breaks."""
+    """Whether the gateware takes ``op`` (:func:`attnhw.hdl.out_proj.check_projection`);
+    with ``reason``, the message of the first rule it breaks."""
+    from attnhw.hdl.out_proj import check_projection
     try:
-        op.check_gateware()
+        check_projection(op)
     except ValueError as e:
         return str(e) if reason else False
     return "" if reason else True

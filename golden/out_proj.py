@@ -11,7 +11,7 @@ Formats (``w`` = ``data_width``, ``ww`` = ``weight_width``):
   ``s(ww).0`` with step ``w_step[o] = max_k |W_eff[o, k]| / (2^(ww-1) - 1)``, round
   half away from zero (as :func:`attnhw.golden.quantize.quantize`).
 - Bias: in the accumulator's scale, ``b_int[o] = round(b[o] / w_step[o])`` (half away
-  from zero), bounded like the products' sum (:class:`OutProjParams`).
+  from zero), bounded like the products' sum (:class:`ProjParams`).
 - Accumulation, exact: ``acc[o] = Σ_k W_int[o, k] · c[k] + b_int[o]``, so
   ``y[o] ≈ acc[o] · w_step[o]``.
 - Requantisation to ``s(out_width).0`` with the output step ``y_step``:
@@ -31,10 +31,11 @@ import math
 import numpy as np
 
 from .errors import InputError
+from .params import check_int64, check_range
 from .fixed import round_half_up_shift, saturate, signed_range
 from .quantize import quantize
 
-__all__ = ["OutProjParams", "quantize_projection", "requant_multiplier", "requantise", "project",
+__all__ = ["ProjParams", "quantize_projection", "requant_multiplier", "requantise", "project",
            "project_float", "load_words", "tile_bounds", "LOAD_WORD_BITS", "SHIFT_LSB"]
 
 #: Bits of a load port word.
@@ -44,11 +45,15 @@ SHIFT_LSB = 24
 
 
 @dataclasses.dataclass(frozen=True)
-class OutProjParams:
-    """Shape and formats of the output projection; widths derived, bounds checked.
+class ProjParams:
+    """Shape and formats of the output projection; widths derived, bounds checked with
+    the parameters' one validator (:func:`attnhw.golden.params.check_range`,
+    ``ParamError``).
 
     ``lanes`` (outputs computed at once) and ``tile_rows`` (queries whose partial sums
-    are held) are the gateware's; the arithmetic does not depend on them."""
+    are held) are the gateware's, whose limits it checks itself
+    (:func:`attnhw.hdl.out_proj.check_projection`); the arithmetic does not depend on
+    them."""
     heads: int
     head_dim: int
     d_out: int
@@ -64,26 +69,27 @@ class OutProjParams:
                              ("data_width", 2, 16), ("weight_width", 2, 16),
                              ("out_width", 2, 16), ("mult_bits", 2, 24), ("lanes", 1, 256),
                              ("tile_rows", 1, 65535)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise InputError(f"{name}={v!r} is out of range [{lo}, {hi}]")
-        if self.acc_width + self.mult_bits > 62:
-            raise InputError(f"acc_width {self.acc_width} + mult_bits {self.mult_bits} exceed "
-                             "the golden model's 62 bits; reduce heads·head_dim or the widths")
+            check_range(name, getattr(self, name), lo, hi)
+        check_int64("requant_width", self.requant_width,
+                    "reduce heads·head_dim, data_width, weight_width or mult_bits")
 
-    def check_gateware(self):
-        """``ValueError`` unless the gateware can take these parameters (the golden
-        arithmetic takes any)."""
+    def check_load_format(self):
+        """``InputError`` unless the load words (:func:`load_words`) can carry this
+        projection: whole groups of ``lanes`` outputs, weight words of whole 32-bit
+        words, a bias in one word. The arithmetic takes any; the gateware implements
+        this format (:func:`attnhw.hdl.out_proj.check_projection`)."""
         if self.d_out % self.lanes:
-            raise InputError(f"d_out={self.d_out} is not a multiple of the projection's "
-                             f"lanes={self.lanes}")
+            raise InputError(f"output projection: d_out={self.d_out} is not a multiple of "
+                             f"the projection's lanes={self.lanes}")
         if self.lanes * self.weight_width % LOAD_WORD_BITS:
-            raise InputError(f"lanes·weight_width = {self.lanes * self.weight_width} must be a "
-                             f"multiple of {LOAD_WORD_BITS} (a weight word is loaded in "
+            raise InputError(f"output projection: lanes·weight_width = "
+                             f"{self.lanes * self.weight_width} must be a multiple of "
+                             f"{LOAD_WORD_BITS} (a weight word is loaded in "
                              f"{LOAD_WORD_BITS}-bit beats)")
         if self.acc_width > LOAD_WORD_BITS:
-            raise InputError(f"acc_width {self.acc_width} exceeds the {LOAD_WORD_BITS}-bit load "
-                             "word that carries a bias; reduce heads·head_dim or the widths")
+            raise InputError(f"output projection: acc_width {self.acc_width} exceeds the "
+                             f"{LOAD_WORD_BITS}-bit load word that carries a bias; reduce "
+                             "heads·head_dim or the widths")
 
     @property
     def groups(self):
@@ -117,9 +123,15 @@ class OutProjParams:
         return (2 * self.product_sum_bound).bit_length() + 1
 
     @property
+    def requant_width(self):
+        """Signed width of ``acc · M + 2^(sh-1)``: ``acc_width + mult_bits`` for the
+        product (``M`` unsigned, ``mult_bits``) and one for the rounding add."""
+        return self.acc_width + self.mult_bits + 1
+
+    @property
     def max_shift(self):
         """Largest ``sh``: ``acc · M + 2^(sh-1)`` stays below 2^63 (``|acc · M| < 2^62``
-        by ``acc_width + mult_bits <= 62``, checked at construction)."""
+        by :attr:`requant_width` <= 63, checked at construction)."""
         return 62
 
 
@@ -210,7 +222,7 @@ def load_words(W_int, b_int, M, sh, op):
     2. Biases: ``b_int[o]`` for each output ``o``, two's complement.
     3. Requantisation: ``M[o] | sh[o] << SHIFT_LSB`` for each output ``o``.
     """
-    op.check_gateware()
+    op.check_load_format()
     W = np.asarray(W_int, dtype=np.int64)
     if W.shape != (op.d_out, op.k):
         raise InputError(f"W_int has shape {W.shape}; expected ({op.d_out}, {op.k})")
@@ -235,3 +247,13 @@ def tile_bounds(n, op):
     """The tiles of ``n`` queries: ``(start, stop)`` pairs of at most ``tile_rows``.
     Each tile passes once per head, heads in order, before the next tile."""
     return [(s, min(s + op.tile_rows, n)) for s in range(0, n, op.tile_rows)]
+
+
+def __getattr__(name):
+    # OutProjParams was this class's name in 0.1.0; users may construct it by name.
+    if name == "OutProjParams":
+        import warnings
+        warnings.warn("attnhw.golden.out_proj.OutProjParams is now ProjParams",
+                      DeprecationWarning, stacklevel=2)
+        return ProjParams
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,11 +11,28 @@ import math
 
 from .errors import InputError
 
-__all__ = ["AttnParams", "ParamError"]
+__all__ = ["CoreParams", "EngineParams", "AttnParams", "ParamError", "check_range",
+           "check_int64"]
 
 
 class ParamError(InputError):
     """An invalid parameter or parameter combination; the message names it."""
+
+
+def check_range(name, value, lo, hi):
+    """The one validator of every parameter class: ``value`` is an integer (not a bool)
+    in ``[lo, hi]``, or :class:`ParamError` names ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamError(f"{name} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ParamError(f"{name}={value} is out of range [{lo}, {hi}]")
+
+
+def check_int64(name, width, advice):
+    """The golden model computes in int64: a signed intermediate of ``width`` bits must
+    fit 63 (one bit spare for the sign of a difference), or :class:`ParamError`."""
+    if width > 63:
+        raise ParamError(f"{name}={width} exceeds 63 bits; {advice}")
 
 
 def _bits(value):
@@ -24,8 +41,8 @@ def _bits(value):
 
 
 @dataclasses.dataclass(frozen=True)
-class AttnParams:
-    """Configuration of one attention head.
+class CoreParams:
+    """Configuration of one attention head's streaming core (:mod:`attnhw.hdl.core`).
 
     Parameters
     ----------
@@ -69,22 +86,6 @@ class AttnParams:
     recip_frac_bits : int
         ``P``: the reciprocal ``1/m`` (``m`` in [1, 2)) is ``u1.P``; ``None`` derives
         ``w + 12``, so its error (``2^-P`` relative) is ``2^-13`` of an output LSB.
-    block : int
-        Queries the engine (:mod:`attnhw.hdl.engine`) computes at once: each key/value slice
-        read from its memory feeds ``block`` query pipelines, so the engine has
-        ``2 * lanes * block`` multipliers. The core alone ignores it.
-    out_features : int
-        The engine's output projection (:mod:`attnhw.golden.out_proj`, issue 14):
-        ``d_out``, or 0 for none (the engine outputs the attention rows). With it:
-        ``proj_heads`` (heads per query, concatenated), ``proj_lanes`` (outputs
-        computed at once), ``tile_rows`` (queries per tile), ``weight_width`` and
-        ``proj_mult_bits`` (the requantisation multiplier); see :attr:`out_proj`.
-    norm_lanes : int
-        Elements the engine's normaliser divides at once (:mod:`attnhw.hdl.normalize_narrow`):
-        0 (the default) for all ``lanes``, or a divisor of ``lanes``; each slice then
-        passes through it in ``lanes // norm_lanes`` parts, so it keeps pace with
-        heads of ``N >= block · (w + 2) · lanes / norm_lanes`` keys (``divide``) with
-        ``norm_lanes / lanes`` of its dividers. The arithmetic does not change.
     out_frac_bits : int
         ``f``: fraction bits the normaliser's output carries below V's step: the
         output is ``s(w+f).f`` (:attr:`out_width` bits), ``round(acc·2^f / l)``.
@@ -106,28 +107,20 @@ class AttnParams:
     norm_method: str = "divide"
     recip_table_bits: int = 8
     recip_frac_bits: int | None = None
-    block: int = 1
-    out_features: int = 0
-    proj_heads: int = 1
-    proj_lanes: int = 16
-    tile_rows: int = 64
-    weight_width: int = 8
-    proj_mult_bits: int = 16
     out_frac_bits: int = 0
-    norm_lanes: int = 0
 
     EXP_METHODS = ("interp", "lut", "poly", "shift")
     NORM_METHODS = ("divide", "recip_nr", "recip_lut")
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
+        for name, choices in (("exp_method", self.EXP_METHODS),
+                              ("norm_method", self.NORM_METHODS)):
+            if getattr(self, name) not in choices:
+                raise ParamError(f"{name}={getattr(self, name)!r} is not one of "
+                                 f"{', '.join(choices)}")
+        for f in dataclasses.fields(self):                # every class's: integers first
             v = getattr(self, f.name)
-            if f.name in ("scale_frac", "recip_frac_bits") and v is None:
-                continue
-            if f.name in ("exp_method", "norm_method"):
-                choices = self.EXP_METHODS if f.name == "exp_method" else self.NORM_METHODS
-                if v not in choices:
-                    raise ParamError(f"{f.name}={v!r} is not one of {', '.join(choices)}")
+            if f.name in ("exp_method", "norm_method") or (v is None and f.default is None):
                 continue
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ParamError(f"{f.name} must be an integer, not {v!r}")
@@ -137,6 +130,10 @@ class AttnParams:
             object.__setattr__(self, "scale_frac",
                                2 * self.data_width + math.ceil(math.log2(self.head_dim)) // 2 + 12
                                if self.head_dim >= 1 else 0)
+        self._validate()
+
+    def _validate(self):
+        """Range and combination checks; each subclass adds its own after these."""
         self._check_range("head_dim", 1, 1024)
         self._check_range("data_width", 2, 16)
         self._check_range("lanes", 1, self.head_dim)
@@ -151,35 +148,20 @@ class AttnParams:
         self._check_range("scale_frac", 0, 64)
         self._check_range("recip_table_bits", 1, 12)
         self._check_range("recip_frac_bits", self.recip_table_bits + 1, 30)
-        self._check_range("block", 1, 64)
         self._check_range("out_frac_bits", 0, 8)
-        self._check_range("norm_lanes", 0, self.lanes)
-        if self.norm_lanes and self.lanes % self.norm_lanes:
-            raise ParamError(f"norm_lanes={self.norm_lanes} must divide lanes={self.lanes}")
         if self.out_frac_bits and self.norm_method != "divide":
             raise ParamError(f"out_frac_bits={self.out_frac_bits} needs norm_method divide "
                              f"(not {self.norm_method})")
-        self._check_range("out_features", 0, 65535)
-        if self.out_features:
-            try:
-                self.out_proj.check_gateware()
-            except ValueError as e:
-                raise ParamError(f"output projection: {e}") from None
-        # The golden model computes in int64: every intermediate must fit 63 bits.
         wide = ["score_x_product_width", "norm_numerator_width"]
         if self.norm_method != "divide":
             wide.append("recip_product_width")
         for name in wide:
-            if getattr(self, name) > 63:
-                raise ParamError(
-                    f"{name}={getattr(self, name)} exceeds 63 bits; reduce head_dim, "
-                    f"data_width, scale_width, max_seq_len"
-                    + (" or recip_frac_bits" if name == "recip_product_width" else ""))
+            check_int64(name, getattr(self, name),
+                        "reduce head_dim, data_width, scale_width, max_seq_len"
+                        + (" or recip_frac_bits" if name == "recip_product_width" else ""))
 
     def _check_range(self, name, lo, hi):
-        v = getattr(self, name)
-        if not lo <= v <= hi:
-            raise ParamError(f"{name}={v} is out of range [{lo}, {hi}]")
+        check_range(name, getattr(self, name), lo, hi)
 
     def check_seq_len(self, n, what="keys"):
         """Raise :class:`ParamError` unless ``1 <= n <= max_seq_len`` (``what`` names
@@ -189,25 +171,6 @@ class AttnParams:
         if n > self.max_seq_len:
             raise ParamError(f"{what}: {n} keys exceed max_seq_len={self.max_seq_len} "
                              "(--max-seq-len)")
-
-    @property
-    def out_proj(self):
-        """The output projection's :class:`attnhw.golden.out_proj.OutProjParams`
-        (rows of :attr:`out_width` bits in, outputs of ``data_width`` bits), or None
-        without ``out_features``."""
-        if not self.out_features:
-            return None
-        from .out_proj import OutProjParams
-        return OutProjParams(heads=self.proj_heads, head_dim=self.head_dim,
-                             d_out=self.out_features, data_width=self.out_width,
-                             weight_width=self.weight_width, out_width=self.data_width,
-                             mult_bits=self.proj_mult_bits, lanes=self.proj_lanes,
-                             tile_rows=self.tile_rows)
-
-    @property
-    def normaliser_lanes(self):
-        """Elements the normaliser divides at once: :attr:`norm_lanes`, or ``lanes``."""
-        return self.norm_lanes or self.lanes
 
     @classmethod
     def field_names(cls):
@@ -307,3 +270,83 @@ class AttnParams:
     def scale_max(self):
         """Largest float scale the port holds (base-2 domain)."""
         return ((1 << self.scale_width) - 1) / (1 << self.scale_frac)
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineParams(CoreParams):
+    """A core's parameters plus the engine's (:mod:`attnhw.hdl.engine`): its K/V store
+    holds ``max_seq_len`` keys of a head.
+
+    Parameters
+    ----------
+    block : int
+        Queries the engine (:mod:`attnhw.hdl.engine`) computes at once: each key/value slice
+        read from its memory feeds ``block`` query pipelines, so the engine has
+        ``2 * lanes * block`` multipliers. The core alone ignores it.
+    norm_lanes : int
+        Elements the engine's normaliser divides at once (:mod:`attnhw.hdl.normalize_narrow`):
+        0 (the default) for all ``lanes``, or a divisor of ``lanes``; each slice then
+        passes through it in ``lanes // norm_lanes`` parts, so it keeps pace with
+        heads of ``N >= block · (w + 2) · lanes / norm_lanes`` keys (``divide``) with
+        ``norm_lanes / lanes`` of its dividers. The arithmetic does not change.
+    """
+
+    block: int = 1
+    norm_lanes: int = 0
+
+    def _validate(self):
+        super()._validate()
+        self._check_range("block", 1, 64)
+        self._check_range("norm_lanes", 0, self.lanes)
+        if self.norm_lanes and self.lanes % self.norm_lanes:
+            raise ParamError(f"norm_lanes={self.norm_lanes} must divide lanes={self.lanes}")
+
+    @property
+    def normaliser_lanes(self):
+        """Elements the normaliser divides at once: :attr:`norm_lanes`, or ``lanes``."""
+        return self.norm_lanes or self.lanes
+
+
+@dataclasses.dataclass(frozen=True)
+class AttnParams(EngineParams):
+    """Every parameter of one attnhw configuration: an engine's
+    (:class:`EngineParams`, which holds a :class:`CoreParams`) and its output
+    projection's, by the flat names the CLI's flags and ``params=`` dicts use. Units
+    that need only a core's or an engine's parameters take this object as one.
+
+    Parameters
+    ----------
+    out_features : int
+        The engine's output projection (:mod:`attnhw.golden.out_proj`, issue 14):
+        ``d_out``, or 0 for none (the engine outputs the attention rows). With it:
+        ``proj_heads`` (heads per query, concatenated), ``proj_lanes`` (outputs
+        computed at once), ``tile_rows`` (queries per tile), ``weight_width`` and
+        ``proj_mult_bits`` (the requantisation multiplier); see :attr:`out_proj`.
+    """
+
+    out_features: int = 0
+    proj_heads: int = 1
+    proj_lanes: int = 16
+    tile_rows: int = 64
+    weight_width: int = 8
+    proj_mult_bits: int = 16
+
+    def _validate(self):
+        super()._validate()
+        self._check_range("out_features", 0, 65535)
+        self.out_proj                        # the projection's own checks (ParamError)
+
+    @property
+    def out_proj(self):
+        """The output projection's :class:`attnhw.golden.out_proj.ProjParams` (rows
+        of :attr:`out_width` bits in, outputs of ``data_width`` bits), or None without
+        ``out_features``. The gateware's own limits are checked where it is built
+        (:func:`attnhw.hdl.out_proj.check_projection`)."""
+        if not self.out_features:
+            return None
+        from .out_proj import ProjParams
+        return ProjParams(heads=self.proj_heads, head_dim=self.head_dim,
+                          d_out=self.out_features, data_width=self.out_width,
+                          weight_width=self.weight_width, out_width=self.data_width,
+                          mult_bits=self.proj_mult_bits, lanes=self.proj_lanes,
+                          tile_rows=self.tile_rows)

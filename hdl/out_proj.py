@@ -21,7 +21,15 @@ from .proj_loader import ProjLoader, load_layout
 from .proj_rows import ProjRowBuffers, row_meta_layout
 from .requantiser import SHIFT_BITS, Requantiser
 
-__all__ = ["OutProjection", "load_layout", "y_layout"]
+__all__ = ["OutProjection", "check_projection", "load_layout", "y_layout"]
+
+
+def check_projection(op):
+    """``InputError`` (a ``ValueError``) unless :class:`OutProjection` can be built for
+    the projection ``op``: the limits of the load format it implements
+    (:meth:`attnhw.golden.out_proj.ProjParams.check_load_format`), checked where the
+    gateware is built."""
+    op.check_load_format()
 
 
 def y_layout(op):
@@ -78,7 +86,7 @@ class OutProjection(wiring.Component):
     requant_stages = Requantiser.latency
 
     def __init__(self, params, proj):
-        proj.check_gateware()
+        check_projection(proj)
         if (params.out_width, params.head_dim) != (proj.data_width, proj.head_dim):
             raise InputError("the projection's data_width and head_dim must be the engine's "
                              "out_width and head_dim")

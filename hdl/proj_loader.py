@@ -54,7 +54,7 @@ class ProjLoader(wiring.Component):
 
     Parameters
     ----------
-    proj : OutProjParams
+    proj : ProjParams
     requantisers : int
         Requantisers sharing the lanes (a divisor of ``lanes``).
 

@@ -33,7 +33,7 @@ class ProjRowBuffers(wiring.Component):
     ----------
     params : AttnParams
         The engine's (``c``'s beats: ``lanes`` elements ``s(out_width)``).
-    proj : OutProjParams
+    proj : ProjParams
 
     Members
     -------

@@ -6,7 +6,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from attnhw.golden.out_proj import (OutProjParams, project, project_float,
+from attnhw.golden.out_proj import (ProjParams, project, project_float,
                                     quantize_projection, requant_multiplier)
 
 
@@ -25,7 +25,7 @@ def _spec_y(x, W_int, b_int, M, sh, out_width):
 @pytest.mark.parametrize("heads,d,d_out,w,ww", [(2, 4, 5, 8, 8), (3, 8, 7, 12, 8), (1, 16, 3, 6, 6)])
 def test_project_is_the_specification(heads, d, d_out, w, ww):
     rng = np.random.default_rng(heads * 100 + d)
-    op = OutProjParams(heads=heads, head_dim=d, d_out=d_out, data_width=w, weight_width=ww)
+    op = ProjParams(heads=heads, head_dim=d, d_out=d_out, data_width=w, weight_width=ww)
     lo, hi = -(1 << (w - 1)), (1 << (w - 1)) - 1
     c = rng.integers(lo, hi + 1, size=(20, heads, d))
     wlo, whi = -(1 << (ww - 1)), (1 << (ww - 1)) - 1
@@ -39,7 +39,7 @@ def test_project_is_the_specification(heads, d, d_out, w, ww):
 
 
 def test_worst_case_accumulator_fits_its_width():
-    op = OutProjParams(heads=12, head_dim=32, d_out=1)
+    op = ProjParams(heads=12, head_dim=32, d_out=1)
     x = np.full((1, 12, 32), -(1 << 7))
     W = np.full((1, op.k), -(1 << 7))
     acc = int((x.reshape(1, -1) @ W.T)[0, 0]) + op.product_sum_bound
@@ -49,7 +49,7 @@ def test_worst_case_accumulator_fits_its_width():
 
 @pytest.mark.parametrize("ratio", [1e-6, 0.0123, 0.5, 1.0, 3.7, 1000.0])
 def test_requant_multiplier_has_mult_bits_of_precision(ratio):
-    op = OutProjParams(heads=2, head_dim=8, d_out=1)
+    op = ProjParams(heads=2, head_dim=8, d_out=1)
     M, sh = requant_multiplier(ratio, op)
     assert 1 << (op.mult_bits - 1) <= M < 1 << op.mult_bits and 0 <= sh <= op.max_shift
     assert abs(M / 2 ** sh - ratio) <= ratio * 2.0 ** -op.mult_bits
@@ -60,7 +60,7 @@ def test_heads_with_different_value_steps_meet_in_one_scale():
     heads count: with the steps folded into the weights, the integer projection matches
     float64 W·concat(c)+b within a couple of output steps."""
     rng = np.random.default_rng(3)
-    op = OutProjParams(heads=2, head_dim=16, d_out=24)
+    op = ProjParams(heads=2, head_dim=16, d_out=24)
     c_step = np.array([0.02, 0.0002])
     c_int = rng.integers(-127, 128, size=(50, 2, 16))
     W, b = rng.standard_normal((24, 32)) * 0.2, rng.standard_normal(24) * 0.1
@@ -84,6 +84,6 @@ def test_heads_with_different_value_steps_meet_in_one_scale():
     (np.ones((3, 8)) * 1e-3, np.full(3, 1e6), "b is too large for the accumulator"),
 ])
 def test_bad_projection_inputs_are_refused(W, b, message):
-    op = OutProjParams(heads=2, head_dim=4, d_out=3)
+    op = ProjParams(heads=2, head_dim=4, d_out=3)
     with pytest.raises(ValueError, match=message):
         quantize_projection(W, b, 0.01, op)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from attnhw.golden.out_proj import OutProjParams, load_words
+from attnhw.golden.out_proj import ProjParams, load_words
 from attnhw.golden.params import AttnParams
 from attnhw.hdl.out_proj import OutProjection
 from attnhw.sim.amaranth_streams import add_watchdog, drain, receive, send
@@ -64,7 +64,7 @@ CASES = [  # (head_dim, lanes, heads, d_out, proj lanes, tile_rows, queries, w, 
 def test_out_proj_matches_golden(d, lanes, heads, d_out, P, T, n, w, ww, gap, stall):
     rng = np.random.default_rng(d * 1000 + heads * 10 + int(10 * gap))
     p = AttnParams(head_dim=d, lanes=lanes, data_width=w, max_seq_len=16)
-    op = OutProjParams(heads=heads, head_dim=d, d_out=d_out, data_width=w, weight_width=ww,
+    op = ProjParams(heads=heads, head_dim=d, d_out=d_out, data_width=w, weight_width=ww,
                        out_width=w, lanes=P, tile_rows=T)
     lo, hi = -(1 << (w - 1)), 1 << (w - 1)
     c = rng.integers(lo, hi, (n, heads, d))
@@ -85,7 +85,7 @@ def test_out_proj_matches_golden(d, lanes, heads, d_out, P, T, n, w, ww, gap, st
 def test_misplaced_load_last_is_flagged_and_a_reload_recovers():
     rng = np.random.default_rng(5)
     p = AttnParams(head_dim=4, lanes=2, max_seq_len=16)
-    op = OutProjParams(heads=2, head_dim=4, d_out=8, lanes=4, tile_rows=2)
+    op = ProjParams(heads=2, head_dim=4, d_out=8, lanes=4, tile_rows=2)
     c = rng.integers(-128, 128, (3, 2, 4))
     first = random_projection(op, rng)
     integers = random_projection(op, rng)
@@ -99,8 +99,8 @@ def test_misplaced_load_last_is_flagged_and_a_reload_recovers():
 def test_a_tile_longer_than_tile_rows_is_flagged():
     rng = np.random.default_rng(6)
     p = AttnParams(head_dim=4, lanes=4, max_seq_len=16)
-    op = OutProjParams(heads=1, head_dim=4, d_out=4, lanes=4, tile_rows=2)
-    long = OutProjParams(heads=1, head_dim=4, d_out=4, lanes=4, tile_rows=3)
+    op = ProjParams(heads=1, head_dim=4, d_out=4, lanes=4, tile_rows=2)
+    long = ProjParams(heads=1, head_dim=4, d_out=4, lanes=4, tile_rows=3)
     c = rng.integers(-128, 128, (3, 1, 4))
     integers = random_projection(op, rng)
     got, flags = _run(OutProjection(p, op), [_load(*integers, op)], c_beats(c, p, long), 3,
@@ -111,11 +111,11 @@ def test_a_tile_longer_than_tile_rows_is_flagged():
 def test_gateware_parameters_are_checked():
     p = AttnParams(head_dim=4, lanes=2, max_seq_len=16)
     with pytest.raises(ValueError, match="not a multiple of the projection's lanes"):
-        OutProjection(p, OutProjParams(heads=2, head_dim=4, d_out=6, lanes=4))
+        OutProjection(p, ProjParams(heads=2, head_dim=4, d_out=6, lanes=4))
     with pytest.raises(ValueError, match="multiple of 32"):
-        OutProjection(p, OutProjParams(heads=2, head_dim=4, d_out=6, lanes=2))
+        OutProjection(p, ProjParams(heads=2, head_dim=4, d_out=6, lanes=2))
     with pytest.raises(ValueError, match="must be the engine's"):
-        OutProjection(p, OutProjParams(heads=2, head_dim=8, d_out=8, lanes=4))
+        OutProjection(p, ProjParams(heads=2, head_dim=8, d_out=8, lanes=4))
 
 
 def test_tile_passes_compute_the_whole_layer():

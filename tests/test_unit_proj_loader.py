@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from attnhw.golden.out_proj import OutProjParams, load_words
+from attnhw.golden.out_proj import ProjParams, load_words
 from attnhw.hdl.proj_loader import ProjLoader
 from attnhw.sim.amaranth_streams import add_watchdog, send
 from attnhw.sim.proj_job import random_projection
@@ -74,7 +74,7 @@ def check_memories(op, R, mem, W, b, M, sh):
 @pytest.mark.parametrize("heads,head_dim,d_out,lanes,ww,R", [
     (2, 4, 8, 4, 8, 1), (3, 2, 16, 8, 8, 2), (1, 4, 8, 2, 16, 2), (2, 3, 8, 4, 16, 4)])
 def test_loader_writes_the_memories(heads, head_dim, d_out, lanes, ww, R):
-    op = OutProjParams(heads=heads, head_dim=head_dim, d_out=d_out, weight_width=ww,
+    op = ProjParams(heads=heads, head_dim=head_dim, d_out=d_out, weight_width=ww,
                        lanes=lanes, tile_rows=4)
     rng = np.random.default_rng([heads, head_dim, d_out, lanes, ww, R])
     W, b, M, sh = random_projection(op, rng)
@@ -88,7 +88,7 @@ def test_loader_writes_the_memories(heads, head_dim, d_out, lanes, ww, R):
 def test_misplaced_last_flags_and_restarts():
     """A sequence cut short by ``last`` raises the error; the next full sequence
     overwrites every place as if nothing had come before."""
-    op = OutProjParams(heads=2, head_dim=4, d_out=8, lanes=4, tile_rows=4)
+    op = ProjParams(heads=2, head_dim=4, d_out=8, lanes=4, tile_rows=4)
     rng = np.random.default_rng(5)
     first = load_words(*random_projection(op, rng), op)
     cut = [(w, int(n == 10)) for n, w in enumerate(first[:11])]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from attnhw.golden.out_proj import OutProjParams
+from attnhw.golden.out_proj import ProjParams
 from attnhw.golden.params import AttnParams
 from attnhw.hdl.proj_rows import ProjRowBuffers
 from attnhw.sim.amaranth_streams import add_watchdog, send
@@ -55,7 +55,7 @@ def run_rows(p, op, beats, n_rows, rng):
                                                         (6, 2, 1, 4, 4)])
 def test_rows_and_places_in_order(d, lanes, heads, tile_rows, n):
     p = AttnParams(head_dim=d, lanes=lanes, data_width=8, max_seq_len=8)
-    op = OutProjParams(heads=heads, head_dim=d, d_out=8, data_width=p.out_width,
+    op = ProjParams(heads=heads, head_dim=d, d_out=8, data_width=p.out_width,
                        lanes=4, tile_rows=tile_rows)
     rng = np.random.default_rng([d, lanes, heads, tile_rows, n])
     lo = -(1 << p.out_width - 1)
@@ -69,7 +69,7 @@ def test_rows_and_places_in_order(d, lanes, heads, tile_rows, n):
 
 def test_tile_beyond_tile_rows_raises_the_error():
     p = AttnParams(head_dim=4, lanes=4, data_width=8, max_seq_len=8)
-    op = OutProjParams(heads=1, head_dim=4, d_out=4, data_width=p.out_width, lanes=4,
+    op = ProjParams(heads=1, head_dim=4, d_out=4, data_width=p.out_width, lanes=4,
                        tile_rows=2)
     rng = np.random.default_rng(3)
     c = rng.integers(-100, 100, (3, 1, 4))

