@@ -26,6 +26,8 @@ from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 from attnhw.golden.params import AttnParams
 from attnhw.hdl.registers import BY_NAME, REGISTERS, field_widths, reset_value
 
+from attnhw.sim.cocotb_util import pauses
+
 RW = [r.name for r in REGISTERS if r.access == "rw"]
 
 
@@ -63,13 +65,10 @@ async def registers(dut):
         getattr(dut, sig).value = 0
     master = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axi"), dut.clk, dut.rst)
 
-    def pauses():
-        while True:
-            yield rng.random() < 0.4
     for channel in (master.write_if.aw_channel, master.write_if.w_channel,
                     master.write_if.b_channel, master.read_if.ar_channel,
                     master.read_if.r_channel):
-        channel.set_pause_generator(pauses())
+        channel.set_pause_generator(pauses(rng, 0.4))
     dut.rst.value = 1
     for _ in range(4):
         await RisingEdge(dut.clk)
