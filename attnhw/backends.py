@@ -17,16 +17,18 @@ __all__ = ["BACKENDS", "run_backend"]
 BACKENDS = ("golden", "rtl", "engine")
 
 
-def run_backend(backend, p, qi, ki, vi, port, masked, *, engine_form=None,
+def run_backend(backend, p, qi, ki, vi, port, masked, *, engine_form=None, groups=1,
                 simulator="verilator", log=print):
     """Dispatch to a backend. ``engine_form``: ``(key_pad (..., S), causal_offset or
-    None)`` describing ``masked`` in the engine's terms (needed for ``"engine"``)."""
+    None)`` describing ``masked`` in the engine's terms (needed for ``"engine"``);
+    ``groups``: query heads (axis -3) per key/value head, whose K/V arrive copied
+    ``groups`` times (grouped-query attention: the engine loads one copy)."""
     if backend == "golden":
         return attention(qi, ki, vi, np.asarray(port)[..., None], p, masked)
     if backend == "rtl":
         return _core_rtl(p, qi, ki, vi, port, masked, simulator, log)
     if backend == "engine":
-        return _engine_rtl(p, qi, ki, vi, port, *engine_form, simulator, log)
+        return _engine_rtl(p, qi, ki, vi, port, *engine_form, simulator, log, groups)
     raise InputError(f"backend {backend!r}: choose one of {', '.join(BACKENDS)}")
 
 
@@ -50,9 +52,11 @@ def _core_rtl(p, qi, ki, vi, port, masked, simulator, log):
     return res["o"].reshape(batch + (nq, d))
 
 
-def _engine_rtl(p, qi, ki, vi, port, key_pad, offset, simulator, log):
+def _engine_rtl(p, qi, ki, vi, port, key_pad, offset, simulator, log, groups=1):
     """The engine: one head per leading index, its masks as key padding bits and the
-    causal register (``offset``; None: not causal)."""
+    causal register (``offset``; None: not causal); with ``groups``, one pass per
+    key/value head for its group's query heads (``GROUP_ROWS``) where they share a
+    scale port and key padding."""
     from attnhw.golden.engine import check_mode
     from attnhw.sim.runner import run_engine_job
     nq, nk, d = qi.shape[-2], ki.shape[-2], p.head_dim
@@ -60,10 +64,15 @@ def _engine_rtl(p, qi, ki, vi, port, key_pad, offset, simulator, log):
     check_mode(p, 0, offset or 0)
     pads = np.broadcast_to(key_pad, batch + (nk,)).reshape(-1, nk)
     ports = np.broadcast_to(port, batch).reshape(-1)
-    heads = [dict(q=q, k=k, v=v, pad=pad, scale=int(s), causal=offset is not None,
-                  offset=int(offset or 0), key_limit=0)
-             for q, k, v, pad, s in zip(qi.reshape(-1, nq, d), ki.reshape(-1, nk, d),
-                                        vi.reshape(-1, nk, d), pads, ports)]
+    q, k, v = qi.reshape(-1, nq, d), ki.reshape(-1, nk, d), vi.reshape(-1, nk, d)
+    G = groups if groups > 1 and nq <= p.max_seq_len else 1
+    if G > 1 and not (np.all(ports.reshape(-1, G) == ports.reshape(-1, G)[:, :1])
+                      and np.all(pads.reshape(-1, G, nk) == pads.reshape(-1, G, nk)[:, :1])):
+        G = 1                               # the group's query heads differ: a copy each
+    heads = [dict(q=q[i:i + G].reshape(G * nq, d), k=k[i], v=v[i], pad=pads[i],
+                  scale=int(ports[i]), causal=offset is not None, offset=int(offset or 0),
+                  key_limit=0, group_rows=nq if G > 1 else 0)
+             for i in range(0, len(q), G)]
     log(f"simulating the engine: {len(heads)} heads x {nq} queries x {nk} keys, "
         f"block {p.block}, on {simulator} ...")
     res = run_engine_job(p, heads, simulator=simulator, log=log)

@@ -187,6 +187,7 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
     if k.shape[-1] != E or k.shape[-2] != S:
         raise InputError(f"key {k.shape} must be (..., S={S}, E={E}) for query {q.shape} "
                          f"and value {v.shape}")
+    groups = q.shape[-3] // k.shape[-3] if enable_gqa and k.ndim >= 3 and q.ndim >= 3 else 1
     k, v = _expand_gqa(q, k, v, enable_gqa)
     try:
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
@@ -224,7 +225,7 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
     form = _engine_form(user, None if align is None else (0 if align == "upper_left" else S - L),
                         batch, L, S)
     return dict(p=p, qi=qi, ki=ki, vi=vi, sq=sq, sk=sk, sv=sv, ports=ports, masked=masked,
-                engine_form=form, batch=batch, L=L, S=S, Ev=Ev, scale=scale)
+                engine_form=form, batch=batch, L=L, S=S, Ev=Ev, scale=scale, groups=groups)
 
 
 def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
@@ -253,7 +254,11 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
     backend : {"golden", "rtl", "engine"}
         The golden model, the core's RTL or the engine's RTL in simulation; all give
         identical outputs. The engine takes masks that are the same for every query
-        of a head (key padding) plus causal masking.
+        of a head (key padding) plus causal masking. With ``enable_gqa`` it loads each
+        key/value head once for its group of query heads (its ``GROUP_ROWS``
+        register), where the group's query heads share one scale port and one key
+        padding (always with ``quant="tensor"``); otherwise it loads a copy per query
+        head.
     params : AttnParams or dict, optional
         The hardware's parameters (``head_dim`` may exceed ``max(E, Ev)``: inputs are
         zero-padded), or overrides of the defaults chosen by :func:`params_for`.
@@ -281,7 +286,8 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
                          "this attn_mask differs between queries of a head "
                          "(use backend 'golden' or 'rtl')")
     o_int = run_backend(backend, p, c["qi"], c["ki"], c["vi"], c["ports"], c["masked"],
-                        engine_form=form, simulator=simulator, log=log or (lambda *a: None))
+                        engine_form=form, groups=c["groups"], simulator=simulator,
+                        log=log or (lambda *a: None))
     # The output is s(w+f).f: f = out_frac_bits fraction bits below v's step.
     out = _like(o_int[..., :c["Ev"]] * np.asarray(c["sv"])[..., None, None]
                 * 2.0 ** -p.out_frac_bits, query)

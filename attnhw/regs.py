@@ -43,7 +43,7 @@ def c_header(p, prefix=DEFAULT_PREFIX):
 def markdown_table():
     """The documentation's register table (parameter-dependent widths named)."""
     msb = {"SCALE": "scale_width − 1", "OFFSET": "bits(max_seq_len)",
-           "KEY_LIMIT": "bits(max_seq_len) − 1"}
+           "KEY_LIMIT": "bits(max_seq_len) − 1", "GROUP_ROWS": "bits(max_seq_len) − 1"}
     rows = ["| byte address | word | name | access | fields | meaning |",
             "|---|---|---|---|---|---|"]
     for r in REGISTERS:

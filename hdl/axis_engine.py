@@ -128,7 +128,7 @@ class AxisEngine(wiring.Component):
         we, waddr, wdata, wstrb = Signal(), Signal(ADDR_BITS), Signal(32), Signal(4)
         raddr, rvalue = Signal(ADDR_BITS), Signal(32)
         regs = {CSR["SCALE"]: s.scale, CSR["MODE"]: s.causal, CSR["OFFSET"]: s.offset,
-                CSR["KEY_LIMIT"]: s.key_limit}
+                CSR["KEY_LIMIT"]: s.key_limit, CSR["GROUP_ROWS"]: s.group_rows}
         status = Cat(flags[name] for name in STATUS_BITS)
         read = {**regs, CSR["OFFSET"]: s.offset.as_signed(), CSR["STATUS"]: status,
                 **{r.addr: read_only_value(p, r.name) for r in REGISTERS if r.access == "r"}}

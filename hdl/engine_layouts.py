@@ -24,11 +24,14 @@ def engine_settings_layout(p):
     """Runtime settings, sampled at each query's final beat (``attnhw.golden.engine``):
     ``scale`` (the core's scale port format), ``causal``, ``offset`` (query ``i`` sees
     keys ``j <= i + offset``; ``s.0`` in ``[-max_seq_len, max_seq_len]``) and
-    ``key_limit`` (keys ``j >= key_limit`` are masked; 0: no limit)."""
+    ``key_limit`` (keys ``j >= key_limit`` are masked; 0: no limit) and ``group_rows``
+    (grouped-query attention: the head's queries are query heads of ``group_rows``
+    queries each, and ``i`` counts within each; 0: no groups)."""
     n = p.max_seq_len
     return data.StructLayout({"scale": unsigned(p.scale_width), "causal": 1,
                               "offset": signed(n.bit_length() + 1),
-                              "key_limit": unsigned(n.bit_length())})
+                              "key_limit": unsigned(n.bit_length()),
+                              "group_rows": unsigned(n.bit_length())})
 
 
 def _slot_shape(p):
@@ -37,8 +40,8 @@ def _slot_shape(p):
 
 def query_event_layout(p):
     """A query handed to its core (one cycle's event, no handshake): ``index`` in its
-    head (saturated at ``2 * max_seq_len``, where ``i + offset + 1 > max_seq_len``
-    anyway), ``slot`` (its core), the ``settings`` sampled at its final beat,
+    head, or in its query head with ``group_rows`` (saturated at ``2 * max_seq_len``,
+    where ``i + offset + 1 > max_seq_len`` anyway), ``slot`` (its core), the ``settings`` sampled at its final beat,
     ``block_end`` (the final query of its block) and ``head_end`` (of its head)."""
     n = p.max_seq_len
     return data.StructLayout({"valid": 1, "index": range(2 * n + 1), "slot": _slot_shape(p),

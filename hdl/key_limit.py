@@ -11,8 +11,8 @@ __all__ = ["KeyLimit"]
 
 class KeyLimit(wiring.Component):
     """``limit = min(key_limit or n, clip(i + offset + 1, 0, n))`` if ``causal``, else
-    ``key_limit or n`` (``n`` = ``max_seq_len``): query ``i`` sees keys
-    ``j < limit``.
+    ``key_limit or n`` (``n`` = ``max_seq_len``): query ``i`` (of its head, or of its
+    query head in a grouped-query pass) sees keys ``j < limit``.
 
     Golden: ``attnhw.golden.engine.key_limits``. Four registered stages, one carry
     chain each: the event registered, the causal sum and the base limit, the causal

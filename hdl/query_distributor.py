@@ -95,9 +95,14 @@ class QueryDistributor(wiring.Component):
                      self.done.block_end.eq(block_done), self.done.head_end.eq(head_end)]
         with m.If(q_take):
             m.d.sync += q_slice.eq(Mux(end_of_query, 0, q_slice + 1))
+        # The index counts within the head, or within each query head of a grouped-query
+        # pass (GROUP_ROWS queries each; attnhw.golden.engine.query_index).
+        group_rows = self.settings.group_rows
+        group_end = (group_rows != 0) & (q_index + 1 == group_rows)
         with m.If(query_done):
             m.d.sync += [slot.eq(Mux(block_done, 0, slot + 1)),
-                         q_index.eq(Mux(head_end, 0, Mux(q_index == 2 * n, q_index, q_index + 1)))]
+                         q_index.eq(Mux(head_end | group_end, 0,
+                                        Mux(q_index == 2 * n, q_index, q_index + 1)))]
         with m.If(self.clear_errors):
             m.d.sync += self.err_q_last_misplaced.eq(0)
         with m.If(q_take & self.q.payload.last & ~end_of_query):

@@ -78,6 +78,10 @@ REGISTERS = (
     Register("PROJ_SHAPE", 11, "r", "the output projection's parallelism and tile",
              (Field("OUT_LANES", 0, 16, "outputs computed at once (one output beat)"),
               Field("TILE_ROWS", 16, 16, "queries per tile"))),
+    Register("GROUP_ROWS", 12, "rw", "grouped-query attention: the head's queries are "
+             "query heads of GROUP_ROWS queries each, sharing its K/V; query i counts "
+             "within its query head (causal masks and OFFSET per query head); 0: no groups",
+             (Field("GROUP_ROWS", 0, None, "unsigned, at most max_seq_len"),)),
 )
 BY_NAME = {r.name: r for r in REGISTERS}
 #: Word address bits of the register port.
@@ -95,7 +99,8 @@ def version_word(version=None):
 def field_widths(p):
     """Widths of the parameter-dependent fields (those of the engine's settings)."""
     n = p.max_seq_len
-    return {"SCALE": p.scale_width, "OFFSET": n.bit_length() + 1, "KEY_LIMIT": n.bit_length()}
+    return {"SCALE": p.scale_width, "OFFSET": n.bit_length() + 1, "KEY_LIMIT": n.bit_length(),
+            "GROUP_ROWS": n.bit_length()}
 
 
 def read_only_value(p, name):

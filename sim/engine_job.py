@@ -14,16 +14,19 @@ from .payload import pack, unpack
 __all__ = ["random_head", "kv_beats", "q_beats", "expected_rows", "rows_from_beats",
            "misplaced_last_candidates", "save_heads", "load_heads"]
 
-_SETTINGS = ("scale", "causal", "offset", "key_limit")
+_SETTINGS = ("scale", "causal", "offset", "key_limit", "group_rows")
 
 
-def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True):
+def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True, groups=1):
     """One head of random integer tensors. ``modes``: random causal/offset/key_limit
-    settings (else none); ``mask_prob``: probability of each key's padding bit."""
+    settings (else none); ``mask_prob``: probability of each key's padding bit;
+    ``groups``: a grouped-query pass, ``groups`` query heads of ``nq`` queries each
+    over the one K/V (``group_rows = nq``)."""
     lo, hi = -(1 << (p.data_width - 1)), 1 << (p.data_width - 1)
-    head = dict(q=rng.integers(lo, hi, (nq, p.head_dim)), k=rng.integers(lo, hi, (nk, p.head_dim)),
+    head = dict(q=rng.integers(lo, hi, (groups * nq, p.head_dim)),
+                k=rng.integers(lo, hi, (nk, p.head_dim)),
                 v=rng.integers(lo, hi, (nk, p.head_dim)), pad=rng.random(nk) < mask_prob,
-                causal=False, offset=0, key_limit=0)
+                causal=False, offset=0, key_limit=0, group_rows=nq if groups > 1 else 0)
     step = 1.0 / (hi // 2 or 1)        # values ~ +-2 after dequantisation: scores of a few octaves
     head["scale"] = int(scale_to_port(temperature * step * step / np.sqrt(p.head_dim), p)[0])
     if modes:
@@ -32,7 +35,7 @@ def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True):
             head["offset"] = int(np.clip(rng.integers(nk - nq - 2, nk - nq + 3),
                                          -p.max_seq_len, p.max_seq_len))
         head["key_limit"] = int(rng.integers(0, nk + 1)) if rng.random() < 0.4 else 0
-        check_mode(p, head["key_limit"], head["offset"])
+        check_mode(p, head["key_limit"], head["offset"], head["group_rows"])
     return head
 
 
@@ -61,7 +64,8 @@ def q_beats(p, heads):
         last[-1] = 1
         words = pack(engine_query_layout(p), q=h["q"].reshape(nq * p.slices, p.lanes), last=last)
         s = settings.const({"scale": h["scale"], "causal": h["causal"], "offset": h["offset"],
-                            "key_limit": h["key_limit"]}).as_value().value
+                            "key_limit": h["key_limit"],
+                            "group_rows": h.get("group_rows", 0)}).as_value().value
         beats += [(w, s) for w in words]
     return beats
 
@@ -70,7 +74,8 @@ def expected_rows(p, heads):
     """Golden output rows ``(sum Nq, d)`` of all heads, in order."""
     return np.concatenate([
         engine_attention(h["q"], h["k"], h["v"], h["scale"], p, key_pad=h["pad"],
-                         key_limit=h["key_limit"], causal=h["causal"], offset=h["offset"])
+                         key_limit=h["key_limit"], causal=h["causal"], offset=h["offset"],
+                         group_rows=h.get("group_rows", 0))
         for h in heads])
 
 
@@ -110,7 +115,7 @@ def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
     meta = dict(params=p.as_dict(), gap=float(gap), stall=float(stall), seed=int(seed),
                 kv_last_flips=sorted(int(i) for i in kv_last_flips),
                 q_last_flips=sorted(int(i) for i in q_last_flips),
-                settings=[{n: head[n] for n in _SETTINGS} for head in heads])
+                settings=[{n: head.get(n, 0) for n in _SETTINGS} for head in heads])
     np.savez(path, meta=json.dumps(meta), **arrays)
 
 

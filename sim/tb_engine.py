@@ -5,7 +5,7 @@ Every AXI4-Stream port is driven or received by cocotbext-axi: an ``AxiStreamSou
 per input (kv, q and, with the output projection, w), an ``AxiStreamSink`` on the
 output, each with a random pause generator (input gaps, output backpressure). Before
 each head's queries the q driver waits for the previous head's to be taken and writes
-the head's settings through the CSR port (SCALE, MODE, OFFSET, KEY_LIMIT); K/V beats of
+the head's settings through the CSR port (SCALE, MODE, OFFSET, KEY_LIMIT, GROUP_ROWS); K/V beats of
 later heads flow independently, so the next head loads while the current one computes.
 Every output word, ``tuser`` (row end) and ``tlast`` (head end) is compared with
 ``attnhw.golden.engine``; an output beat that changes or goes before ``tready`` is a
@@ -184,7 +184,8 @@ async def run_engine(dut):
                 await w_src.wait()
             for name, value in (("SCALE", h["scale"]), ("MODE", int(h["causal"])),
                                 ("OFFSET", h["offset"] & 0xFFFFFFFF),
-                                ("KEY_LIMIT", h["key_limit"])):
+                                ("KEY_LIMIT", h["key_limit"]),
+                                ("GROUP_ROWS", h.get("group_rows", 0))):
                 await _csr_write(dut, CSR[name], value)
             await RisingEdge(dut.clk)
             for frame in _frames(q[start:end]):

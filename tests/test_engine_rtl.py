@@ -38,6 +38,30 @@ def test_engine_heads_with_random_stalls(name, tmp_path):
     assert res["flags_ok"] and not res["protocol_errors"]
 
 
+@pytest.mark.parametrize("name", ["d8_l4_w6_block2", "d16_l4_block3"])
+def test_engine_grouped_query_heads_with_causal_masks(name, tmp_path):
+    """Grouped-query attention: the query heads of a group pass over their shared K/V as
+    one head, GROUP_ROWS queries each, with causal masks and offsets per query head
+    (attnhw.golden.engine.query_index), under gaps and backpressure."""
+    from attnhw.golden.engine import engine_mask
+    p = CONFIGS[name]
+    rng = np.random.default_rng(21)
+    heads = []
+    for groups, nq, nk in ((2, 3, 7), (4, 2, 5), (3, 5, p.max_seq_len)):
+        h = random_head(p, rng, nq, nk, mask_prob=0.1, modes=False, groups=groups)
+        h.update(causal=True, offset=nk - nq)
+        heads.append(h)
+        # The groups change the masks: across the group, later query heads would see more.
+        assert not np.array_equal(engine_mask(groups * nq, nk, p, causal=True, offset=nk - nq),
+                                  engine_mask(groups * nq, nk, p, causal=True, offset=nk - nq,
+                                              group_rows=nq))
+    heads.append(random_head(p, rng, 4, 6, mask_prob=0.2))         # and an ungrouped head after
+    res = run_engine_job(p, heads, gap=0.3, stall=0.4, seed=8, simulator=SIM,
+                         work_dir=tmp_path, log=lambda *a: None)
+    assert res["mismatches"] == 0 and res["rows_out"] == res["rows_expected"] > 0
+    assert res["flags_ok"] and not res["protocol_errors"]
+
+
 @pytest.mark.slow
 def test_engine_long_head(tmp_path):
     """A head of 200 queries over 1000 keys on one core: its 200,000 compute cycles

@@ -153,6 +153,30 @@ def test_backends_give_identical_outputs(tmp_path):
         attnhw.sdpa(q, k, v, attn_mask=rng.random((5, 7)) < 0.5, backend="engine", params=p)
 
 
+def test_engine_loads_each_kv_head_once_for_its_query_heads(monkeypatch):
+    """enable_gqa on the engine: one pass per key/value head (GROUP_ROWS = L) for its
+    group of query heads, causal per query head; the same numbers as golden (which
+    attends each query head to its copy of the K/V)."""
+    from attnhw.sim import runner
+    p = preset("test-engine")
+    rng = np.random.default_rng(12)
+    q = rng.standard_normal((2, 4, 3, 8))             # 4 query heads
+    k, v = rng.standard_normal((2, 2, 6, 8)), rng.standard_normal((2, 2, 6, 8))  # 2 K/V heads
+    passes = []
+    real = runner.run_engine_job
+
+    def spy(params, heads, **kw):
+        passes.extend(heads)
+        return real(params, heads, **kw)
+    monkeypatch.setattr(runner, "run_engine_job", spy)
+    kw = dict(is_causal="lower_right", enable_gqa=True, params=p)
+    got = attnhw.sdpa(q, k, v, backend="engine", simulator=SIM, **kw)
+    assert np.array_equal(got, attnhw.sdpa(q, k, v, **kw))
+    assert len(passes) == 2 * 2                        # one K/V load per (batch, K/V head)
+    assert all(h["group_rows"] == 3 and len(h["q"]) == 2 * 3 and len(h["k"]) == 6
+               for h in passes)
+
+
 def test_sdpa_ideal_is_torchs_float_attention_on_the_same_integers_rounded():
     rng = np.random.default_rng(9)
     q, k, v = (_randn(rng, 2, 3, n, 16).double() for n in (5, 9, 9))
