@@ -6,7 +6,7 @@ import numpy as np
 
 from .scale import scale_to_port
 
-__all__ = ["quantize", "random_problem"]
+__all__ = ["quantize", "quantize_with_step", "random_problem"]
 
 
 def quantize(x, width):
@@ -19,8 +19,22 @@ def quantize(x, width):
     qmax = (1 << (width - 1)) - 1
     amax = float(np.max(np.abs(x))) if x.size else 0.0
     step = amax / qmax if amax > 0 else 1.0
-    ints = np.clip(np.sign(x) * np.floor(np.abs(x) / step + 0.5), -qmax, qmax)
-    return ints.astype(np.int64), step
+    return quantize_with_step(x, step, width)[0], step
+
+
+def quantize_with_step(x, step, width):
+    """``x`` to ``width``-bit signed integers with a given ``step`` (a scalar, or one
+    per leading index broadcast over the last two axes), rounded as :func:`quantize`
+    and saturated to ``±(2^(w-1) - 1)``. Returns ``(ints, saturated)``, the number of
+    elements the saturation changed (a K/V cache's rows beyond its fixed steps)."""
+    x = np.asarray(x, dtype=np.float64)
+    step = np.asarray(step, dtype=np.float64)
+    if step.ndim:
+        step = step[..., None, None]
+    qmax = (1 << (width - 1)) - 1
+    rounded = np.sign(x) * np.floor(np.abs(x) / step + 0.5)
+    ints = np.clip(rounded, -qmax, qmax)
+    return ints.astype(np.int64), int(np.count_nonzero(ints != rounded))
 
 
 def random_problem(p, nq, nk, rng, *, temperature=1.0, mask_prob=0.0):
