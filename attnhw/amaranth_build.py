@@ -17,24 +17,25 @@ import pathlib
 import time
 
 from amaranth.build import Attrs, Clock, Pins, Resource
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal
+from amaranth.lib import io
 
 from attnhw.hdl.synth_harness import SynthHarness
 
 from .synth import _fmax_mhz, critical_path, tool_path
 from .synth_targets import TARGETS, ECP5Platform
 
-__all__ = ["build_with_amaranth"]
+__all__ = ["amaranth_plan", "build_with_amaranth"]
 
 _LVCMOS = Attrs(IO_TYPE="LVCMOS33")
 
 
 class _HarnessPlatform(ECP5Platform):
-    """The ``ecp5`` target's device with the harness's three pins (the clock on G2, the
-    dedicated clock input ``attnhw synth`` uses)."""
-    default_clk = "clk"
+    """The ``ecp5`` target's device with the harness's four pins (the clock on G2, the
+    dedicated clock input ``attnhw synth`` uses; the others ULX3S's buttons and LED)."""
     resources = [Resource("clk", 0, Pins("G2", dir="i"), Clock(200e6), _LVCMOS),
-                 Resource("din", 0, Pins("D6", dir="i"), _LVCMOS),
+                 Resource("rst", 0, Pins("T1", dir="i"), _LVCMOS),
+                 Resource("din", 0, Pins("R1", dir="i"), _LVCMOS),
                  Resource("dout", 0, Pins("B2", dir="o"), _LVCMOS)]
 
 
@@ -44,10 +45,29 @@ class _HarnessTop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
+        # The harness's own clock and reset, as in attnhw synth's flow (Amaranth's
+        # ECP5 default domain would be reset-less, behind GSR).
+        m.domains.sync = ClockDomain()
+        pins = {}
+        for name, direction in (("clk", "i"), ("rst", "i"), ("din", "i"), ("dout", "o")):
+            pins[name] = m.submodules[f"{name}_buf"] = io.Buffer(
+                direction, platform.request(name, 0, dir="-"))
         m.submodules.harness = h = self.harness
-        din, dout = platform.request("din", 0), platform.request("dout", 0)
-        m.d.comb += [h.din.eq(din.i), dout.o.eq(h.dout)]
+        m.d.comb += [ClockSignal().eq(pins["clk"].i), ResetSignal().eq(pins["rst"].i),
+                     h.din.eq(pins["din"].i), pins["dout"].o.eq(h.dout)]
         return m
+
+
+def amaranth_plan(harness, *, seed=1, freq_mhz=200, router="router2"):
+    """Amaranth's build plan (files and script, not run) of ``harness``: a
+    ``BuildPlan`` whose ``top.ys`` carries the private flow's insertions."""
+    return _HarnessPlatform().build(
+        _HarnessTop(harness), name="top", do_build=False,
+        script_after_read="proc; opt_clean; attrmvcp -copy -attr keep",
+        synth_opts="-run begin:map_luts",
+        script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top="top"),
+        nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
+                     "--report report.json --timing-allow-fail")
 
 
 def build_with_amaranth(p, work_dir, *, seed=1, freq_mhz=200, router="router2"):
@@ -61,13 +81,8 @@ def build_with_amaranth(p, work_dir, *, seed=1, freq_mhz=200, router="router2"):
         os.environ.setdefault(var, tool_path(tool))
     harness = SynthHarness(p)
     start = time.time()
-    _HarnessPlatform().build(
-        _HarnessTop(harness), name="top", build_dir=str(work), do_program=False,
-        script_after_read="proc; opt_clean; attrmvcp -copy -attr keep",
-        synth_opts="-run begin:map_luts",
-        script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top="top"),
-        nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
-                     "--report report.json --timing-allow-fail")
+    amaranth_plan(harness, seed=seed, freq_mhz=freq_mhz, router=router).execute_local(
+        str(work))
     rep = json.loads((work / "report.json").read_text())
     util = rep.get("utilization", {})
 

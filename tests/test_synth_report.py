@@ -219,3 +219,19 @@ def test_seeds_need_a_place_and_route_target():
     from attnhw.synth import synthesize
     with pytest.raises(ValueError, match="--seeds needs a place-and-route target"):
         synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "xc7", seeds=[1, 2])
+
+
+def test_amaranths_build_plan_carries_the_private_flows_script():
+    """`python -m attnhw.tools amaranth-build`: Amaranth's ECP5 flow for the harness runs
+    the private flow's Yosys insertions (the copies' keep, classic ABC after
+    synth_ecp5 stops before LUT mapping) and nextpnr's seed, clock and router."""
+    from attnhw.amaranth_build import amaranth_plan
+    plan = amaranth_plan(SynthHarness(AttnParams(head_dim=8, lanes=4, max_seq_len=16)),
+                         seed=3, freq_mhz=150)
+    script = [line.strip() for line in plan.files["top.ys"].splitlines()]
+    read = script.index("read_rtlil top.il")
+    assert script[read + 1] == "proc; opt_clean; attrmvcp -copy -attr keep"
+    assert script[read + 2] == "synth_ecp5 -run begin:map_luts -top top"
+    assert script[read + 3].startswith("techmap -map +/lattice/latches_map.v; abc -lut 4:7")
+    assert "--seed 3 --freq 150 --router router2" in plan.files["build_top.sh"]
+    assert 'LOCATE COMP "clk_0__io" SITE "G2";' in plan.files["top.lpf"]
