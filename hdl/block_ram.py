@@ -46,31 +46,58 @@ class BlockRAM(wiring.Component):
     ----------
     width, depth : int
         Word width in bits and number of words.
+    write_tree : bool
+        The write reaches the RAMs through two levels of registers instead of one: one
+        copy of the address and the enable per row of RAMs, then one per group of
+        columns, and the word through one more register before its row's copy. For a
+        large array whose writes are not read soon after: no register then drives the
+        copies of every row (nextpnr: 8.27 ns of routing from the K/V store's key
+        counter to an address copy, the four-core engine's worst path at seed 1 with the
+        static placer, 2026-12-04). A write lands a cycle later
+        (:attr:`read_after_write`).
 
     Members
     -------
     w_addr : ``In(range(depth))``, w_data : ``In(width)``, w_en : ``In(1)``
-        A write, registered once before it reaches the RAM: the word is stored two
-        clock edges after it is presented.
+        A write, registered once (twice with ``write_tree``) before it reaches the
+        RAM: the word is stored two (three) clock edges after it is presented.
     r_addr : ``In(range(depth))``
     r_data : ``Out(width)``
         The word at the address presented :attr:`latency` cycles earlier (read every
-        cycle). A word must not be read within 3 cycles after its write was presented.
+        cycle). A read presented :attr:`read_after_write` or more cycles after a write
+        was presented returns the written word (tests/test_block_ram.py reads at
+        exactly that distance; one cycle earlier fails with ``write_tree``).
 
     Latency: 5 cycles (address copy, RAM address register, RAM output register, the
     register beside the RAM, row select).
     """
 
     latency = 5
-    #: Cycles after a write is presented before a read of its word may be presented.
-    READ_AFTER_WRITE = 3
+    #: Cycles after a write is presented from which a read of its word returns it
+    #: (without ``write_tree``).
+    READ_AFTER_WRITE = 1
 
-    def __init__(self, width, depth):
-        self.width, self.depth = width, depth
+    def __init__(self, width, depth, *, write_tree=False):
+        self.width, self.depth, self.write_tree = width, depth, write_tree
         super().__init__({
             "w_addr": In(range(depth)), "w_data": In(width), "w_en": In(1),
             "r_addr": In(range(depth)), "r_data": Out(width),
         })
+
+    @property
+    def read_after_write(self):
+        """Cycles after a write is presented from which a read of its word returns it."""
+        return self.READ_AFTER_WRITE + self.write_tree
+
+    def _write(self, m):
+        """The write as the RAMs' first register level takes it: itself, or registered
+        once more (``write_tree``)."""
+        if not self.write_tree:
+            return self.w_addr, self.w_data, self.w_en
+        addr, word, en = (Signal.like(s, name=f"{s.name}_tree") for s in
+                          (self.w_addr, self.w_data, self.w_en))
+        m.d.sync += [addr.eq(self.w_addr), word.eq(self.w_data), en.eq(self.w_en)]
+        return addr, word, en
 
     def elaborate(self, platform):
         if getattr(platform, "family", None) == "ecp5":
@@ -83,7 +110,8 @@ class BlockRAM(wiring.Component):
         wr = mem.write_port()
         rd = mem.read_port(transparent_for=())
         out_reg, near_reg = Signal(self.width), Signal(self.width)
-        m.d.sync += [wr.addr.eq(self.w_addr), wr.data.eq(self.w_data), wr.en.eq(self.w_en),
+        w_addr, w_data, w_en = self._write(m)
+        m.d.sync += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en),
                      rd.addr.eq(self.r_addr), out_reg.eq(rd.data), near_reg.eq(out_reg),
                      self.r_data.eq(near_reg)]
         return m
@@ -101,9 +129,18 @@ class BlockRAM(wiring.Component):
         # both addresses and of the enable, per group of columns: no register drives
         # RAMs of two rows (nextpnr: 7.6 ns of routing from one address copy to a RAM
         # of another row, the two-core engine's worst path at seed 2).
+        if self.write_tree:          # a first level: the word once, address and enable per row
+            data_in = Signal.like(self.w_data, name="w_data_tree")
+            m.d.sync += data_in.eq(self.w_data)
+            addr_in = [register_copies(m, self.w_addr, 1, f"bram_w_addr_row{r}")[0]
+                       for r in range(rows)]
+            en_in = [register_copies(m, self.w_en, 1, f"bram_w_en_row{r}")[0]
+                     for r in range(rows)]
+        else:
+            data_in, addr_in, en_in = self.w_data, [self.w_addr] * rows, [self.w_en] * rows
         w_data = [Signal(columns * bram_width, name=f"bram_w_data_r{r}") for r in range(rows)]
-        m.d.sync += [w.eq(self.w_data) for w in w_data]
-        w_addr = [register_copies(m, self.w_addr, groups, f"bram_w_addr_r{r}")
+        m.d.sync += [w.eq(data_in) for w in w_data]
+        w_addr = [register_copies(m, addr_in[r], groups, f"bram_w_addr_r{r}")
                   for r in range(rows)]
         r_addr = [register_copies(m, self.r_addr, groups, f"bram_r_addr_r{r}")
                   for r in range(rows)]
@@ -114,7 +151,7 @@ class BlockRAM(wiring.Component):
         w_en = [[Signal(name=f"bram_we_r{row}_g{g}") for g in range(groups)]
                 for row in range(rows)]
         for row in range(rows):
-            w_en_copy = register_copies(m, self.w_en, groups, f"bram_w_en_r{row}")
+            w_en_copy = register_copies(m, en_in[row], groups, f"bram_w_en_r{row}")
             for g in range(groups):
                 m.d.comb += w_en[row][g].eq(w_en_copy[g] & (w_addr[row][g][word_bits:] == row))
         # The row select follows its read through the RAM's two registers and the one

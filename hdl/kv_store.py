@@ -90,7 +90,11 @@ class KVStore(wiring.Component):
         slice_bits = (p.slices - 1).bit_length()
         key_bits = max(1, (p.max_seq_len - 1).bit_length())
         word = data.StructLayout({"k": slice_layout(p), "v": slice_layout(p), "masked": 1})
-        m.submodules.ram = ram = BlockRAM(word.size, 2 << (key_bits + slice_bits))
+        # The write through two register levels (write_tree): the key counter reaches
+        # one address copy per RAM row, not every column group's. A pass reads a word
+        # at the earliest 2 cycles after its write (a one-word head), as the tree allows.
+        m.submodules.ram = ram = BlockRAM(word.size, 2 << (key_bits + slice_bits),
+                                          write_tree=True)
         wr_data = Signal(word)
         rd_data = Signal(word)
         m.d.comb += [ram.w_data.eq(wr_data), rd_data.eq(ram.r_data)]

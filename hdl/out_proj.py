@@ -82,6 +82,10 @@ class OutProjection(wiring.Component):
     #: The stage at which a group's finished sums sit in the accumulators (and its
     #: partial sums are written back).
     write_stage = 8
+    #: Cycles a partial sum's read keeps after its write: 3, above the block RAM's
+    #: :attr:`BlockRAM.READ_AFTER_WRITE`, the margin this unit was designed and
+    #: verified with.
+    PARTIAL_MARGIN = 3
     #: A requantiser's stages (:attr:`Requantiser.latency`).
     requant_stages = Requantiser.latency
 
@@ -120,11 +124,11 @@ class OutProjection(wiring.Component):
         last issue; a row that starts right behind the previous one reads them (same
         tile row, one head on, in a tile of one row) :attr:`partial_read_stage` cycles
         after its first issue, ``(groups − 1)·head_dim + 1`` cycles after that last
-        one: too early when that is less than ``BlockRAM.READ_AFTER_WRITE`` cycles after
-        the write (few output groups, or tiny heads). Then each row waits
+        one: too early when that is less than :attr:`PARTIAL_MARGIN` cycles after the
+        write (few output groups, or tiny heads). Then each row waits
         ``write_stage + 1`` cycles."""
         return ((self.proj.groups - 1) * self.proj.head_dim + 1 + self.partial_read_stage
-                < self.write_stage + BlockRAM.READ_AFTER_WRITE)
+                < self.write_stage + self.PARTIAL_MARGIN)
 
     @property
     def row_cycles(self):
