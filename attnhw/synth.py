@@ -130,6 +130,9 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
             tool_path(tool)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"synth-{target}-"))
     work.mkdir(parents=True, exist_ok=True)
+    # The commit whose gateware this is: taken as the RTLIL is written, not after the
+    # run (a tree edited during a long run would stamp it "+" otherwise).
+    commit = git_commit()
     top = SynthHarness(p, unit, tie_ready=tie_ready)
     (work / "top.il").write_text(rtlil.convert(top, name="top", platform=platform(target),
                                                emit_src=False))
@@ -145,7 +148,7 @@ def synthesize(p, target="ecp5", *, json_path=None, seed=1, seeds=None, freq_mhz
     except ValueError as e:
         raise InputError(f"--floorplan {floorplan}: {e}") from None
     freq = freq_mhz or (200 if target == "ecp5" else 50)
-    stamp = dict(date=time.strftime("%Y-%m-%d"), commit=git_commit(), target_mhz=freq,
+    stamp = dict(date=time.strftime("%Y-%m-%d"), commit=commit, target_mhz=freq,
                  placer=placer, floorplan=floorplan, dsps_pinned=pinned)
     if seeds is not None:
         result = _seed_runs(p, target, work, top, freq, seeds, flow, pnr_timeout, log)

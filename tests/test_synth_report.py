@@ -235,3 +235,22 @@ def test_amaranths_build_plan_carries_the_private_flows_script():
     assert script[read + 3].startswith("techmap -map +/lattice/latches_map.v; abc -lut 4:7")
     assert "--seed 3 --freq 150 --router router2" in plan.files["build_top.sh"]
     assert 'LOCATE COMP "clk_0__io" SITE "G2";' in plan.files["top.lpf"]
+
+
+def test_the_commit_stamp_is_the_launch_commits(tmp_path, monkeypatch):
+    """A run records the commit whose gateware it elaborated, taken when the RTLIL is
+    written: edits made to the tree while Yosys runs do not mark it "+"."""
+    import json
+
+    from attnhw import synth
+    edited = []                       # the tree is edited while Yosys runs
+    monkeypatch.setattr(synth, "git_commit", lambda: "abc1234+" if edited else "abc1234")
+
+    def fake_yosys(cmd, log_path, what, timeout=None):    # an empty netlist
+        (tmp_path / "top.json").write_text(json.dumps({"modules": {"top": {"cells": {}}}}))
+        log_path.write_text("")
+        edited.append(True)
+    monkeypatch.setattr(synth, "run_tool", fake_yosys)
+    r = synth.synthesize(AttnParams(head_dim=8, lanes=4, max_seq_len=16), "xc7",
+                         work_dir=tmp_path, log=lambda *a: None)
+    assert r["commit"] == "abc1234"
