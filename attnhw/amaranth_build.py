@@ -22,8 +22,8 @@ from amaranth.lib import io
 
 from attnhw.hdl.synth_harness import SynthHarness
 
-from .synth import _fmax_mhz, critical_path, tool_path
-from .synth_targets import TARGETS, ECP5Platform
+from .synth import _lattice_result, tool_path
+from .synth_targets import KEEP_COPIES, TARGETS, ECP5Platform
 
 __all__ = ["amaranth_plan", "build_with_amaranth"]
 
@@ -63,7 +63,7 @@ def amaranth_plan(harness, *, seed=1, freq_mhz=200, router="router2"):
     ``BuildPlan`` whose ``top.ys`` carries the private flow's insertions."""
     return _HarnessPlatform().build(
         _HarnessTop(harness), name="top", do_build=False,
-        script_after_read="proc; opt_clean; attrmvcp -copy -attr keep",
+        script_after_read=f"proc; {KEEP_COPIES}",
         synth_opts="-run begin:map_luts",
         script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top="top"),
         nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
@@ -83,12 +83,7 @@ def build_with_amaranth(p, work_dir, *, seed=1, freq_mhz=200, router="router2"):
     start = time.time()
     amaranth_plan(harness, seed=seed, freq_mhz=freq_mhz, router=router).execute_local(
         str(work))
-    rep = json.loads((work / "report.json").read_text())
-    util = rep.get("utilization", {})
-
-    def used(cell):
-        return int(util.get(cell, {}).get("used", 0))
-    return {"luts": used("TRELLIS_COMB"), "ffs": used("TRELLIS_FF") - harness.harness_ffs,
-            "dsps": used("MULT18X18D"), "brams": used("DP16KD"),
-            "fmax_mhz": _fmax_mhz(rep), "critical_path": critical_path(rep),
+    # The figures as attnhw synth reads them from the same report.
+    res = _lattice_result(p, "ecp5", work, harness, json.loads((work / "report.json").read_text()))
+    return {**{k: res[k] for k in ("luts", "ffs", "dsps", "brams", "fmax_mhz", "critical_path")},
             "seconds": round(time.time() - start, 1)}

@@ -22,10 +22,10 @@ import numpy as np
 
 from attnhw.golden.attention import attention
 from attnhw.golden.errors import InputError
-from attnhw.golden.quantize import quantize, quantize_with_step
+from attnhw.golden.quantize import quantize_with_step
 from attnhw.golden.scale import scale_to_port
 
-from .functional import QUANT_MODES, _as_float64, _like, params_for
+from .functional import QUANT_MODES, _as_float64, _like, _quantize, params_for
 
 __all__ = ["KVCache"]
 
@@ -93,10 +93,7 @@ class KVCache:
             return step
         if x.shape[2] == 0:
             raise InputError(f"an empty prompt needs {name}")
-        if self.quant == "tensor":
-            return np.asarray(quantize(x, self.p.data_width)[1])
-        return np.array([[quantize(x[b, h], self.p.data_width)[1] for h in range(H)]
-                         for b in range(B)])
+        return _quantize(x, self.p.data_width, self.quant == "head")[1]    # as sdpa's
 
     def step(self, q, k_new, v_new, scale=None):
         """Append ``k_new, v_new (B, Hkv, 1, d)`` and attend with ``q (B, Hq, 1, d)``;
@@ -122,13 +119,8 @@ class KVCache:
         self.length, self.saturated = n + 1, self.saturated + ks + vs
         G = q.shape[1] // H
         scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
-        if self.quant == "tensor":
-            qi, sq = quantize(q, w)
-            sq = np.full((B, q.shape[1]), sq)
-        else:
-            pairs = [[quantize(q[b, h], w) for h in range(q.shape[1])] for b in range(B)]
-            qi = np.array([[i for i, _ in row] for row in pairs])
-            sq = np.array([[s for _, s in row] for row in pairs])
+        qi, sq = _quantize(q, w, self.quant == "head")
+        sq = np.broadcast_to(sq, (B, q.shape[1]))
         sk = np.broadcast_to(self.k_step, (B, H))
         sv = np.broadcast_to(self.v_step, (B, H))
         ports = np.array([[scale_to_port(scale * sq[b, h] * sk[b, h // G], self.p)[0]

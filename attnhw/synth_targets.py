@@ -8,7 +8,7 @@ from amaranth.vendor import LatticePlatform, SiliconBluePlatform
 from .synth_families import FAMILIES
 from .target import ABC_FLOWS, Target
 
-__all__ = ["TARGETS", "ABC_FLOWS", "Target", "yosys_script", "platform"]
+__all__ = ["TARGETS", "ABC_FLOWS", "KEEP_COPIES", "Target", "yosys_script", "platform"]
 
 
 # Each flow runs the stock script with two insertions:
@@ -19,12 +19,12 @@ __all__ = ["TARGETS", "ABC_FLOWS", "Target", "yosys_script", "platform"]
 #   on). On the default core it gave 8% fewer LUTs and 18% lower Fmax than classic
 #   ABC, and on an earlier d 16 / lanes 4 core with register copies it failed an
 #   assertion in ABC_OPS_REINTEGRATE, so classic ABC is the default (docs/limits.md).
-_KEEP_COPIES = "opt_clean; attrmvcp -copy -attr keep"
+KEEP_COPIES = "opt_clean; attrmvcp -copy -attr keep"
 
 
 _ECP5 = Target(
     name="ecp5", device="LFE5U-85F-8CABGA381", family="ecp5",
-    script=f"synth_ecp5 -top {{top}} -run begin:coarse; proc; {_KEEP_COPIES}; "
+    script=f"synth_ecp5 -top {{top}} -run begin:coarse; proc; {KEEP_COPIES}; "
            "synth_ecp5 -top {top} -run coarse:map_luts; {abc}",
     abc_scripts=dict(
         abc9="synth_ecp5 -top {top} -run map_luts:",
@@ -37,7 +37,7 @@ _ECP5 = Target(
 
 _ICE40 = Target(
     name="ice40", device="iCE40UP5K-SG48", family="ice40",
-    script=f"synth_ice40 -dsp -top {{top}} -run begin:flatten; {_KEEP_COPIES}; "
+    script=f"synth_ice40 -dsp -top {{top}} -run begin:flatten; {KEEP_COPIES}; "
            "synth_ice40 -dsp -top {top} -run flatten:map_luts; {abc}",
     abc_scripts=dict(
         abc9="synth_ice40 -dsp -top {top} -run map_luts:",

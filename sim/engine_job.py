@@ -15,6 +15,9 @@ __all__ = ["random_head", "kv_beats", "q_beats", "expected_rows", "rows_from_bea
            "misplaced_last_candidates", "save_heads", "load_heads"]
 
 _SETTINGS = ("scale", "causal", "offset", "key_limit", "group_rows")
+#: Settings a head may leave out, and their values then (filled in by save_heads, so
+#: every head the testbench loads has them all).
+_OPTIONAL = {"group_rows": 0}
 
 
 def random_head(p, rng, nq, nk, *, mask_prob=0.0, temperature=1.0, modes=True, groups=1):
@@ -65,7 +68,7 @@ def q_beats(p, heads):
         words = pack(engine_query_layout(p), q=h["q"].reshape(nq * p.slices, p.lanes), last=last)
         s = settings.const({"scale": h["scale"], "causal": h["causal"], "offset": h["offset"],
                             "key_limit": h["key_limit"],
-                            "group_rows": h.get("group_rows", 0)}).as_value().value
+                            "group_rows": h["group_rows"]}).as_value().value
         beats += [(w, s) for w in words]
     return beats
 
@@ -75,7 +78,7 @@ def expected_rows(p, heads):
     return np.concatenate([
         engine_attention(h["q"], h["k"], h["v"], h["scale"], p, key_pad=h["pad"],
                          key_limit=h["key_limit"], causal=h["causal"], offset=h["offset"],
-                         group_rows=h.get("group_rows", 0))
+                         group_rows=h["group_rows"])
         for h in heads])
 
 
@@ -115,7 +118,8 @@ def save_heads(path, p, heads, *, gap=0.0, stall=0.0, seed=0, kv_last_flips=(),
     meta = dict(params=p.as_dict(), gap=float(gap), stall=float(stall), seed=int(seed),
                 kv_last_flips=sorted(int(i) for i in kv_last_flips),
                 q_last_flips=sorted(int(i) for i in q_last_flips),
-                settings=[{n: head.get(n, 0) for n in _SETTINGS} for head in heads])
+                settings=[{n: head[n] if n in head or n not in _OPTIONAL else _OPTIONAL[n]
+                           for n in _SETTINGS} for head in heads])
     np.savez(path, meta=json.dumps(meta), **arrays)
 
 

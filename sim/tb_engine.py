@@ -185,7 +185,7 @@ async def run_engine(dut):
             for name, value in (("SCALE", h["scale"]), ("MODE", int(h["causal"])),
                                 ("OFFSET", h["offset"] & 0xFFFFFFFF),
                                 ("KEY_LIMIT", h["key_limit"]),
-                                ("GROUP_ROWS", h.get("group_rows", 0))):
+                                ("GROUP_ROWS", h["group_rows"])):
                 await _csr_write(dut, CSR[name], value)
             await RisingEdge(dut.clk)
             for frame in _frames(q[start:end]):
