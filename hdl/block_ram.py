@@ -55,6 +55,13 @@ class BlockRAM(wiring.Component):
         counter to an address copy, the four-core engine's worst path at seed 1 with the
         static placer, 2026-12-04). A write lands a cycle later
         (:attr:`read_after_write`).
+    read_tree : bool
+        The read address likewise reaches the RAMs through two levels (one copy per row
+        of RAMs, then one per group of columns), a cycle more of :attr:`latency`: the
+        counter that drives it then drives a few flip-flops instead of every group's
+        copy (nextpnr: 8.85 ns of routing from the K/V store's read counter to the
+        address copies, the floorplanned four-core engine's worst path at seed 1,
+        2026-12-04).
 
     Members
     -------
@@ -68,26 +75,44 @@ class BlockRAM(wiring.Component):
         was presented returns the written word (tests/test_block_ram.py reads at
         exactly that distance; one cycle earlier fails with ``write_tree``).
 
-    Latency: 5 cycles (address copy, RAM address register, RAM output register, the
-    register beside the RAM, row select).
+    Latency: :attr:`LATENCY` = 5 cycles (address copy, RAM address register, RAM output
+    register, the register beside the RAM, row select), one more with ``read_tree``.
     """
 
-    latency = 5
+    #: Cycles from a read address to its word, without ``read_tree``.
+    LATENCY = 5
     #: Cycles after a write is presented from which a read of its word returns it
-    #: (without ``write_tree``).
+    #: (without either tree).
     READ_AFTER_WRITE = 1
 
-    def __init__(self, width, depth, *, write_tree=False):
-        self.width, self.depth, self.write_tree = width, depth, write_tree
+    def __init__(self, width, depth, *, write_tree=False, read_tree=False):
+        self.width, self.depth = width, depth
+        self.write_tree, self.read_tree = write_tree, read_tree
         super().__init__({
             "w_addr": In(range(depth)), "w_data": In(width), "w_en": In(1),
             "r_addr": In(range(depth)), "r_data": Out(width),
         })
 
     @property
+    def latency(self):
+        """Cycles from a read address presented to its word on ``r_data``."""
+        return self.LATENCY + self.read_tree
+
+    @property
     def read_after_write(self):
-        """Cycles after a write is presented from which a read of its word returns it."""
-        return self.READ_AFTER_WRITE + self.write_tree
+        """Cycles after a write is presented from which a read of its word returns it:
+        each tree delays its side by a cycle (0: a read presented with the write)."""
+        return self.READ_AFTER_WRITE + self.write_tree - self.read_tree
+
+    def _read_addr(self, m):
+        """The read address as the first level of copies takes it: itself, or
+        registered once more (``read_tree``, the generic version's twin of the ECP5
+        array's per-row copies)."""
+        if not self.read_tree:
+            return self.r_addr
+        addr = Signal.like(self.r_addr, name="r_addr_tree")
+        m.d.sync += addr.eq(self.r_addr)
+        return addr
 
     def _write(self, m):
         """The write as the RAMs' first register level takes it: itself, or registered
@@ -112,7 +137,7 @@ class BlockRAM(wiring.Component):
         out_reg, near_reg = Signal(self.width), Signal(self.width)
         w_addr, w_data, w_en = self._write(m)
         m.d.sync += [wr.addr.eq(w_addr), wr.data.eq(w_data), wr.en.eq(w_en),
-                     rd.addr.eq(self.r_addr), out_reg.eq(rd.data), near_reg.eq(out_reg),
+                     rd.addr.eq(self._read_addr(m)), out_reg.eq(rd.data), near_reg.eq(out_reg),
                      self.r_data.eq(near_reg)]
         return m
 
@@ -142,7 +167,12 @@ class BlockRAM(wiring.Component):
         m.d.sync += [w.eq(data_in) for w in w_data]
         w_addr = [register_copies(m, addr_in[r], groups, f"bram_w_addr_r{r}")
                   for r in range(rows)]
-        r_addr = [register_copies(m, self.r_addr, groups, f"bram_r_addr_r{r}")
+        if self.read_tree:           # a first level: one copy of the read address per row
+            r_in = [register_copies(m, self.r_addr, 1, f"bram_r_addr_row{r}")[0]
+                    for r in range(rows)]
+        else:
+            r_in = [self.r_addr] * rows
+        r_addr = [register_copies(m, r_in[r], groups, f"bram_r_addr_r{r}")
                   for r in range(rows)]
         # The row's write enable is decoded beside each group, from its own copies of
         # the enable and the address: a decode before the copies is one LUT that Yosys

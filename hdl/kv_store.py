@@ -81,8 +81,8 @@ class KVStore(wiring.Component):
             "clear_errors": In(1),
         })
 
-    #: Cycles from an issued read to its beat on ``o``: the RAM's.
-    latency = BlockRAM.latency
+    #: Cycles from an issued read to its beat on ``o``: the RAM's, with its read tree.
+    latency = BlockRAM.LATENCY + 1
 
     def elaborate(self, platform):
         m = Module()
@@ -90,11 +90,13 @@ class KVStore(wiring.Component):
         slice_bits = (p.slices - 1).bit_length()
         key_bits = max(1, (p.max_seq_len - 1).bit_length())
         word = data.StructLayout({"k": slice_layout(p), "v": slice_layout(p), "masked": 1})
-        # The write through two register levels (write_tree): the key counter reaches
-        # one address copy per RAM row, not every column group's. A pass reads a word
-        # at the earliest 2 cycles after its write (a one-word head), as the tree allows.
+        # Write and read through two register levels (write_tree, read_tree): the key
+        # counters reach one address copy per RAM row, not every column group's. A pass
+        # reads a word at the earliest 2 cycles after its write (a one-word head), and
+        # the trees need 1.
         m.submodules.ram = ram = BlockRAM(word.size, 2 << (key_bits + slice_bits),
-                                          write_tree=True)
+                                          write_tree=True, read_tree=True)
+        assert ram.latency == self.latency and ram.read_after_write <= 2
         wr_data = Signal(word)
         rd_data = Signal(word)
         m.d.comb += [ram.w_data.eq(wr_data), rd_data.eq(ram.r_data)]

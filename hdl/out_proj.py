@@ -77,7 +77,7 @@ class OutProjection(wiring.Component):
 
     #: Stage (cycles after an issue) at which the partial sums' read address enters
     #: their block RAMs (the weights' enters at the issue): both words leave the
-    #: RAMs (:attr:`BlockRAM.latency`) as the product and the sum need them.
+    #: RAMs (:attr:`BlockRAM.LATENCY`) as the product and the sum need them.
     partial_read_stage = 2
     #: The stage at which a group's finished sums sit in the accumulators (and its
     #: partial sums are written back).
@@ -317,9 +317,9 @@ class OutProjection(wiring.Component):
         the final head's writes them back."""
         op = self.proj
         P, G, T = op.lanes, op.groups, op.tile_rows
-        mul_stage = BlockRAM.latency
+        mul_stage = BlockRAM.LATENCY
         sum_stage = mul_stage + Multiplier.latency
-        assert self.partial_read_stage + BlockRAM.latency == sum_stage
+        assert self.partial_read_stage + BlockRAM.LATENCY == sum_stage
         assert sum_stage + 1 == self.write_stage
         acc = Signal(data.ArrayLayout(signed(op.acc_width), P))                # stage 8
         for e in range(P):
@@ -367,9 +367,9 @@ class OutProjection(wiring.Component):
                 m.d.sync += [q[r][i].eq(q[r][i + 1]) for i in range(L - 1)]
         # The constants' reads: sum i of a final group is at q[r][0] write_stage + 1 + i
         # cycles after the group's last issue, so its constants' address (g·L + i)
-        # enters the RAMs BlockRAM.latency cycles before: a counter loaded with g·L
+        # enters the RAMs BlockRAM.LATENCY cycles before: a counter loaded with g·L
         # the cycle before the first (stage `pre`) and counting up from there.
-        pre = self.write_stage - BlockRAM.latency
+        pre = self.write_stage - BlockRAM.LATENCY
         assert pre >= 1
         c_addr = Signal(range(G * L))
         gL_pre = delay(m, 1, gL, pre, "gL")

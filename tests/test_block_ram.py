@@ -45,12 +45,12 @@ def _expected(rows):
     return out
 
 
-def _amaranth(width, depth, rows, write_tree=False):
-    dut = BlockRAM(width, depth, write_tree=write_tree)
+def _amaranth(width, depth, rows, write_tree=False, read_tree=False):
+    dut = BlockRAM(width, depth, write_tree=write_tree, read_tree=read_tree)
     seen = []
 
     async def tb(ctx):
-        for w_en, w_addr, w_data, r_addr in rows + [(0, 0, 0, 0)] * BlockRAM.latency:
+        for w_en, w_addr, w_data, r_addr in rows + [(0, 0, 0, 0)] * dut.latency:
             ctx.set(dut.w_en, w_en)
             ctx.set(dut.w_addr, w_addr)
             ctx.set(dut.w_data, w_data)
@@ -65,8 +65,9 @@ def _amaranth(width, depth, rows, write_tree=False):
     return seen
 
 
-def _icarus(width, depth, rows, tmp_path, write_tree=False):
-    dut = BlockRAM(width, depth, write_tree=write_tree)
+def _icarus(width, depth, rows, tmp_path, write_tree=False, read_tree=False):
+    dut = BlockRAM(width, depth, write_tree=write_tree, read_tree=read_tree)
+    lat = dut.latency
     (tmp_path / "bram.v").write_text(verilog.convert(
         dut, name="bram", platform=platform("ecp5"), emit_src=False))
     aw = len(dut.w_addr)
@@ -85,7 +86,7 @@ module tb;
   initial begin
     f = $fopen("stim.hex", "r"); o = $fopen("out.txt", "w");
     @(negedge clk); rst = 0;
-    for (t = 0; t < {len(rows) + BlockRAM.latency}; t = t + 1) begin
+    for (t = 0; t < {len(rows) + lat}; t = t + 1) begin
       if (t < {len(rows)}) begin
         n = $fscanf(f, "%h %h %h %h\\n", e, wa, wd, ra);
         w_en = e; w_addr = wa; w_data = wd; r_addr = ra;
@@ -106,24 +107,25 @@ endmodule
             for line in (tmp_path / "out.txt").read_text().split()]
 
 
-@pytest.mark.parametrize("width,depth,write_tree", [
-    (37, 8192, False), (20, 512, False), (12, 5000, False), (9, 2048, False),
-    (37, 8192, True), (12, 5000, True)])
-def test_ecp5_array_matches_generic_memory(width, depth, write_tree, tmp_path):
-    """With and without the two-level write tree; reads as early as
-    ``read_after_write`` cycles after a word's write (with the tree, both arrays fail
-    at one cycle less: its extra cycle, checked by hand on 2026-12-04)."""
+@pytest.mark.parametrize("width,depth,write_tree,read_tree", [
+    (37, 8192, False, False), (20, 512, False, False), (12, 5000, False, False),
+    (9, 2048, False, False), (37, 8192, True, False), (12, 5000, True, False),
+    (37, 8192, True, True), (12, 5000, False, True)])
+def test_ecp5_array_matches_generic_memory(width, depth, write_tree, read_tree, tmp_path):
+    """With and without the two-level write and read trees; reads as early as
+    ``read_after_write`` cycles after a word's write (with the write tree alone, both
+    arrays fail at one cycle less: its extra cycle, checked by hand on 2026-12-04)."""
     need_icarus()
     bram_width, rows, columns = ecp5_tiling(width, depth)
     assert rows * (1024 if bram_width == 18 else 2048) >= depth and columns * bram_width >= width
-    probe = BlockRAM(width, depth, write_tree=write_tree)
+    probe = BlockRAM(width, depth, write_tree=write_tree, read_tree=read_tree)
     probe._MustUse__silence = True            # asked for its timing, not built
-    gap = probe.read_after_write
+    gap = max(1, probe.read_after_write)     # the model reads words of earlier cycles
     stim = _stimulus(width, depth, seed=width * depth, gap=gap)
     expected = _expected(stim)
-    generic = _amaranth(width, depth, stim, write_tree)
-    ecp5 = _icarus(width, depth, stim, tmp_path, write_tree)
-    lat = BlockRAM.latency
+    generic = _amaranth(width, depth, stim, write_tree, read_tree)
+    ecp5 = _icarus(width, depth, stim, tmp_path, write_tree, read_tree)
+    lat = probe.latency
     compared = 0
     for t, want in enumerate(expected):
         if want is None:
