@@ -14,6 +14,7 @@ from attnhw.golden.errors import InputError
 from attnhw.version import __version__
 
 from .axis_engine import AxisEngine
+from .board_link import BoardLink
 from .core import AttentionCore
 from .layouts import bit_fields, kv_layout, out_layout, query_layout
 
@@ -25,9 +26,11 @@ __all__ = ["TOP_NAME", "TOPS", "DEFAULT_PREFIX", "top_name", "top_component",
 DEFAULT_PREFIX = "attnhw"
 TOP_NAME = f"{DEFAULT_PREFIX}_core"
 #: The top levels: the streaming core, and the engine with AXI4-Stream ports and its
-#: plain register port or (``engine_axil``) an AXI4-Lite one; -> (module suffix, component).
+#: plain register port or (``engine_axil``) an AXI4-Lite one, and the engine behind the
+#: UART host link of a board (``board``); -> (module suffix, component).
 TOPS = {"core": ("core", AttentionCore), "engine": ("engine", AxisEngine),
-        "engine_axil": ("engine", lambda p: AxisEngine(p, csr="axil"))}
+        "engine_axil": ("engine", lambda p: AxisEngine(p, csr="axil")),
+        "board": ("board", lambda p: BoardLink(p))}
 
 
 def top_name(top, prefix=DEFAULT_PREFIX):

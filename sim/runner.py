@@ -23,7 +23,7 @@ from .jobs import save_job
 from .paths import build_root
 
 __all__ = ["SIMULATORS", "SimulatorMissing", "VERILATOR_WAIVERS", "build", "run_job",
-           "run_engine_job", "run_register_port", "setup_verilator", "TestbenchFailed",
+           "run_engine_job", "run_register_port", "run_board_host", "setup_verilator", "TestbenchFailed",
            "check_results", "testbench_failures"]
 
 SIMULATORS = ("verilator", "icarus")
@@ -38,6 +38,8 @@ VERILATOR_WAIVERS = {
     "UNUSEDSIGNAL": "Amaranth keeps intermediate nets whose upper bits are not used",
     "PROCASSINIT": "Amaranth gives each register its reset value as a declaration initialiser",
     "DECLFILENAME": "all submodules are in one file named after the top module",
+    "CASEINCOMPLETE": "Amaranth writes an FSM's logic as a case over the states it has, "
+                      "leaving the state register's unused encodings out",
 }
 
 
@@ -74,15 +76,18 @@ def _check_simulator(simulator):
         raise SimulatorMissing("SIM=icarus needs iverilog (apt-get install iverilog)")
 
 
-def build(p, simulator="verilator", waves=False, log=print, top="core", netlist=None):
+def build(p, simulator="verilator", waves=False, log=print, top="core", netlist=None,
+          verilog=None):
     """Build the simulation model of ``top`` (core or engine) for ``p``; returns its
     folder. ``netlist``: instead of the RTL, a synthesised netlist of ``top``,
     ``{"verilog": text, "models": [primitive model files], "include_dirs": [...]}``
-    (post-synthesis simulation)."""
+    (post-synthesis simulation). ``verilog``: the RTL's text, when ``top``'s default
+    component is not the one to build (a board top with a simulation's link)."""
     from cocotb_tools.runner import get_runner
 
     _check_simulator(simulator)
-    verilog = generate_verilog(p, top) if netlist is None else netlist["verilog"]
+    if verilog is None:
+        verilog = generate_verilog(p, top) if netlist is None else netlist["verilog"]
     models = [pathlib.Path(f) for f in (netlist or {}).get("models", [])]
     includes = [str(d) for d in (netlist or {}).get("include_dirs", [])]
     name = top_name(top)
@@ -190,37 +195,44 @@ def _run_testbench(top, p, save, simulator, waves, work_dir, log, netlist=None):
     summary, with the output and golden rows (``"o"``, ``"expect"``), the folder and
     the VCD path (if ``waves``)."""
     import numpy as np
-    from cocotb_tools.runner import get_runner
 
     build_dir = build(p, simulator, waves, log, top=top, netlist=netlist)
     work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix=f"{top}-", dir=build_dir.parent))
     work.mkdir(parents=True, exist_ok=True)
     job_path, result_path, progress_path = work / "job.npz", work / "result.json", work / "progress.txt"
     save(job_path)
-    env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path),
-           "ATTNHW_PROGRESS": str(progress_path)}
-    results_xml = work / "results.xml"
+    env = {"ATTNHW_PROGRESS": str(progress_path)}
     with _ProgressReporter(progress_path, log):
-        try:
-            get_runner(simulator).test(
-                test_module=f"attnhw.sim.tb_{top}", hdl_toplevel=top_name(top),
-                hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=work,
-                extra_env=env, waves=waves, log_file=work / "sim.log",
-                results_xml=str(results_xml.resolve()))
-        except SystemExit as e:     # (cocotb's runner exits under pytest on a failure)
-            check_results(results_xml, work / "sim.log")
-            raise TestbenchFailed(f"the simulator exited with {e.code}; see "
-                                  f"{work / 'sim.log'}") from None
-    check_results(results_xml, work / "sim.log")
-    if not result_path.exists():
-        raise ToolError(f"the simulation wrote no result; see {work / 'sim.log'}")
-    summary = json.loads(result_path.read_text())
+        summary = _test(simulator, f"attnhw.sim.tb_{top}", top_name(top), build_dir, work,
+                        job_path, env, waves)
     with np.load(str(result_path) + ".npz") as f:
         summary["o"], summary["expect"] = f["o"], f["expect"]
     summary["work_dir"] = str(work)
     waves_file = work / "dump.vcd"
     summary["waves"] = str(waves_file) if waves and waves_file.exists() else None
     return summary
+
+
+def _test(simulator, test_module, toplevel, build_dir, work, job_path, env=None, waves=False):
+    """Run ``test_module`` on the model in ``build_dir`` inside ``work`` with the job
+    ``job_path``; the result JSON it wrote (``ATTNHW_RESULT``)."""
+    from cocotb_tools.runner import get_runner
+
+    result_path, results_xml = work / "result.json", work / "results.xml"
+    env = {"ATTNHW_JOB": str(job_path), "ATTNHW_RESULT": str(result_path), **(env or {})}
+    try:
+        get_runner(simulator).test(
+            test_module=test_module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+            build_dir=build_dir, test_dir=work, extra_env=env, waves=waves,
+            log_file=work / "sim.log", results_xml=str(results_xml.resolve()))
+    except SystemExit as e:     # (cocotb's runner exits under pytest on a failure)
+        check_results(results_xml, work / "sim.log")
+        raise TestbenchFailed(f"the simulator exited with {e.code}; see "
+                              f"{work / 'sim.log'}") from None
+    check_results(results_xml, work / "sim.log")
+    if not result_path.exists():
+        raise ToolError(f"the simulation wrote no result; see {work / 'sim.log'}")
+    return json.loads(result_path.read_text())
 
 
 def run_job(job, simulator="verilator", waves=False, work_dir=None, log=print, netlist=None):
@@ -260,3 +272,31 @@ def run_register_port(p, *, seed=0, simulator="verilator", work_dir=None, log=pr
     def save(path):
         path.write_text(json.dumps({"params": p.as_dict(), "seed": int(seed)}))
     return _run_testbench("engine_axil", p, save, simulator, False, work_dir, log)
+
+
+def run_board_host(p, link, host, args, *, cycle_budget, host_timeout_bytes=None,
+                   simulator="verilator", work_dir=None, log=print):
+    """Simulate the board top :class:`attnhw.hdl.board_link.BoardLink` for engine
+    parameters ``p`` and link sizes ``link`` with the host program ``host``
+    (``"module:function"``, called as ``function(transport, args)`` in
+    :mod:`attnhw.sim.tb_board`); returns what it returned. ``cycle_budget`` bounds
+    the run; the transport's read timeout is ``host_timeout_bytes`` byte times
+    (default: twice the board's frame timeout, so that a frame the board times out
+    is answered before the host gives up on it)."""
+    import dataclasses
+    from amaranth.back import verilog as amaranth_verilog
+    from attnhw.hdl.board_link import BoardLink
+
+    name = top_name("board")
+    text = amaranth_verilog.convert(BoardLink(p, link), name=name, emit_src=False)
+    build_dir = build(p, simulator, False, log, top="board", verilog=text)
+    work = pathlib.Path(work_dir or tempfile.mkdtemp(prefix="board-", dir=build_dir.parent))
+    work.mkdir(parents=True, exist_ok=True)
+    job_path = work / "job.json"
+    job_path.write_text(json.dumps({
+        "params": p.as_dict(), "link": dataclasses.asdict(link), "host": host, "args": args,
+        "cycle_budget": int(cycle_budget),
+        "host_timeout_bytes": int(host_timeout_bytes or 2 * link.timeout_bytes + 8)}))
+    result = _test(simulator, "attnhw.sim.tb_board", name, build_dir, work, job_path)
+    result["work_dir"] = str(work)
+    return result
