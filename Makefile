@@ -63,7 +63,11 @@ PNR_TIMEOUT ?= 30
 # nextpnr's electrostatic placer: on the four-core engine's netlist of 17393e3 at seed 1,
 # 107.15 MHz and 27 router iterations against HeAP's 100.28 MHz and 45 (docs/limits.md).
 ENGINE_PLACER ?= static
-ENGINE_ECP5 = synth --top engine $(ENGINE_PARAMS) --target ecp5 --seeds $(SEEDS) --pnr-timeout $(PNR_TIMEOUT) --placer $(ENGINE_PLACER)
+# Each core's MAC multipliers pinned to a third of a DSP row (attnhw/floorplan.py): on
+# d7f23fa's engine, seeds 1/2/3 at 108.11/108.46/108.11 MHz against 88.83/102.34/99.09
+# without (docs/limits.md).
+ENGINE_FLOORPLAN ?= core-columns
+ENGINE_ECP5 = synth --top engine $(ENGINE_PARAMS) --target ecp5 --seeds $(SEEDS) --pnr-timeout $(PNR_TIMEOUT) --placer $(ENGINE_PLACER) --floorplan $(ENGINE_FLOORPLAN)
 ENGINE_ECP5_SMALL = synth --top engine $(ENGINE_SMALL_PARAMS) --target ecp5
 ENGINE_ICE40 = synth --top engine $(ICE40_ENGINE_PARAMS) --target ice40
 synth-engine: $(STAMP)
