@@ -43,12 +43,14 @@ class BoardMismatch(RuntimeError):
 
 @dataclasses.dataclass
 class LinkStats:
-    """What the link cost: frames sent (resends included), resends, and why."""
+    """What the link cost: frames sent (resends included), resends and why, and
+    ``READ_OUT`` polls that found no output ready."""
     frames: int = 0
     resends: int = 0
     no_reply: int = 0
     refused: int = 0
     bad_reply: int = 0
+    empty_polls: int = 0
 
 
 def params_from_regs(regs):
@@ -267,6 +269,7 @@ class Board:
             if len(beats) > want:
                 raise LinkError(f"READ_OUT for {want} beats answered {len(beats)}")
             got += beats
+            self.stats.empty_polls += not beats
             polls = 0 if beats else polls + 1
             if polls > 1000:
                 raise LinkError(f"the board holds no output after 1000 polls "

@@ -12,7 +12,7 @@ from attnhw.sim.engine_job import random_head
 
 from .board import Board, BoardMismatch
 
-__all__ = ["FAULTS", "FaultyLine", "check_heads", "check_faults"]
+__all__ = ["FAULTS", "FaultyLine", "CountingLine", "check_heads", "check_faults"]
 
 #: Line faults: each damages one frame the host writes (``"reply_bit"``: one the board
 #: writes back).
@@ -69,6 +69,26 @@ class FaultyLine:
         self.transport.reset_input_buffer()
 
 
+class CountingLine:
+    """A transport that counts the bytes each way."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.written = self.read_bytes = 0
+
+    def write(self, data):
+        self.written += len(data)
+        self.transport.write(data)
+
+    def read(self, n):
+        data = self.transport.read(n)
+        self.read_bytes += len(data)
+        return data
+
+    def reset_input_buffer(self):
+        self.transport.reset_input_buffer()
+
+
 def _heads(p, seed, count, nq, nk):
     rng = np.random.default_rng(seed)
     return [random_head(p, rng, nq, nk, mask_prob=0.2) for _ in range(count)]
@@ -101,13 +121,18 @@ def check_heads(transport, args):
     """Random heads through the driver, each compared word by word with golden;
     registers read back; a driver given other parameters refuses the board."""
     p = AttnParams(**args["params"])
-    board = Board(transport=transport, params=p, retries=4)
+    line = CountingLine(transport)
+    board = Board(transport=line, params=p, retries=4)
     rng = np.random.default_rng(args["seed"])
     wrong_regs = _check_registers(board, rng)
     mismatches = words = 0
+    head_bytes = []           # per head: (to board, from board, empty READ_OUT polls)
     for head in _heads(p, args["seed"], args["heads"], args["nq"], args["nk"]):
+        before = (line.written, line.read_bytes, board.stats.empty_polls)
         bad, n = _run_head(board, head)
         mismatches, words = mismatches + bad, words + n
+        head_bytes.append([line.written - before[0], line.read_bytes - before[1],
+                           board.stats.empty_polls - before[2]])
     other = AttnParams(**{**args["params"], "max_seq_len": 2 * p.max_seq_len})
     try:
         Board(transport=transport, params=other, retries=4)
@@ -115,6 +140,7 @@ def check_heads(transport, args):
     except BoardMismatch as e:
         refused = str(e)
     return {"mismatches": mismatches, "words": words, "wrong_registers": wrong_regs,
+            "head_bytes": head_bytes,
             "mismatch_refused": refused, "stats": vars(board.stats)}
 
 

@@ -18,6 +18,7 @@ from attnhw.golden.params import AttnParams
 from attnhw.hdl.board_link import LinkParams
 from attnhw.hdl.crc16 import crc16_next
 from attnhw.hdl.link_receiver import LinkReceiver
+from attnhw.link_budget import head_bytes
 
 P = AttnParams(head_dim=8, lanes=4, data_width=6, max_seq_len=16, block=2)
 LINK = LinkParams(divisor=4, max_payload=128, out_fifo_depth=16, timeout_bytes=8)
@@ -140,12 +141,19 @@ def test_board_sdpa_through_the_link_is_golden():
     """Heads (random masks, causal modes, key limits) through the driver and the
     simulated UART equal golden's words; registers read back; a driver for other
     parameters refuses the board."""
-    res = _run("attnhw.board_check:check_heads", {"seed": 3, "heads": 3, "nq": 5, "nk": 12},
+    # 11 queries: two chunks of the driver (8 rows fill the 16-beat output FIFO), the
+    # first ending without tlast.
+    res = _run("attnhw.board_check:check_heads", {"seed": 3, "heads": 3, "nq": 11, "nk": 12},
                5_000_000)
-    assert res["words"] == 3 * 5 * P.head_dim and res["mismatches"] == 0
+    assert res["words"] == 3 * 11 * P.head_dim and res["mismatches"] == 0
     assert res["wrong_registers"] == []
     assert "max_seq_len 16 (not 32)" in res["mismatch_refused"]
     assert res["stats"]["resends"] == 0
+    # The link budget's byte count (docs/link.md) against the bytes that crossed the
+    # simulated line: exact, once the READ_OUT polls that found nothing are added.
+    link_bytes = head_bytes(P, 12, 11, LINK)
+    for to_board, from_board, empty in res["head_bytes"]:
+        assert (to_board, from_board) == (link_bytes[0] + empty * 9, link_bytes[1] + empty * 7)
 
 
 def test_board_recovers_from_line_faults():
@@ -160,3 +168,17 @@ def test_board_recovers_from_line_faults():
     for o in res["outcomes"]:
         assert o["fired"] and o["mismatches"] == 0 and o["words"] > 0, o
         assert o["resends"] >= 1, o
+
+
+def test_link_budget_table_in_the_docs_is_current():
+    """docs/link.md's table is what `python -m attnhw.tools link-budget` prints for the
+    command the page names."""
+    import pathlib
+
+    from attnhw.golden.presets import preset_values
+    from attnhw.link_budget import TABLE_BEGIN, TABLE_END, prefill_and_step
+    page = (pathlib.Path(__file__).parents[1] / "docs" / "link.md").read_text()
+    assert "link-budget --preset ecp5-engine --clock-mhz 108" in page
+    table = prefill_and_step(AttnParams(**preset_values("ecp5-engine")), (128, 512, 1024),
+                             3_000_000, 108.0)
+    assert page.split(TABLE_BEGIN)[1].split(TABLE_END)[0].strip() == table

@@ -81,6 +81,14 @@ def cmd_amaranth_build(args):
              "commit": ours["commit"], "date": ours["date"], "seed": args.seed}, indent=2))
 
 
+def cmd_link_budget(args):
+    from attnhw.link_budget import TABLE_BEGIN, TABLE_END, prefill_and_step
+    table = prefill_and_step(params(args), args.keys, args.baud, args.clock_mhz)
+    if args.update_readme:
+        update_page(args.update_readme, TABLE_BEGIN, TABLE_END, table, "link budget table")
+    print(table)
+
+
 def _check_report_commands(args):
     if len(args.report) != len(args.command):
         raise InputError("give one --command per --report (the command that made it)")
@@ -160,6 +168,16 @@ def parser():
                     help="times each directed scenario runs (core)")
     ps.add_argument("--json", help="write the summary as JSON")
     ps.set_defaults(func=cmd_postsynth)
+
+    lb = sub.add_parser("link-budget", help="bytes and seconds of a head on the board's "
+                        "UART link beside the engine's compute time (docs/link.md)")
+    add_params(lb)
+    lb.add_argument("--keys", type=int, nargs="+", default=[128, 512, 1024])
+    lb.add_argument("--baud", type=int, default=3_000_000)
+    lb.add_argument("--clock-mhz", type=float, default=100.0, help="the engine's clock")
+    lb.add_argument("--update-readme", metavar="PAGE",
+                    help="replace the table between this markdown page's markers")
+    lb.set_defaults(func=cmd_link_budget)
 
     for add, what in ((add_accuracy, "numerics tables"), (add_bench, "benchmark table"),
                       (add_model_check, "model check"),
