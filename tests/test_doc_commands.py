@@ -59,7 +59,13 @@ def test_doc_command_matches_the_parser(page, command):
         return
     for name in tokens[0].split("|"):                # a synopsis may name several
         assert name in subs, f"{page}: no subcommand {name!r} in {command!r}"
-        _check_flags(page, command, name, subs[name]._option_string_actions, tokens)
+        sub, rest = subs[name], tokens
+        nested = [a for a in sub._actions if a.__class__.__name__ == "_SubParsersAction"]
+        if nested:                                    # `attnhw board build ...`
+            assert len(tokens) > 1 and tokens[1] in nested[0].choices, \
+                f"{page}: {name} needs one of {sorted(nested[0].choices)} ({command!r})"
+            sub, rest = nested[0].choices[tokens[1]], tokens[1:]
+        _check_flags(page, command, name, sub._option_string_actions, rest)
 
 
 def _check_flags(page, command, name, options, tokens):

@@ -1,0 +1,201 @@
+"""Board bitstreams (``attnhw board build``): the engine behind the UART host link
+(:class:`attnhw.hdl.board_link.BoardLink`) on a real board, clocked from an ECP5 PLL,
+built by Amaranth's board flow (``amaranth-boards``) with the YoWASP tools.
+
+The build tries the requested clock; if nextpnr's timing falls short, it rebuilds at the
+highest PLL clock below what nextpnr reached, up to :data:`TRIES` times, and fails
+loudly if it never meets timing: no bitstream leaves a failed closure.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import shutil
+import time
+import types
+
+from amaranth.hdl import ClockDomain, Const, Elaboratable, Instance, Module, Signal
+from amaranth.lib import io
+from amaranth.lib.cdc import ResetSynchronizer
+
+from attnhw.golden.errors import InputError, ToolError
+from attnhw.hdl.board_link import BoardLink, LinkParams
+
+__all__ = ["BOARDS", "Board", "pll_options", "pll_params", "BoardTop", "build_board", "TRIES"]
+
+#: Builds tried per board build (each a full place and route).
+TRIES = 3
+#: The host link's baud rate; a whole divisor of the engine's clock within 1% of it.
+BAUD = 3_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    """A board: its Amaranth platform (``module:class`` of amaranth-boards), the input
+    clock resource, and how to load a bitstream (documentation only)."""
+    platform: str
+    clock: str
+    flash: str
+    #: Why the board cannot be built (None: it can).
+    unsupported: str = None
+
+    def make_platform(self):
+        import importlib
+        module, cls = self.platform.split(":")
+        return getattr(importlib.import_module(module), cls)()
+
+
+BOARDS = {
+    "ulx3s-85f": Board("amaranth_boards.ulx3s:ULX3S_85F_Platform", "clk25",
+                       "openFPGALoader -b ulx3s DIR/attnhw_ulx3s-85f.bit"),
+    "ecpix5-85": Board("amaranth_boards.ecpix5:ECPIX585Platform", "clk100",
+                       "openFPGALoader -b ecpix5 DIR/attnhw_ecpix5-85.bit"),
+    "orangecrab-85": Board("amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_85FPlatform",
+                           "clk48", "dfu-util -D DIR/attnhw_orangecrab-85.bit",
+                           unsupported="it has no USB-UART bridge: its USB port goes straight "
+                                       "to the FPGA, so the link would need a USB device core "
+                                       "(not built)"),
+}
+
+# EHXPLLL limits (MHz): phase detector, VCO, output (Lattice TN1263).
+_PFD = (3.125, 400.0)
+_VCO = (400.0, 800.0)
+_OUT = (10.0, 400.0)
+
+
+def pll_options(fin):
+    """Every EHXPLLL output (MHz) from ``fin`` MHz with feedback from CLKOP, ``fout =
+    fin / refclk_div * feedback_div`` and VCO ``fout * output_div`` (ecppll's search
+    space), each with its dividers."""
+    options = {}
+    for refclk_div in range(1, 129):
+        fpfd = fin / refclk_div
+        if not _PFD[0] <= fpfd <= _PFD[1]:
+            continue
+        for feedback_div in range(1, 81):
+            out = fpfd * feedback_div
+            if not _OUT[0] <= out <= _OUT[1]:
+                continue
+            for output_div in range(1, 129):
+                fvco = out * output_div
+                if _VCO[0] <= fvco <= _VCO[1] and round(out, 6) not in options:
+                    options[round(out, 6)] = {
+                        "refclk_div": refclk_div, "feedback_div": feedback_div,
+                        "output_div": output_div, "fout": round(out, 6), "fvco": fvco}
+                    break
+    return options
+
+
+def pll_params(fin, at_most):
+    """The PLL's dividers for the highest clock at or below ``at_most`` MHz that a
+    whole UART divisor brings within 1% of 3 Mbaud; ``(dividers, divisor)``."""
+    for fout, dividers in sorted(pll_options(fin).items(), reverse=True):
+        divisor = round(fout * 1e6 / BAUD)
+        if fout <= at_most and divisor >= 4 and abs(fout * 1e6 / divisor / BAUD - 1) <= 0.01:
+            return dividers, divisor
+    raise InputError(f"no PLL clock from {fin:g} MHz at or below {at_most:g} MHz suits "
+                     f"a {BAUD / 1e6:g} Mbaud link")
+
+
+class BoardTop(Elaboratable):
+    """The board's top: the input clock through an EHXPLLL to the ``sync`` domain
+    (held in reset until the PLL locks), and :class:`BoardLink` on the UART pins."""
+
+    def __init__(self, board, params, fin, pll, link):
+        self.board, self.params, self.fin, self.pll, self.link = board, params, fin, pll, link
+
+    def elaborate(self, platform):
+        m = Module()
+        def buffer(name, direction, port):
+            m.submodules[name] = buf = io.Buffer(direction, port)
+            return buf
+
+        clk_in = buffer("clk_buf", "i", platform.request(BOARDS[self.board].clock, 0, dir="-"))
+        uart = platform.request("uart", 0, dir="-")
+        rx, tx = buffer("rx_buf", "i", uart.rx), buffer("tx_buf", "o", uart.tx)
+        if ("uart_tx_enable", 0) in platform.resources:      # ULX3S: FPGA drives the TX line
+            m.d.comb += buffer("tx_en_buf", "o",
+                               platform.request("uart_tx_enable", 0, dir="-")).o.eq(1)
+        m.domains.sync = cd = ClockDomain("sync")
+        clk, locked = cd.clk, Signal()
+        pll = self.pll
+        m.submodules.pll = Instance(
+            "EHXPLLL",
+            a_FREQUENCY_PIN_CLKI=f"{self.fin:g}", a_FREQUENCY_PIN_CLKOP=f"{pll['fout']:g}",
+            a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1",
+            a_MFG_GMCREF_SEL="2",
+            p_PLLRST_ENA="DISABLED", p_INTFB_WAKE="DISABLED", p_STDBY_ENABLE="DISABLED",
+            p_DPHASE_SOURCE="DISABLED", p_OUTDIVIDER_MUXA="DIVA", p_CLKOP_ENABLE="ENABLED",
+            p_CLKI_DIV=pll["refclk_div"], p_CLKFB_DIV=pll["feedback_div"],
+            p_CLKOP_DIV=pll["output_div"], p_CLKOP_CPHASE=pll["output_div"] // 2,
+            p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP",
+            i_CLKI=clk_in.i, i_CLKFB=clk, o_CLKOP=clk, o_LOCK=locked,
+            i_RST=Const(0), i_STDBY=Const(0), i_PHASESEL0=Const(0), i_PHASESEL1=Const(0),
+            i_PHASEDIR=Const(1), i_PHASESTEP=Const(1), i_PHASELOADREG=Const(1),
+            i_PLLWAKESYNC=Const(0), i_ENCLKOP=Const(0))
+        m.submodules.reset = ResetSynchronizer(~locked, domain="sync")
+        # (nextpnr derives the PLL output's constraint from the input pin's)
+        m.submodules.link = link = BoardLink(self.params, self.link)
+        m.d.comb += [link.rx.eq(rx.i), tx.o.eq(link.tx)]
+        return m
+
+
+def build_board(board, params, out_dir, *, clock_mhz=None, seed=1, log=print):
+    """Build ``board``'s bitstream for engine parameters ``params`` into ``out_dir``;
+    returns the report dict (also written as ``attnhw_<board>.json``)."""
+    from .amaranth_build import flow_overrides, use_yowasp
+    from .synth import _lattice_result
+
+    if board not in BOARDS:
+        raise InputError(f"unknown board {board!r}; choose one of {', '.join(BOARDS)}")
+    spec = BOARDS[board]
+    if spec.unsupported:
+        raise InputError(f"{board} is not supported: {spec.unsupported}")
+    use_yowasp()
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    platform = spec.make_platform()
+    fin = platform.resources[(spec.clock, 0)].clock.frequency / 1e6
+    want = clock_mhz or 100.0
+    tries, start = [], time.time()
+    for attempt in range(TRIES):
+        pll, divisor = pll_params(fin, want)
+        link = LinkParams(divisor=divisor)
+        work = out / f"try{attempt + 1}"
+        log(f"{board}: building at {pll['fout']:g} MHz (UART divisor {divisor}) in {work} ...")
+        t0 = time.time()
+        top = f"attnhw_{board.replace('-', '_')}"
+        plan = spec.make_platform().build(
+            BoardTop(board, params, fin, pll, link), name=top, do_build=False,
+            **flow_overrides(seed=seed, freq_mhz=pll["fout"], top=top))
+        try:
+            plan.execute_local(str(work))
+        except Exception as e:
+            raise ToolError(f"the {board} build failed ({e}); logs in {work}") from None
+        report = json.loads((work / "report.json").read_text())
+        # Cell counts as attnhw synth reads them (a board top has no harness to subtract).
+        res = _lattice_result(params, "ecp5", work, types.SimpleNamespace(harness_ffs=0), report)
+        met = all(c["achieved"] >= c["constraint"] for c in report["fmax"].values())
+        tries.append({"clock_mhz": pll["fout"], "fmax_mhz": res["fmax_mhz"], "met": met,
+                      "seconds": round(time.time() - t0, 1)})
+        log(f"  nextpnr: {res['fmax_mhz']} MHz for a {pll['fout']:g} MHz clock")
+        if met:
+            name = f"attnhw_{board}"
+            stem = work / top
+            for ext in ("bit", "svf"):
+                shutil.copy(f"{stem}.{ext}", out / f"{name}.{ext}")
+            summary = {"board": board, "device": f"{platform.device}-{platform.speed}"
+                       f"{platform.package}", "clock_mhz": pll["fout"],
+                       "uart_baud": pll["fout"] * 1e6 / divisor, "pll": pll,
+                       "link": dataclasses.asdict(link), "params": params.as_dict(),
+                       **{k: res[k] for k in ("luts", "ffs", "dsps", "brams", "fmax_mhz")},
+                       "bit_bytes": (out / f"{name}.bit").stat().st_size,
+                       "tries": tries, "seconds": round(time.time() - start, 1),
+                       "flash": spec.flash.replace("DIR", str(out))}
+            (out / f"{name}.json").write_text(json.dumps(summary, indent=2))
+            return summary
+        want = res["fmax_mhz"] * 0.98
+    reached = ", ".join(f"{t['fmax_mhz']} MHz at {t['clock_mhz']:g}" for t in tries)
+    raise ToolError(f"{board}: timing not met after {TRIES} builds ({reached}); "
+                    "no bitstream written")
