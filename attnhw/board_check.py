@@ -12,7 +12,7 @@ from attnhw.sim.engine_job import random_head
 
 from .board import Board, BoardMismatch
 
-__all__ = ["FAULTS", "FaultyLine", "CountingLine", "check_heads", "check_faults"]
+__all__ = ["FAULTS", "FaultyLine", "CountingLine", "check_heads", "check_faults", "check_sdpa"]
 
 #: Line faults: each damages one frame the host writes (``"reply_bit"``: one the board
 #: writes back).
@@ -162,3 +162,26 @@ def check_faults(transport, args):
                          "mismatches": bad, "words": n,
                          "resends": board.stats.resends - before})
     return {"outcomes": outcomes, "stats": vars(board.stats)}
+
+
+def check_sdpa(transport, args):
+    """``attnhw.sdpa(..., backend="board")`` through the driver against the golden
+    backend on the same float tensors: a causal batch, grouped-query heads
+    (``enable_gqa``) and key padding; returns the largest difference per case."""
+    import attnhw
+    board = Board(transport=CountingLine(transport), params=AttnParams(**args["params"]),
+                  retries=4)
+    d = board.params.head_dim
+    rng = np.random.default_rng(args["seed"])
+    q, k, v = (rng.standard_normal(s) for s in ((2, 4, 5, d), (2, 2, 9, d), (2, 2, 9, d)))
+    pad = np.ones((2, 1, 1, 9), bool)
+    pad[1, ..., 7:] = False                       # the second batch's last keys padded
+    cases = {"causal": dict(is_causal=True, query=q[:, :2], key=k, value=v),
+             "gqa": dict(enable_gqa=True, query=q, key=k, value=v),
+             "padding": dict(attn_mask=pad, query=q[:, :2], key=k, value=v)}
+    worst = {}
+    for name, kw in cases.items():
+        got = attnhw.sdpa(backend="board", board=board, **kw)
+        want = attnhw.sdpa(backend="golden", params=board.params, **kw)
+        worst[name] = float(np.max(np.abs(got - want)))
+    return {"max_difference": worst, "frames": board.stats.frames}

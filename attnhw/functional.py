@@ -34,7 +34,7 @@ from attnhw.golden.quantize import quantize
 from attnhw.golden.reference import softmax_weighted_sum
 from attnhw.golden.scale import scale_to_port
 
-from .backends import BACKENDS, run_backend
+from .backends import BACKENDS, ENGINE_BACKENDS, run_backend
 
 __all__ = ["sdpa", "sdpa_ideal", "SdpaInfo", "QUANT_MODES", "params_for"]
 
@@ -230,7 +230,7 @@ def _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_g
 
 def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
          enable_gqa=False, *, quant="tensor", backend="golden", params=None,
-         simulator="verilator", return_info=False, log=None):
+         simulator="verilator", board=None, return_info=False, log=None):
     """Scaled dot-product attention in the hardware's arithmetic.
 
     Parameters
@@ -251,9 +251,10 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
     quant : {"tensor", "head"}
         One symmetric quantisation step per tensor, or one per leading index (per
         batch and head); each head's scale port then absorbs its own steps.
-    backend : {"golden", "rtl", "engine"}
-        The golden model, the core's RTL or the engine's RTL in simulation; all give
-        identical outputs. The engine takes masks that are the same for every query
+    backend : {"golden", "rtl", "engine", "board"}
+        The golden model, the core's RTL or the engine's RTL in simulation, or the
+        engine on a board behind its host link (``board``, docs/link.md); all give
+        identical outputs. The board's engine takes the engine's masks. The engine takes masks that are the same for every query
         of a head (key padding) plus causal masking. With ``enable_gqa`` it loads each
         key/value head once for its group of query heads (its ``GROUP_ROWS``
         register), where the group's query heads share one scale port and one key
@@ -264,6 +265,8 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
         zero-padded), or overrides of the defaults chosen by :func:`params_for`.
     simulator : {"verilator", "icarus"}
         For the RTL backends.
+    board : attnhw.board.Board, optional
+        For ``backend="board"``; its parameters are the default ``params``.
     return_info : bool
         Also return an :class:`SdpaInfo` with the integers, steps and scale ports.
     log : callable, optional
@@ -278,16 +281,18 @@ def sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scal
     """
     if backend not in BACKENDS:
         raise InputError(f"backend={backend!r}: choose one of {', '.join(BACKENDS)}")
+    if backend == "board" and params is None and board is not None:
+        params = board.params
     c = _prepare(query, key, value, attn_mask, dropout_p, is_causal, scale, enable_gqa, quant,
                  params)
     p, form = c["p"], c["engine_form"]
-    if backend == "engine" and form is None:
-        raise InputError("backend 'engine': its masks are per-key padding and causal; "
+    if backend in ENGINE_BACKENDS and form is None:
+        raise InputError(f"backend {backend!r}: its masks are per-key padding and causal; "
                          "this attn_mask differs between queries of a head "
                          "(use backend 'golden' or 'rtl')")
     o_int = run_backend(backend, p, c["qi"], c["ki"], c["vi"], c["ports"], c["masked"],
                         engine_form=form, groups=c["groups"], simulator=simulator,
-                        log=log or (lambda *a: None))
+                        board=board, log=log or (lambda *a: None))
     # The output is s(w+f).f: f = out_frac_bits fraction bits below v's step.
     out = _like(o_int[..., :c["Ev"]] * np.asarray(c["sv"])[..., None, None]
                 * 2.0 ** -p.out_frac_bits, query)

@@ -182,3 +182,12 @@ def test_link_budget_table_in_the_docs_is_current():
     table = prefill_and_step(AttnParams(**preset_values("ecp5-engine")), (128, 512, 1024),
                              3_000_000, 108.0)
     assert page.split(TABLE_BEGIN)[1].split(TABLE_END)[0].strip() == table
+
+
+def test_sdpa_board_backend_equals_golden():
+    """attnhw.sdpa(backend="board") through the driver and the simulated link gives
+    the golden backend's outputs exactly: causal, grouped-query (enable_gqa) and key
+    padding."""
+    res = _run("attnhw.board_check:check_sdpa", {"seed": 5}, 20_000_000)
+    assert res["max_difference"] == {"causal": 0.0, "gqa": 0.0, "padding": 0.0}
+    assert res["frames"] > 0
