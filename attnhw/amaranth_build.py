@@ -58,14 +58,15 @@ class _HarnessTop(Elaboratable):
         return m
 
 
-def flow_overrides(*, seed=1, freq_mhz=200, router="router2", top="top"):
+def flow_overrides(*, seed=1, freq_mhz=200, router="router2", placer="heap", top="top"):
     """Overrides of Amaranth's ECP5 build that make it ``attnhw synth``'s flow: the
-    register copies kept, classic ABC's LUT mapping, nextpnr's seed, clock target and
-    router, and its JSON report (timing failures reported there, not fatal)."""
+    register copies kept, classic ABC's LUT mapping, nextpnr's seed, clock target,
+    placer and router, and its JSON report (timing failures reported there, not
+    fatal)."""
     return dict(script_after_read=f"proc; {KEEP_COPIES}",
                 synth_opts="-run begin:map_luts",
                 script_after_synth=TARGETS["ecp5"].abc_scripts["abc"].format(top=top),
-                nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --router {router} "
+                nextpnr_opts=f"--seed {seed} --freq {freq_mhz} --placer {placer} --router {router} "
                              "--report report.json --timing-allow-fail")
 
 

@@ -37,6 +37,9 @@ class Board:
     platform: str
     clock: str
     flash: str
+    #: The engine clock a build tries first (MHz): a little above what the ecp5-engine
+    #: preset reaches at the board's speed grade.
+    first_mhz: float = 100.0
     #: Why the board cannot be built (None: it can).
     unsupported: str = None
 
@@ -48,9 +51,9 @@ class Board:
 
 BOARDS = {
     "ulx3s-85f": Board("amaranth_boards.ulx3s:ULX3S_85F_Platform", "clk25",
-                       "openFPGALoader -b ulx3s DIR/attnhw_ulx3s-85f.bit"),
+                       "openFPGALoader -b ulx3s DIR/attnhw_ulx3s-85f.bit", first_mhz=80.0),
     "ecpix5-85": Board("amaranth_boards.ecpix5:ECPIX585Platform", "clk100",
-                       "openFPGALoader -b ecpix5 DIR/attnhw_ecpix5-85.bit"),
+                       "openFPGALoader -b ecpix5 DIR/attnhw_ecpix5-85.bit", first_mhz=95.0),
     "orangecrab-85": Board("amaranth_boards.orangecrab_r0_2:OrangeCrabR0_2_85FPlatform",
                            "clk48", "dfu-util -D DIR/attnhw_orangecrab-85.bit",
                            unsupported="it has no USB-UART bridge: its USB port goes straight "
@@ -157,7 +160,7 @@ def build_board(board, params, out_dir, *, clock_mhz=None, seed=1, log=print):
     out.mkdir(parents=True, exist_ok=True)
     platform = spec.make_platform()
     fin = platform.resources[(spec.clock, 0)].clock.frequency / 1e6
-    want = clock_mhz or 100.0
+    want = clock_mhz or spec.first_mhz
     tries, start = [], time.time()
     for attempt in range(TRIES):
         pll, divisor = pll_params(fin, want)
@@ -168,7 +171,7 @@ def build_board(board, params, out_dir, *, clock_mhz=None, seed=1, log=print):
         top = f"attnhw_{board.replace('-', '_')}"
         plan = spec.make_platform().build(
             BoardTop(board, params, fin, pll, link), name=top, do_build=False,
-            **flow_overrides(seed=seed, freq_mhz=pll["fout"], top=top))
+            **flow_overrides(seed=seed, freq_mhz=pll["fout"], placer="static", top=top))
         try:
             plan.execute_local(str(work))
         except Exception as e:

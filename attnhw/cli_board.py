@@ -42,8 +42,11 @@ def add_board(subparsers):
     build.add_argument("-o", "--out", metavar="DIR",
                        help="folder for attnhw_<board>.bit, .svf and .json")
     build.add_argument("--clock-mhz", type=float, default=None,
-                       help="the engine's clock to try first (default 100); lowered to what "
-                            "place and route meets")
+                       help="the engine's clock to try first (default: the board's, 80 MHz "
+                            "on the ULX3S, 95 on the ECPIX-5); lowered to what place and "
+                            "route meets")
     build.add_argument("--seed", type=int, default=1, help="nextpnr's seed")
     add_params(build)
-    build.set_defaults(func=cmd_board_build)
+    # The engine preset unless the flags say otherwise (the core's defaults hold K/V
+    # for 4096 keys, more block RAM than an LFE5U-85 has).
+    build.set_defaults(func=cmd_board_build, preset="ecp5-engine")
