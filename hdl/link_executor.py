@@ -47,9 +47,10 @@ class LinkExecutor(wiring.Component):
         The transmitter's reply buffer (``max_payload + 4`` bytes).
     kv, q : ``Out(stream.Signature(beat_layout(bits)))``
     out : ``In(stream.Signature(beat_layout(bits)))``
-    csr_addr, csr_wdata, csr_we : ``Out``, csr_rdata : ``In(32)``
-        :class:`~attnhw.hdl.axis_engine.AxisEngine`'s simple register port
-        (``csr_rdata`` a cycle after ``csr_addr``).
+    reg_addr, reg_wdata, reg_we, reg_start : ``Out``; reg_done, reg_rdata : ``In``
+        One register access at a time (:class:`~attnhw.hdl.clock_crossing.RegisterCrossing`):
+        ``reg_start`` pulses with the access steady, ``reg_done`` pulses when it has
+        happened, ``reg_rdata`` then holds the value read.
     """
 
     def __init__(self, kv_bits, q_bits, out_bits, max_payload, out_fifo_depth):
@@ -70,8 +71,8 @@ class LinkExecutor(wiring.Component):
             "kv": Out(stream.Signature(beat_layout(kv_bits))),
             "q": Out(stream.Signature(beat_layout(q_bits))),
             "out": In(stream.Signature(beat_layout(out_bits))),
-            "csr_addr": Out(ADDR_BITS), "csr_wdata": Out(32), "csr_we": Out(1),
-            "csr_rdata": In(32),
+            "reg_addr": Out(ADDR_BITS), "reg_wdata": Out(32), "reg_we": Out(1),
+            "reg_start": Out(1), "reg_done": In(1), "reg_rdata": In(32),
         })
 
     def elaborate(self, platform):
@@ -164,24 +165,26 @@ class LinkExecutor(wiring.Component):
             with m.State("FIELD_DONE"):
                 with m.Switch(then_state):
                     with m.Case(THEN_REG_READ):
-                        m.d.sync += self.csr_addr.eq(acc[acc_w - 8:])
-                        m.next = "REG_WAIT"
+                        m.d.sync += [self.reg_addr.eq(acc[acc_w - 8:]), self.reg_we.eq(0)]
+                        m.next = "REG_START"
                     with m.Case(THEN_REG_WRITE):
-                        m.d.sync += [self.csr_addr.eq(acc[acc_w - 40:acc_w - 32]),
-                                     self.csr_wdata.eq(acc[acc_w - 32:])]
-                        m.next = "REG_WRITE"
+                        m.d.sync += [self.reg_addr.eq(acc[acc_w - 40:acc_w - 32]),
+                                     self.reg_wdata.eq(acc[acc_w - 32:]), self.reg_we.eq(1)]
+                        m.next = "REG_START"
                     with m.Default():
                         m.d.sync += [max_beats.eq(acc[acc_w - 16:]), beats.eq(0),
                                      reading_out.eq(1)]
                         m.next = "OUT_CHECK"
-            with m.State("REG_WAIT"):          # csr_addr presented; rdata next cycle
-                m.next = "REG_READ"
-            with m.State("REG_READ"):
-                m.d.sync += [emit.eq(self.csr_rdata), emit_left.eq(4)]
-                m.next = "EMIT"
-            with m.State("REG_WRITE"):
-                m.d.comb += self.csr_we.eq(1)
-                m.next = "STATUS_ADDR"
+            with m.State("REG_START"):
+                m.d.comb += self.reg_start.eq(1)
+                m.next = "REG_WAIT"
+            with m.State("REG_WAIT"):
+                with m.If(self.reg_done):
+                    with m.If(self.reg_we):
+                        m.next = "STATUS_ADDR"
+                    with m.Else():
+                        m.d.sync += [emit.eq(self.reg_rdata), emit_left.eq(4)]
+                        m.next = "EMIT"
 
             # SEND_KV / SEND_Q: beats of bytes into the engine's stream.
             with m.State("BEAT_ADDR"):
@@ -237,13 +240,17 @@ class LinkExecutor(wiring.Component):
 
             # After a command: the engine's STATUS; not 0 becomes the reply's suffix.
             with m.State("STATUS_ADDR"):
-                m.d.sync += self.csr_addr.eq(status_addr)
+                m.d.sync += [self.reg_addr.eq(status_addr), self.reg_we.eq(0)]
+                m.next = "STATUS_START"
+            with m.State("STATUS_START"):
+                m.d.comb += self.reg_start.eq(1)
                 m.next = "STATUS_WAIT"
             with m.State("STATUS_WAIT"):
-                m.next = "STATUS_READ"
+                with m.If(self.reg_done):
+                    m.next = "STATUS_READ"
             with m.State("STATUS_READ"):
-                with m.If(self.csr_rdata != 0):
-                    m.d.sync += [status.eq(Status.ENGINE_ERROR), emit.eq(self.csr_rdata),
+                with m.If(self.reg_rdata != 0):
+                    m.d.sync += [status.eq(Status.ENGINE_ERROR), emit.eq(self.reg_rdata),
                                  emit_left.eq(4), suffix.eq(1)]
                     m.next = "EMIT"
                 with m.Else():

@@ -275,14 +275,15 @@ def run_register_port(p, *, seed=0, simulator="verilator", work_dir=None, log=pr
 
 
 def run_board_host(p, link, host, args, *, cycle_budget, host_timeout_bytes=None,
-                   simulator="verilator", work_dir=None, log=print):
+                   engine_period_ps=7_130, simulator="verilator", work_dir=None, log=print):
     """Simulate the board top :class:`attnhw.hdl.board_link.BoardLink` for engine
     parameters ``p`` and link sizes ``link`` with the host program ``host``
     (``"module:function"``, called as ``function(transport, args)`` in
     :mod:`attnhw.sim.tb_board`); returns what it returned. ``cycle_budget`` bounds
     the run; the transport's read timeout is ``host_timeout_bytes`` byte times
     (default: twice the board's frame timeout, so that a frame the board times out
-    is answered before the host gives up on it)."""
+    is answered before the host gives up on it). The link's clock has a 10 ns period,
+    the engine's ``engine_period_ps``."""
     import dataclasses
     from amaranth.back import verilog as amaranth_verilog
     from attnhw.hdl.board_link import BoardLink
@@ -295,7 +296,7 @@ def run_board_host(p, link, host, args, *, cycle_budget, host_timeout_bytes=None
     job_path = work / "job.json"
     job_path.write_text(json.dumps({
         "params": p.as_dict(), "link": dataclasses.asdict(link), "host": host, "args": args,
-        "cycle_budget": int(cycle_budget),
+        "cycle_budget": int(cycle_budget), "engine_period_ps": int(engine_period_ps),
         "host_timeout_bytes": int(host_timeout_bytes or 2 * link.timeout_bytes + 8)}))
     result = _test(simulator, "attnhw.sim.tb_board", name, build_dir, work, job_path)
     result["work_dir"] = str(work)

@@ -6,7 +6,8 @@ called in a thread (cocotb's ``bridge``) as ``function(transport, args)``, with 
 :class:`SimSerial` transport whose ``write``/``read`` move bytes through the UART pins
 in simulated time. So the host side is the real driver (:mod:`attnhw.board`), as it
 runs against a board's USB-UART. Whatever the function returns (JSON data) goes to
-``ATTNHW_RESULT``. A cycle budget is the watchdog: a host that waits forever fails.
+``ATTNHW_RESULT``. A cycle budget (of the link's clock) is the watchdog: a host that waits forever fails.
+The engine runs on its own clock, unrelated to the link's.
 """
 
 import collections
@@ -84,11 +85,14 @@ class SimSerial:
 @cocotb.test()
 async def board_host(dut):
     job = json.loads(open(os.environ["ATTNHW_JOB"]).read())
+    # The link's clock and the engine's, unrelated (the engine's period from the job).
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    cocotb.start_soon(Clock(dut.engine_clk, job["engine_period_ps"], unit="ps").start())
     dut.rx.value = 1
-    dut.rst.value = 1
+    dut.rst.value = dut.engine_rst.value = 1
     await ClockCycles(dut.clk, 4)
-    dut.rst.value = 0
+    await ClockCycles(dut.engine_clk, 4)
+    dut.rst.value = dut.engine_rst.value = 0
     await ClockCycles(dut.clk, 4)
     port = SimSerial(dut, job["link"]["divisor"], job["host_timeout_bytes"])
     port.start()

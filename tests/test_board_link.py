@@ -132,19 +132,22 @@ def test_driver_errors_are_one_line():
         Board("/dev/null", transport=object())
 
 
-def _run(host, args, budget):
+def _run(host, args, budget, engine_period_ps=7_130):
     from attnhw.sim.runner import run_board_host
-    return run_board_host(P, LINK, host, {"params": P.as_dict(), **args}, cycle_budget=budget)
+    return run_board_host(P, LINK, host, {"params": P.as_dict(), **args}, cycle_budget=budget,
+                          engine_period_ps=engine_period_ps)
 
 
-def test_board_sdpa_through_the_link_is_golden():
+@pytest.mark.parametrize("engine_period_ps", [7_130, 23_470])
+def test_board_sdpa_through_the_link_is_golden(engine_period_ps):
     """Heads (random masks, causal modes, key limits) through the driver and the
-    simulated UART equal golden's words; registers read back; a driver for other
-    parameters refuses the board."""
+    simulated UART equal golden's words, with the engine's clock faster and slower
+    than the link's (10 ns); registers read back; a driver for other parameters
+    refuses the board."""
     # 11 queries: two chunks of the driver (8 rows fill the 16-beat output FIFO), the
     # first ending without tlast.
     res = _run("attnhw.board_check:check_heads", {"seed": 3, "heads": 3, "nq": 11, "nk": 12},
-               5_000_000)
+               5_000_000, engine_period_ps)
     assert res["words"] == 3 * 11 * P.head_dim and res["mismatches"] == 0
     assert res["wrong_registers"] == []
     assert "max_seq_len 16 (not 32)" in res["mismatch_refused"]
