@@ -151,9 +151,8 @@ class BoardTop(Elaboratable):
         clk_in = buffer("clk_buf", "i", platform.request(BOARDS[self.board].clock, 0, dir="-"))
         uart = platform.request("uart", 0, dir="-")
         rx, tx = buffer("rx_buf", "i", uart.rx), buffer("tx_buf", "o", uart.tx)
-        if ("uart_tx_enable", 0) in platform.resources:      # ULX3S: FPGA drives the TX line
-            m.d.comb += buffer("tx_en_buf", "o",
-                               platform.request("uart_tx_enable", 0, dir="-")).o.eq(1)
+        # (The ULX3S's `uart_tx_enable`, L3, is left alone: it is the FT231X's TXDEN, an
+        # output of the FTDI chip in the ULX3S's own pin files.)
         # (nextpnr derives each PLL output's constraint from the input pin's)
         for domain, dividers in self.plls.items():
             cd = ClockDomain(domain)
