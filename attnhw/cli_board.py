@@ -42,8 +42,8 @@ def add_board(subparsers):
     build.add_argument("-o", "--out", metavar="DIR",
                        help="folder for attnhw_<board>.bit, .svf and .json")
     build.add_argument("--clock-mhz", type=float, default=None,
-                       help="the engine's clock to try first (default: the board's, 80 MHz "
-                            "on the ULX3S, 95 on the ECPIX-5); lowered to what place and "
+                       help="the engine's clock to try first (default: the board's, 65 MHz "
+                            "on the ULX3S, 85 on the ECPIX-5); lowered to what place and "
                             "route meets")
     build.add_argument("--seed", type=int, default=1, help="nextpnr's seed")
     add_params(build)
