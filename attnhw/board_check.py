@@ -5,14 +5,15 @@ line faults injected between the driver and the port."""
 import numpy as np
 
 from attnhw.golden.errors import InputError
-from attnhw.golden.link import SYNC_COMMAND, Command
+from attnhw.golden.link import SYNC_COMMAND, Command, FrameError
 from attnhw.golden.params import AttnParams
 from attnhw.hdl.registers import BY_NAME, field_widths
 from attnhw.sim.engine_job import random_head
 
 from .board import Board, BoardMismatch
 
-__all__ = ["FAULTS", "FaultyLine", "CountingLine", "check_heads", "check_faults", "check_sdpa"]
+__all__ = ["FAULTS", "FaultyLine", "CountingLine", "check_heads", "check_faults", "check_sdpa",
+           "check_refusals"]
 
 #: Line faults: each damages one frame the host writes (``"reply_bit"``: one the board
 #: writes back).
@@ -185,3 +186,32 @@ def check_sdpa(transport, args):
         want = attnhw.sdpa(backend="golden", params=board.params, **kw)
         worst[name] = float(np.max(np.abs(got - want)))
     return {"max_difference": worst, "frames": board.stats.frames}
+
+
+def check_refusals(transport, args):
+    """Frames the board must refuse, sent raw, each answered with its status and no
+    state changed: a LEN that is not whole K/V beats, a READ_REG with two bytes, an
+    unknown command, a damaged CRC. Then the driver still works (ID reads back).
+    Returns ``{case: status name}`` and the ID."""
+    from attnhw.golden.link import SYNC_REPLY, Status, beat_bytes, encode_frame, parse_frame
+    p = AttnParams(**args["params"])
+    kv_bytes = beat_bytes(2 * p.lanes * p.data_width)
+    frames = {"kv_partial_beat": encode_frame(SYNC_COMMAND, Command.SEND_KV, 1,
+                                              bytes(kv_bytes + 1)),
+              "read_reg_two_bytes": encode_frame(SYNC_COMMAND, Command.READ_REG, 2, b"\x08\x00"),
+              "unknown_command": encode_frame(SYNC_COMMAND, 0x7F, 3),
+              "bad_crc": encode_frame(SYNC_COMMAND, Command.INFO, 4)[:-1] + b"\x00"}
+    answers = {}
+    for name, frame in frames.items():
+        transport.write(frame)
+        reply = transport.read(7)
+        try:
+            status, seq, _ = parse_frame(reply, SYNC_REPLY)
+            answers[name] = Status(status).name
+        except (ValueError, FrameError):
+            answers[name] = f"no intact reply: {reply.hex()}"
+    board = Board(transport=transport, params=p, retries=4)
+    # No K/V was loaded by the refused SEND_KV: a head's worth still runs exactly.
+    head = _heads(p, args["seed"], 1, 3, 5)[0]
+    bad, _ = _run_head(board, head)
+    return {"answers": answers, "id": board.regs["ID"], "mismatches": bad}

@@ -194,3 +194,14 @@ def test_sdpa_board_backend_equals_golden():
     res = _run("attnhw.board_check:check_sdpa", {"seed": 5}, 20_000_000)
     assert res["max_difference"] == {"causal": 0.0, "gqa": 0.0, "padding": 0.0}
     assert res["frames"] > 0
+
+
+def test_board_refuses_bad_frames_and_keeps_its_state():
+    """A partial K/V beat, a READ_REG of the wrong length, an unknown command and a
+    damaged CRC are each refused with their status; nothing was loaded (a head after
+    them equals golden) and the registers still answer."""
+    res = _run("attnhw.board_check:check_refusals", {"seed": 6}, 5_000_000)
+    assert res["answers"] == {"kv_partial_beat": "BAD_LENGTH",
+                              "read_reg_two_bytes": "BAD_LENGTH",
+                              "unknown_command": "UNKNOWN_COMMAND", "bad_crc": "BAD_CRC"}
+    assert res["id"] == 0x4154_544E and res["mismatches"] == 0
