@@ -42,7 +42,7 @@ def add_board(subparsers):
     build.add_argument("-o", "--out", metavar="DIR",
                        help="folder for attnhw_<board>.bit, .svf and .json")
     build.add_argument("--clock-mhz", type=float, default=None,
-                       help="the engine's clock to try first (default: the board's, 65 MHz "
+                       help="the engine's clock to try first (default: the board's, 58 MHz "
                             "on the ULX3S, 85 on the ECPIX-5); lowered to what place and "
                             "route meets")
     build.add_argument("--seed", type=int, default=1, help="nextpnr's seed")

@@ -29,7 +29,7 @@ class LinkParams:
         link.
     timeout_bytes : a frame that stops for this many byte times is refused (cut short).
     """
-    divisor: int = 20                 # the boards' 60 MHz link clock / 3 Mbaud
+    divisor: int = 16                 # the boards' 48 MHz link clock / 3 Mbaud
     max_payload: int = 1024
     out_fifo_depth: int = 256
     timeout_bytes: int = 64
