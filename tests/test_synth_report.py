@@ -224,7 +224,7 @@ def test_seeds_need_a_place_and_route_target():
 def test_amaranths_build_plan_carries_the_private_flows_script():
     """`python -m attnhw.tools amaranth-build`: Amaranth's ECP5 flow for the harness runs
     the private flow's Yosys insertions (the copies' keep, classic ABC after
-    synth_ecp5 stops before LUT mapping) and nextpnr's seed, clock and router."""
+    synth_ecp5 stops before LUT mapping) and nextpnr's seed, clock, placer and router."""
     from attnhw.amaranth_build import amaranth_plan
     plan = amaranth_plan(SynthHarness(AttnParams(head_dim=8, lanes=4, max_seq_len=16)),
                          seed=3, freq_mhz=150)
@@ -233,7 +233,7 @@ def test_amaranths_build_plan_carries_the_private_flows_script():
     assert script[read + 1] == "proc; opt_clean; attrmvcp -copy -attr keep"
     assert script[read + 2] == "synth_ecp5 -run begin:map_luts -top top"
     assert script[read + 3].startswith("techmap -map +/lattice/latches_map.v; abc -lut 4:7")
-    assert "--seed 3 --freq 150 --router router2" in plan.files["build_top.sh"]
+    assert "--seed 3 --freq 150 --placer heap --router router2" in plan.files["build_top.sh"]
     assert 'LOCATE COMP "clk_0__io" SITE "G2";' in plan.files["top.lpf"]
 
 
