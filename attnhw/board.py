@@ -16,6 +16,7 @@ from attnhw.golden.link import (CRC_BYTES, FLAG_LAST, FLAG_USER, HEADER_BYTES, S
                                 SYNC_REPLY, Command, FrameError, Status, beat_bytes,
                                 encode_frame, pack_beats, parse_frame, unpack_beats)
 from attnhw.golden.params import AttnParams
+from attnhw.hdl.board_link import link_beat_bits
 from attnhw.hdl.registers import BY_NAME, ID_VALUE, STATUS_BITS, version_word
 
 __all__ = ["Board", "LinkError", "EngineError", "BoardMismatch", "LinkStats", "params_from_regs"]
@@ -212,12 +213,13 @@ class Board:
             raise InputError(f"k and v must both be (N, {p.head_dim}); got {k.shape}, {v.shape}")
         p.check_seq_len(len(k), "N")
         pad = np.zeros(len(k), bool) if pad is None else np.asarray(pad, bool)
-        lane_bits = p.lanes * p.data_width
+        kv_bits, _, _ = link_beat_bits(p)
+        lane_bits = kv_bits // 2
         ks, vs = (_words(x.reshape(-1, p.lanes), p.data_width) for x in (k, v))
         flags = np.repeat(pad.astype(int) * FLAG_USER, p.slices)
         flags[-1] |= FLAG_LAST
         beats = [(kw | vw << lane_bits, int(f)) for kw, vw, f in zip(ks, vs, flags)]
-        self._send(Command.SEND_KV, beats, 2 * lane_bits)
+        self._send(Command.SEND_KV, beats, kv_bits)
 
     def attend(self, q, k, v, *, scale, pad=None, causal=False, offset=0, key_limit=0,
                group_rows=0):
@@ -235,20 +237,19 @@ class Board:
                             ("KEY_LIMIT", key_limit), ("GROUP_ROWS", group_rows)):
             self.regs[name] = value
         self.load_kv(k, v, pad)
-        lane_bits = p.lanes * p.data_width
+        _, q_bits, out_bits = link_beat_bits(p)
         words = _words(q.reshape(-1, p.lanes), p.data_width)
         # Queries go in chunks whose rows fit the board's output FIFO, whole blocks
         # of the engine's cores but the final chunk; each chunk's rows are read back
         # before the next goes, so the engine never waits on the link.
         chunk = max(p.block, (self.out_fifo_depth // p.slices) // p.block * p.block)
-        out_bits = p.lanes * p.out_width
         rows = []
         for start in range(0, len(q), chunk):
             n = min(chunk, len(q) - start)
             beats = [(int(w), 0) for w in words[start * p.slices:(start + n) * p.slices]]
             if start + n == len(q):
                 beats[-1] = (beats[-1][0], FLAG_LAST)
-            self._send(Command.SEND_Q, beats, lane_bits)
+            self._send(Command.SEND_Q, beats, q_bits)
             rows += self._read_out(n * p.slices, out_bits, last=start + n == len(q))
         data = np.array([d for d, _ in rows], dtype=object)
         flags = [f for _, f in rows]

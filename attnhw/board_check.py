@@ -7,6 +7,7 @@ import numpy as np
 from attnhw.golden.errors import InputError
 from attnhw.golden.link import SYNC_COMMAND, Command, FrameError
 from attnhw.golden.params import AttnParams
+from attnhw.hdl.board_link import link_beat_bits
 from attnhw.hdl.registers import BY_NAME, field_widths
 from attnhw.sim.engine_job import random_head
 
@@ -195,7 +196,7 @@ def check_refusals(transport, args):
     Returns ``{case: status name}`` and the ID."""
     from attnhw.golden.link import SYNC_REPLY, Status, beat_bytes, encode_frame, parse_frame
     p = AttnParams(**args["params"])
-    kv_bytes = beat_bytes(2 * p.lanes * p.data_width)
+    kv_bytes = beat_bytes(link_beat_bits(p)[0])
     frames = {"kv_partial_beat": encode_frame(SYNC_COMMAND, Command.SEND_KV, 1,
                                               bytes(kv_bytes + 1)),
               "read_reg_two_bytes": encode_frame(SYNC_COMMAND, Command.READ_REG, 2, b"\x08\x00"),

@@ -34,8 +34,8 @@ def head_bytes(p, n_keys, n_queries, link):
     the K/V, the queries in chunks (:func:`query_chunk`) and a ``READ_OUT`` per chunk
     and full reply. A lower bound for ``from_board``: a ``READ_OUT`` that finds no row
     ready yet costs another 7 + 9 bytes."""
-    lane_bits = p.lanes * p.data_width
-    kv, q, out = (beat_bytes(b) for b in (2 * lane_bits, lane_bits, p.lanes * p.out_width))
+    from attnhw.hdl.board_link import link_beat_bits
+    kv, q, out = (beat_bytes(b) for b in link_beat_bits(p))
     to_board = _SETTINGS * (_FRAME + 5)
     from_board = _SETTINGS * _FRAME
     frames = _frames(n_keys * p.slices, kv, link.max_payload)

@@ -15,7 +15,7 @@ from .link_receiver import LinkReceiver
 from .link_transmitter import LinkTransmitter
 from .uart import UARTRx, UARTTx, check_divisor
 
-__all__ = ["BoardLink", "LinkParams"]
+__all__ = ["BoardLink", "LinkParams", "link_beat_bits"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,11 +66,7 @@ class LinkTransmitter(wiring.Component):
             byte("SYNC", SYNC_REPLY, "STATUS", counted=False)
             byte("STATUS", r.status, "SEQ")
             byte("SEQ", r.seq, "LEN_LO")
-            with m.State("LEN_LO"):
-                m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(r.length[:8])]
-                with m.If(self.o.ready):
-                    m.d.sync += crc.eq(crc16_next(crc, r.length[:8]))
-                    m.next = "LEN_HI"
+            byte("LEN_LO", r.length[:8], "LEN_HI")
             with m.State("LEN_HI"):
                 m.d.comb += [self.o.valid.eq(1), self.o.payload.eq(r.length[8:])]
                 with m.If(self.o.ready):
